@@ -1,0 +1,99 @@
+"""Pinhole camera geometry in numpy: intrinsics, extrinsics, projection and unprojection.
+
+Conventions: ``extrinsics`` map world to camera in the **OpenCV** convention (x right, y down,
+z forward); pixel ``(row i, column j)`` covers ``u in [j, j+1)``, ``v in [i, i+1)``, so its centre
+is ``(j + 0.5, i + 0.5)``. PyBullet wants OpenGL matrices; :func:`gl_view` and
+:func:`gl_projection` give them, flattened column-major as ``getCameraImage`` expects.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from worldsim.scene.schema import Camera
+
+_CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a unit quaternion in xyzw order."""
+    x, y, z, w = np.asarray(q, dtype=float) / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def intrinsics(camera: Camera, resolution: tuple[int, int] | None = None) -> np.ndarray:
+    """The 3x3 matrix K for ``resolution`` (W, H); square pixels, vertical field of view."""
+    width, height = resolution or camera.resolution
+    fy = (height / 2.0) / math.tan(math.radians(camera.fov_deg) / 2.0)
+    return np.array([[fy, 0.0, width / 2.0], [0.0, fy, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def camera_to_world_rotation(camera: Camera) -> np.ndarray:
+    """Columns are the camera's x (right), y (down), z (forward) axes in world coordinates."""
+    if camera.orientation is not None:
+        return quat_to_matrix(np.asarray(camera.orientation))
+    eye, target = np.asarray(camera.position), np.asarray(camera.target)
+    forward = (target - eye) / np.linalg.norm(target - eye)
+    up = np.asarray(camera.up, dtype=float)
+    if np.linalg.norm(np.cross(forward, up)) < 1e-6:  # looking straight along `up`: pick another
+        up = np.array([0.0, 1.0, 0.0]) if abs(forward[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return np.stack([right, down, forward], axis=1)
+
+
+def extrinsics(camera: Camera) -> np.ndarray:
+    """The 4x4 world-to-camera matrix (OpenCV convention)."""
+    rot = camera_to_world_rotation(camera)
+    out = np.eye(4)
+    out[:3, :3] = rot.T
+    out[:3, 3] = -rot.T @ np.asarray(camera.position, dtype=float)
+    return out
+
+
+def gl_view(extr: np.ndarray) -> list[float]:
+    """PyBullet's view matrix (OpenGL, column-major) for OpenCV extrinsics."""
+    return (_CV_TO_GL @ extr).T.reshape(-1).tolist()
+
+
+def gl_projection(camera: Camera, resolution: tuple[int, int]) -> list[float]:
+    """PyBullet's projection matrix (what ``computeProjectionMatrixFOV`` returns)."""
+    width, height = resolution
+    near, far = camera.near, camera.far
+    y_scale = 1.0 / math.tan(math.radians(camera.fov_deg) / 2.0)
+    x_scale = y_scale / (width / height)
+    return [x_scale, 0, 0, 0, 0, y_scale, 0, 0, 0, 0, (near + far) / (near - far), -1,
+            0, 0, 2 * near * far / (near - far), 0]
+
+
+def project(points: np.ndarray, intr: np.ndarray, extr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points (N, 3) to pixel coordinates (N, 2) as (u, v); also returns depths (N,)."""
+    homo = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+    cam = (extr @ homo.T).T[:, :3]
+    uv = (intr @ cam.T).T
+    return uv[:, :2] / uv[:, 2:3], cam[:, 2]
+
+
+def linear_depth(zbuffer: np.ndarray, near: float, far: float) -> np.ndarray:
+    """OpenGL depth-buffer values in [0, 1] → metric depth along the camera axis."""
+    return (far * near / (far - (far - near) * zbuffer)).astype(np.float32)
+
+
+def unproject(depth: np.ndarray, intr: np.ndarray, extr: np.ndarray) -> np.ndarray:
+    """World positions (H, W, 3) of every pixel centre at the given metric depth (H, W)."""
+    height, width = depth.shape
+    u = np.arange(width) + 0.5
+    v = np.arange(height) + 0.5
+    uu, vv = np.meshgrid(u, v)
+    x = (uu - intr[0, 2]) / intr[0, 0] * depth
+    y = (vv - intr[1, 2]) / intr[1, 1] * depth
+    cam = np.stack([x, y, depth], axis=-1)
+    rot, trans = extr[:3, :3], extr[:3, 3]
+    return ((cam - trans) @ rot).astype(np.float32)  # R^T (p - t), written for row vectors

@@ -1,0 +1,30 @@
+"""The library's own exceptions: every user-facing failure is one of these, with a clear message."""
+
+from __future__ import annotations
+
+
+class WorldsimError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero, without a traceback."""
+
+
+class SceneError(WorldsimError):
+    """A scene document is malformed: names the file, the field path and what was expected."""
+
+    def __init__(self, message: str, file: str | None = None, field: str | None = None):
+        self.file = file
+        self.field = field
+        self.detail = message
+        where = ": ".join(part for part in (file, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class MeshError(WorldsimError):
+    """A mesh file cannot be used (unreadable, empty, degenerate, non-manifold for a moving body)."""
+
+
+class PhysicsError(WorldsimError):
+    """The simulation blew up (NaN or runaway velocity) or was driven with bad input."""
+
+
+class DataError(WorldsimError):
+    """A dataset shard or checkpoint is truncated, corrupt, pickled or otherwise unreadable."""

@@ -1,0 +1,49 @@
+"""Atomic file writing and safe reading of the arrays worldsim produces."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from worldsim.errors import DataError
+
+
+def atomic_path(path: str | Path) -> Path:
+    """A temporary sibling path; write there, then :func:`os.replace` onto ``path``."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def save_npz(path: str | Path, compress: bool = True, **arrays: Any) -> None:
+    """Write arrays to ``path`` atomically: readers see the old file or the whole new one."""
+    path = Path(path)
+    tmp = atomic_path(path)
+    with open(tmp, "wb") as fh:
+        (np.savez_compressed if compress else np.savez)(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` without unpickling, with a clear error for a bad file.
+
+    Raises:
+        DataError: missing, truncated or corrupt file, or one holding pickled objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(f"{path}: holds pickled objects, which worldsim refuses to load (unsafe)") from None
+        raise DataError(f"{path}: corrupt or truncated ({exc})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        raise DataError(f"{path}: corrupt or truncated ({type(exc).__name__}: {exc})") from None

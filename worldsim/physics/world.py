@@ -1,0 +1,292 @@
+"""``PhysicsWorld``: one PyBullet DIRECT client simulating one scene, deterministically.
+
+>>> from worldsim.scene import scene_from_dict
+>>> spec = scene_from_dict({"bodies": [{"name": "ball", "type": "sphere", "radius": 0.1,
+...                                     "position": [0, 0, 1]}]})
+>>> with PhysicsWorld(spec) as world:
+...     world.step_frames(24)
+...     round(float(world.state().positions[0, 2]), 2)
+0.5
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet as pb
+
+from worldsim.errors import PhysicsError
+from worldsim.physics.builders import BuiltBody, build_body, orientation_xyzw
+from worldsim.physics.events import EventQueue
+from worldsim.scene.schema import SceneSpec, UrdfBody
+from worldsim.state import Contact, PhysicsState
+
+PARK_Z = -1000.0  # inactive bodies wait far below the scene, outside every camera's far plane
+MAX_SPEED = 500.0  # m/s; faster than this is a blow-up, not physics
+
+
+@dataclass
+class Snapshot:
+    """A saved world state; restore it with :meth:`PhysicsWorld.restore` on the same world."""
+
+    state_id: int
+    step: int
+    active: set[int]
+    queue: EventQueue
+    joint_targets: dict[tuple[int, int], tuple[float, float]]
+    contacts: dict[tuple[int, int], Contact] = field(default_factory=dict)
+
+
+class PhysicsWorld:
+    """Simulates a :class:`SceneSpec`.
+
+    Time advances in physics steps of ``spec.sim.timestep``; an output frame is
+    ``spec.sim.steps_per_frame`` steps. Scripted events fire at the first step at or after their time.
+    """
+
+    def __init__(self, spec: SceneSpec, seed: int = 0):
+        self.spec = spec
+        self.seed = seed
+        self.client = pb.connect(pb.DIRECT)
+        self._step = 0
+        self._contacts: dict[tuple[int, int], Contact] = {}
+        self._joint_targets: dict[tuple[int, int], tuple[float, float]] = {}
+        try:
+            self._configure()
+            self.bodies: list[BuiltBody] = [build_body(b, i, self.client) for i, b in enumerate(spec.bodies)]
+            self.active = {i for i, b in enumerate(spec.bodies) if b.active}
+            for i in set(range(len(spec.bodies))) - self.active:
+                self._park(i)
+            self.queue = EventQueue(spec.events, spec.sim.timestep)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def _configure(self) -> None:
+        sim = self.spec.sim
+        pb.resetSimulation(physicsClientId=self.client)
+        pb.setGravity(*sim.gravity, physicsClientId=self.client)
+        pb.setPhysicsEngineParameter(fixedTimeStep=sim.timestep, numSubSteps=sim.substeps,
+                                     numSolverIterations=sim.solver_iterations,
+                                     deterministicOverlappingPairs=1, physicsClientId=self.client)
+
+    def close(self) -> None:
+        """Disconnect the PyBullet client (idempotent)."""
+        if getattr(self, "client", -1) >= 0:
+            try:
+                pb.disconnect(physicsClientId=self.client)
+            except pb.error:
+                pass
+            self.client = -1
+
+    def __enter__(self) -> "PhysicsWorld":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    # --- time ------------------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        """Simulated seconds since the start."""
+        return self._step * self.spec.sim.timestep
+
+    @property
+    def frame(self) -> int:
+        """Index of the current output frame (frame 0 is t = 0)."""
+        return self._step // self.spec.sim.steps_per_frame
+
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` physics steps, firing due events; contacts accumulate for :meth:`state`."""
+        for _ in range(n):
+            for event in self.queue.due(self._step):
+                event.fire(self)
+            for i in self.queue.forces_at(self._step):
+                self.queue.apply_force(self, i)
+            pb.stepSimulation(physicsClientId=self.client)
+            self._step += 1
+            for i in range(len(self.bodies)):
+                if i not in self.active:
+                    self._park(i)  # parked bodies fall with gravity during a step: put them back
+            self._collect_contacts()
+
+    def step_frames(self, frames: int = 1) -> None:
+        """Advance whole output frames and check the result is finite and sane."""
+        self.step(frames * self.spec.sim.steps_per_frame)
+        self.check_finite()
+
+    # --- bodies ----------------------------------------------------------------------------
+    def uid(self, name: str) -> int:
+        """PyBullet body id of the body called ``name``."""
+        return self.bodies[self.index(name)].uid
+
+    def index(self, name: str) -> int:
+        """Index of the body called ``name`` in ``spec.bodies``."""
+        for i, body in enumerate(self.spec.bodies):
+            if body.name == name:
+                return i
+        raise KeyError(f"no body named {name!r}")
+
+    def _park(self, i: int) -> None:
+        uid = self.bodies[i].uid
+        pb.resetBasePositionAndOrientation(uid, [0.0, 10.0 * i, PARK_Z], [0, 0, 0, 1], physicsClientId=self.client)
+        pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
+        pb.setCollisionFilterGroupMask(uid, -1, 0, 0, physicsClientId=self.client)
+
+    def spawn(self, name: str, position: list[float] | None = None, velocity: list[float] | None = None) -> None:
+        """Bring an inactive body into the world at its declared (or the given) position."""
+        i = self.index(name)
+        body = self.spec.bodies[i]
+        uid = self.bodies[i].uid
+        self.active.add(i)
+        pb.setCollisionFilterGroupMask(uid, -1, 1, 0xFFFF, physicsClientId=self.client)
+        pb.resetBasePositionAndOrientation(uid, position or body.position, orientation_xyzw(body),
+                                          physicsClientId=self.client)
+        pb.resetBaseVelocity(uid, velocity or body.linear_velocity, body.angular_velocity, physicsClientId=self.client)
+
+    def remove(self, name: str) -> None:
+        """Take a body out of the world (it keeps its index; ``present`` becomes False)."""
+        i = self.index(name)
+        self.active.discard(i)
+        self._park(i)
+
+    def set_dynamics(self, name: str, **kwargs: float) -> None:
+        """Change a body's dynamics mid-rollout, e.g. ``set_dynamics("block", mass=2.0, lateralFriction=0.1)``.
+
+        Keyword arguments are those of ``pybullet.changeDynamics`` (mass, lateralFriction,
+        rollingFriction, spinningFriction, restitution, linearDamping, angularDamping).
+        """
+        bad = [k for k, v in kwargs.items() if not math.isfinite(float(v)) or float(v) < 0]
+        if bad:
+            raise PhysicsError(f"set_dynamics({name!r}): {', '.join(bad)} must be finite and >= 0")
+        pb.changeDynamics(self.uid(name), -1, physicsClientId=self.client, **kwargs)
+        if "mass" in kwargs:
+            self.bodies[self.index(name)].mass = float(kwargs["mass"])
+
+    def apply_impulse(self, name: str, impulse: list[float], point: list[float] | None = None) -> None:
+        """Apply an impulse (N·s) during the next physics step, at ``point`` (world) or the centre of mass."""
+        _check_vector("impulse", impulse)
+        uid = self.uid(name)
+        if point is None:
+            point = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)[0]
+        force = [j / self.spec.sim.timestep for j in impulse]
+        pb.applyExternalForce(uid, -1, force, point, pb.WORLD_FRAME, physicsClientId=self.client)
+
+    def apply_force(self, name: str, force: list[float], point: list[float] | None = None) -> None:
+        """Apply a world-frame force (N) during the next physics step."""
+        _check_vector("force", force)
+        uid = self.uid(name)
+        if point is None:
+            point = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)[0]
+        pb.applyExternalForce(uid, -1, list(force), point, pb.WORLD_FRAME, physicsClientId=self.client)
+
+    def set_velocity(self, name: str, linear: list[float], angular: list[float] | None = None) -> None:
+        """Set a body's base velocity (angular unchanged when None)."""
+        _check_vector("linear velocity", linear)
+        uid = self.uid(name)
+        if angular is None:
+            angular = pb.getBaseVelocity(uid, physicsClientId=self.client)[1]
+        pb.resetBaseVelocity(uid, list(linear), list(angular), physicsClientId=self.client)
+
+    def set_joint_target(self, name: str, joint: str, position: float, max_force: float = 200.0) -> None:
+        """Drive a joint of a URDF body towards ``position`` with a position controller."""
+        i = self.index(name)
+        joints = self.bodies[i].joints
+        if joint not in joints:
+            raise KeyError(f"body {name!r} has no movable joint {joint!r}; it has {', '.join(joints)}")
+        if not math.isfinite(position):
+            raise PhysicsError(f"joint target for {name}.{joint} is not finite: {position}")
+        self._joint_targets[(i, joints[joint])] = (float(position), float(max_force))
+        pb.setJointMotorControl2(self.bodies[i].uid, joints[joint], pb.POSITION_CONTROL, targetPosition=position,
+                                 force=max_force, physicsClientId=self.client)
+
+    # --- state -----------------------------------------------------------------------------
+    def _collect_contacts(self) -> None:
+        uid_to_index = {b.uid: i for i, b in enumerate(self.bodies)}
+        for point in pb.getContactPoints(physicsClientId=self.client):
+            a, b = uid_to_index.get(point[1]), uid_to_index.get(point[2])
+            force = point[9]
+            if a is None or b is None or a == b or force <= 0:
+                continue
+            key = (min(a, b), max(a, b))
+            best = self._contacts.get(key)
+            if best is None or force > best.normal_force:
+                self._contacts[key] = Contact(key[0], key[1], np.asarray(point[6]), float(force))
+
+    def state(self, clear_contacts: bool = True) -> PhysicsState:
+        """Every body's pose and velocity now, plus the contacts since the last call."""
+        n = len(self.bodies)
+        pos, quat = np.zeros((n, 3)), np.zeros((n, 4))
+        vel, ang = np.zeros((n, 3)), np.zeros((n, 3))
+        joints: dict[str, np.ndarray] = {}
+        for i, built in enumerate(self.bodies):
+            if i in self.active:
+                p, q = pb.getBasePositionAndOrientation(built.uid, physicsClientId=self.client)
+                v, w = pb.getBaseVelocity(built.uid, physicsClientId=self.client)
+            else:
+                body = self.spec.bodies[i]
+                p, q, v, w = body.position, orientation_xyzw(body), (0, 0, 0), (0, 0, 0)
+            pos[i], quat[i], vel[i], ang[i] = p, q, v, w
+            if built.joints:
+                states = pb.getJointStates(built.uid, list(built.joints.values()), physicsClientId=self.client)
+                joints[self.spec.bodies[i].name] = np.array([s[0] for s in states])
+        contacts = sorted(self._contacts.values(), key=lambda c: (c.body_a, c.body_b))
+        if clear_contacts:
+            self._contacts = {}
+        present = np.array([i in self.active for i in range(n)], dtype=bool)
+        return PhysicsState(self.time, [b.name for b in self.spec.bodies], pos, quat, vel, ang, present,
+                            joints, contacts)
+
+    def masses(self) -> np.ndarray:
+        """Mass of each body in kg (0 for static; sum over links for URDFs)."""
+        return np.array([b.mass for b in self.bodies])
+
+    def check_finite(self) -> None:
+        """Raise :class:`PhysicsError` if any body's state is NaN or moving impossibly fast."""
+        for i in sorted(self.active):
+            uid = self.bodies[i].uid
+            p, _ = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)
+            v, w = pb.getBaseVelocity(uid, physicsClientId=self.client)
+            values = np.array([*p, *v, *w])
+            speed = float(np.linalg.norm(v))
+            if not np.all(np.isfinite(values)) or speed > MAX_SPEED:
+                name = self.spec.bodies[i].name
+                raise PhysicsError(f"body {name!r} blew up at t={self.time:.3f}s "
+                                   f"(position {np.round(p, 3).tolist()}, speed {speed:.3g} m/s)")
+
+    # --- save / restore ---------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Save the full simulation state (bodies, contacts, events, joint targets) in memory."""
+        return Snapshot(pb.saveState(physicsClientId=self.client), self._step, set(self.active),
+                        self.queue.copy(), dict(self._joint_targets), dict(self._contacts))
+
+    def restore(self, snap: Snapshot) -> None:
+        """Return to a snapshot; continuing from it reproduces the original continuation exactly."""
+        pb.restoreState(stateId=snap.state_id, physicsClientId=self.client)
+        self._step = snap.step
+        self.active = set(snap.active)
+        self.queue = snap.queue.copy()
+        self._contacts = dict(snap.contacts)
+        for i in range(len(self.bodies)):
+            mask = (1, 0xFFFF) if i in self.active else (0, 0)
+            pb.setCollisionFilterGroupMask(self.bodies[i].uid, -1, *mask, physicsClientId=self.client)
+        self._joint_targets = dict(snap.joint_targets)
+        for (i, j), (target, force) in self._joint_targets.items():
+            pb.setJointMotorControl2(self.bodies[i].uid, j, pb.POSITION_CONTROL, targetPosition=target,
+                                     force=force, physicsClientId=self.client)
+
+    def urdf_indices(self) -> list[int]:
+        """Indices of articulated (URDF) bodies."""
+        return [i for i, b in enumerate(self.spec.bodies) if isinstance(b, UrdfBody)]
+
+
+def _check_vector(what: str, values: list[float]) -> None:
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise PhysicsError(f"{what} must be 3 finite numbers, got {values!r}")

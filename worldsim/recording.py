@@ -1,0 +1,112 @@
+"""Rolling a scene out frame by frame and saving what it produced (state, maps, reference video).
+
+File formats (all arrays; ``T`` frames, ``N`` bodies, ``H x W`` pixels):
+
+``state.npz``: ``time (T,)``, ``body_names (N,)``, ``positions (T,N,3)``, ``quaternions (T,N,4)``
+(xyzw), ``velocities (T,N,3)``, ``angular_velocities (T,N,3)``, ``present (T,N)``, ``masses (N,)``,
+``collision_frame (K,)``, ``collision_bodies (K,2)``, ``collision_position (K,3)``,
+``collision_force (K,)`` (strongest normal force of each touching pair during each frame), ``fps ()``
+and ``joint_positions__<body> (T,J)`` for each articulated body.
+
+``maps.npz``: ``rgb``/``albedo (T,H,W,3) uint8``, ``segmentation (T,H,W) int32`` (index into
+``body_names``, −1 empty), ``depth (T,H,W) float32`` (metres along the camera axis, 0 empty),
+``normals``/``world_position (T,H,W,3) float32`` (world frame), ``material (T,H,W) int32`` (see
+``material_names``; 0 empty), ``intrinsics (3,3)``, ``extrinsics (T,4,4)`` (world→camera, OpenCV).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from worldsim.gbuffer import Frame
+from worldsim.materials import MATERIALS
+from worldsim.physics.world import PhysicsWorld
+from worldsim.scene.schema import SceneSpec
+from worldsim.state import PhysicsState
+from worldsim.teacher import render_frame
+
+MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material")
+
+
+@dataclass
+class Recording:
+    """Everything a rollout produced, frame by frame."""
+
+    spec: SceneSpec
+    states: list[PhysicsState] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    masses: np.ndarray | None = None
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The ``state.npz`` arrays."""
+        s = self.states
+        out: dict[str, np.ndarray] = {
+            "time": np.array([x.time for x in s]),
+            "body_names": np.array(s[0].names),
+            "positions": np.stack([x.positions for x in s]),
+            "quaternions": np.stack([x.quaternions for x in s]),
+            "velocities": np.stack([x.velocities for x in s]),
+            "angular_velocities": np.stack([x.angular_velocities for x in s]),
+            "present": np.stack([x.present for x in s]),
+            "masses": self.masses,
+            "fps": np.array(self.spec.sim.fps),
+        }
+        rows = [(t, c) for t, x in enumerate(s) for c in x.contacts]
+        out["collision_frame"] = np.array([t for t, _ in rows], dtype=np.int64)
+        out["collision_bodies"] = np.array([[c.body_a, c.body_b] for _, c in rows], dtype=np.int64).reshape(-1, 2)
+        out["collision_position"] = np.array([c.position for _, c in rows], dtype=np.float64).reshape(-1, 3)
+        out["collision_force"] = np.array([c.normal_force for _, c in rows], dtype=np.float64)
+        for name in s[0].joint_positions:
+            out[f"joint_positions__{name}"] = np.stack([x.joint_positions[name] for x in s])
+        return out
+
+    def map_arrays(self) -> dict[str, np.ndarray]:
+        """The ``maps.npz`` arrays."""
+        out = {key: np.stack([getattr(f, key) for f in self.frames]) for key in MAP_KEYS}
+        out["intrinsics"] = self.frames[0].intrinsics
+        out["extrinsics"] = np.stack([f.extrinsics for f in self.frames])
+        out["material_names"] = np.array(("empty",) + MATERIALS)
+        return out
+
+
+def rollout(spec: SceneSpec, seed: int = 0, frames: int | None = None, camera: str | None = None,
+            resolution: tuple[int, int] | None = None, render: bool = True, progress: bool = False) -> Recording:
+    """Simulate ``spec`` for ``frames`` output frames (default: its duration), rendering each one.
+
+    Frame 0 is the initial state (t = 0); frame k is at t = k / fps.
+    """
+    total = frames if frames is not None else spec.sim.num_frames
+    rec = Recording(spec)
+    with PhysicsWorld(spec, seed=seed) as world:
+        rec.masses = world.masses()
+        iterator = range(total)
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(iterator, desc=f"simulate {spec.name}", unit="frame")
+        for k in iterator:
+            if k > 0:
+                world.step_frames(1)
+            rec.states.append(world.state())
+            if render:
+                rec.frames.append(render_frame(world, camera, resolution))
+    return rec
+
+
+def save_recording(rec: Recording, out_dir: str | Path, video_upscale: int = 1) -> dict[str, Path]:
+    """Write ``state.npz``, ``maps.npz`` and ``reference.mp4`` into ``out_dir``; returns their paths."""
+    from worldsim.io import save_npz
+    from worldsim.video import write_mp4
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"state": out / "state.npz", "maps": out / "maps.npz", "video": out / "reference.mp4"}
+    save_npz(paths["state"], **rec.state_arrays())
+    if rec.frames:
+        maps = rec.map_arrays()
+        save_npz(paths["maps"], **maps)
+        write_mp4(paths["video"], maps["rgb"], fps=rec.spec.sim.fps, upscale=video_upscale)
+    return paths

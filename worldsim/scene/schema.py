@@ -1,0 +1,442 @@
+"""The scene format: what a YAML file under ``scenes/`` (or the Python API) may say.
+
+Validated by pydantic: every model forbids unknown keys, scalars are strict (no ``"1.0"`` for a
+number), numbers are finite, and cross-field rules (mass *or* density, events naming real bodies)
+are checked in validators. :mod:`worldsim.scene.loader` turns pydantic's errors into a
+:class:`~worldsim.errors.SceneError` naming the file and the field path (``bodies[3].mass``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from worldsim.materials import MATERIALS
+from worldsim.scene.assets import resolve_asset
+from worldsim.scene.types import (
+    Bool,
+    Color,
+    Float,
+    Name,
+    NonNegFloat,
+    PositiveFloat,
+    PositiveInt,
+    PositiveVec2,
+    PositiveVec3,
+    Quaternion,
+    Resolution,
+    Strict_,
+    UnitFloat,
+    Vec3,
+)
+
+
+class SimSettings(Strict_):
+    """Simulation settings. One output frame spans ``1 / (fps * timestep)`` physics steps."""
+
+    gravity: Vec3 = [0.0, 0.0, -9.81]
+    timestep: PositiveFloat = 1.0 / 240.0
+    substeps: PositiveInt = 1
+    solver_iterations: PositiveInt = 50
+    fps: PositiveFloat = 24.0
+    duration: PositiveFloat = 2.0
+
+    @model_validator(mode="after")
+    def _frame_is_whole_steps(self) -> "SimSettings":
+        ratio = 1.0 / (self.fps * self.timestep)
+        if ratio < 1 - 1e-6 or abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(
+                f"1 / (fps * timestep) must be a whole number of physics steps per frame, "
+                f"got {ratio:.4f} (fps={self.fps}, timestep={self.timestep})"
+            )
+        return self
+
+    @property
+    def steps_per_frame(self) -> int:
+        """Physics steps per output frame."""
+        return int(round(1.0 / (self.fps * self.timestep)))
+
+    @property
+    def num_frames(self) -> int:
+        """Output frames in ``duration`` seconds (the first frame is at t = 0)."""
+        return int(math.floor(self.duration * self.fps + 1e-9)) + 1
+
+
+class CheckerTexture(Strict_):
+    """A procedural checker texture, drawn into an image file at build time."""
+
+    checker: PositiveInt = 8
+    color_a: Color = [0.9, 0.9, 0.9]
+    color_b: Color = [0.25, 0.25, 0.6]
+
+
+class ImageTexture(Strict_):
+    """An image file used as texture (path relative to the scene file, or in pybullet_data)."""
+
+    image: str
+
+    @field_validator("image")
+    @classmethod
+    def _exists(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_asset(value, info.context, kinds=(".png", ".jpg", ".jpeg", ".tga", ".bmp"))
+
+
+Texture = Union[CheckerTexture, ImageTexture]
+
+
+class BodyBase(Strict_):
+    """Fields every body has: identity, pose, appearance, contact properties and initial motion."""
+
+    name: Name
+    position: Vec3 = [0.0, 0.0, 0.0]
+    orientation: Quaternion | None = None
+    euler_deg: Vec3 | None = None
+    static: Bool = False
+    mass: PositiveFloat | None = None
+    density: PositiveFloat | None = None
+    friction: NonNegFloat = 0.5
+    rolling_friction: NonNegFloat = 0.0
+    spinning_friction: NonNegFloat = 0.0
+    restitution: UnitFloat = 0.0
+    linear_damping: NonNegFloat = 0.04
+    angular_damping: NonNegFloat = 0.04
+    linear_velocity: Vec3 = [0.0, 0.0, 0.0]
+    angular_velocity: Vec3 = [0.0, 0.0, 0.0]
+    color: Color = [0.8, 0.8, 0.8, 1.0]
+    texture: Texture | None = None
+    material: str = "default"
+    active: Bool = True
+
+    @field_validator("material")
+    @classmethod
+    def _known_material(cls, value: str) -> str:
+        if value not in MATERIALS:
+            raise ValueError(f"unknown material {value!r}; expected one of {', '.join(MATERIALS)}")
+        return value
+
+    @field_validator("orientation")
+    @classmethod
+    def _unit_quaternion(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return None
+        norm = math.sqrt(sum(v * v for v in value))
+        if norm < 1e-6:
+            raise ValueError("quaternion (xyzw) must not be all zeros")
+        return [v / norm for v in value]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "BodyBase":
+        if self.orientation is not None and self.euler_deg is not None:
+            raise ValueError("give either orientation (quaternion xyzw) or euler_deg, not both")
+        if self.mass is not None and self.density is not None:
+            raise ValueError("give either mass or density, not both")
+        if self.static and (self.mass is not None or self.density is not None):
+            raise ValueError("a static body has no mass or density")
+        return self
+
+    @property
+    def rgba(self) -> list[float]:
+        """Colour with alpha, whether the scene gave RGB or RGBA."""
+        return list(self.color) + [1.0] * (4 - len(self.color))
+
+
+class BoxBody(BodyBase):
+    """A box; ``size`` is the full edge lengths (x, y, z) in metres."""
+
+    type: Literal["box"]
+    size: PositiveVec3
+
+
+class SphereBody(BodyBase):
+    """A sphere of the given radius."""
+
+    type: Literal["sphere"]
+    radius: PositiveFloat
+
+
+class CylinderBody(BodyBase):
+    """A cylinder along the body's z axis; ``length`` is the full height."""
+
+    type: Literal["cylinder"]
+    radius: PositiveFloat
+    length: PositiveFloat
+
+
+class CapsuleBody(BodyBase):
+    """A capsule along z; ``length`` is the cylinder part between the two hemispheres."""
+
+    type: Literal["capsule"]
+    radius: PositiveFloat
+    length: PositiveFloat
+
+
+class PlaneBody(BodyBase):
+    """An infinite static collision plane (normal = body +z) drawn as a ``size`` rectangle."""
+
+    type: Literal["plane"]
+    size: PositiveVec2 = [20.0, 20.0]
+    static: Bool = True
+    material: str = "ground"
+
+    @field_validator("static")
+    @classmethod
+    def _always_static(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("a plane is always static")
+        return value
+
+
+class MeshBody(BodyBase):
+    """A mesh file loaded with trimesh (obj, stl, glb, gltf, ply, off).
+
+    ``collision``: ``convex_hull`` (default for moving bodies), ``convex_decomposition`` (V-HACD,
+    for concave moving bodies) or ``exact`` (the triangle mesh itself, static bodies only).
+    """
+
+    type: Literal["mesh"]
+    file: str
+    scale: Annotated[list[PositiveFloat], Field(min_length=1, max_length=3)] = [1.0]
+    collision: Literal["convex_hull", "convex_decomposition", "exact"] | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_asset(value, info.context, kinds=(".obj", ".stl", ".glb", ".gltf", ".ply", ".off"))
+
+    @model_validator(mode="after")
+    def _mesh_rules(self) -> "MeshBody":
+        if self.collision == "exact" and not self.static:
+            raise ValueError("collision 'exact' (concave triangle mesh) is only for static bodies")
+        if len(self.scale) == 2:
+            raise ValueError("scale is one number or three")
+        from worldsim.physics.meshes import check_mesh_file  # trimesh only when a mesh is used
+
+        check_mesh_file(self.file, dynamic=not self.static)
+        return self
+
+    @property
+    def scale3(self) -> list[float]:
+        """Scale per axis."""
+        return list(self.scale) * 3 if len(self.scale) == 1 else list(self.scale)
+
+    @property
+    def collision_mode(self) -> str:
+        """The collision mode with the static/dynamic default filled in."""
+        return self.collision or ("exact" if self.static else "convex_hull")
+
+
+class UrdfBody(BodyBase):
+    """An articulated body from a URDF file (e.g. ``franka_panda/panda.urdf`` from pybullet_data).
+
+    ``static`` fixes the base; ``joint_positions`` maps joint names to initial positions (rad or m).
+    Masses come from the URDF. ``color`` recolours every link unless ``keep_urdf_colors`` is true.
+    """
+
+    type: Literal["urdf"]
+    file: str
+    scale: PositiveFloat = 1.0
+    joint_positions: dict[str, Float] = {}
+    keep_urdf_colors: Bool = True
+    material: str = "robot"
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_asset(value, info.context, kinds=(".urdf",))
+
+    @model_validator(mode="after")
+    def _no_mass(self) -> "UrdfBody":
+        if self.mass is not None or self.density is not None:
+            raise ValueError("a URDF body takes its masses from the URDF; remove mass/density")
+        return self
+
+
+Body = Annotated[
+    Union[BoxBody, SphereBody, CylinderBody, CapsuleBody, PlaneBody, MeshBody, UrdfBody],
+    Field(discriminator="type"),
+]
+
+
+class Camera(Strict_):
+    """A pinhole camera: look-at (``position`` + ``target``) or pose (``position`` + ``orientation``).
+
+    ``orientation`` is the camera-to-world rotation as a quaternion xyzw in the OpenCV camera
+    convention (x right, y down, z forward). ``fov_deg`` is the vertical field of view.
+    """
+
+    name: Name = "main"
+    position: Vec3 = [2.5, -2.5, 2.0]
+    target: Vec3 | None = None
+    orientation: Quaternion | None = None
+    up: Vec3 = [0.0, 0.0, 1.0]
+    fov_deg: Annotated[float, Field(gt=1, lt=179, allow_inf_nan=False, strict=True)] = 60.0
+    resolution: Resolution = [128, 128]
+    near: PositiveFloat = 0.05
+    far: PositiveFloat = 50.0
+
+    @model_validator(mode="after")
+    def _pose(self) -> "Camera":
+        if self.target is not None and self.orientation is not None:
+            raise ValueError("give either target (look-at) or orientation, not both")
+        if self.target is None and self.orientation is None:
+            self.target = [0.0, 0.0, 0.0]
+        if self.target is not None and math.dist(self.target, self.position) < 1e-6:
+            raise ValueError("camera target must differ from its position")
+        if self.far <= self.near:
+            raise ValueError("far must be greater than near")
+        return self
+
+
+class Light(Strict_):
+    """One directional light. ``direction`` points from the scene towards the light."""
+
+    direction: Vec3 = [0.4, -0.6, 1.0]
+    color: Color = [1.0, 1.0, 1.0]
+    ambient: UnitFloat = 0.45
+    diffuse: UnitFloat = 0.6
+    specular: UnitFloat = 0.1
+    distance: PositiveFloat = 10.0
+    shadows: Bool = True
+
+    @field_validator("direction")
+    @classmethod
+    def _nonzero(cls, value: list[float]) -> list[float]:
+        if math.sqrt(sum(v * v for v in value)) < 1e-6:
+            raise ValueError("light direction must not be the zero vector")
+        return value
+
+
+class EventBase(Strict_):
+    """Fields every event has: when it fires and which body it acts on."""
+
+    time: NonNegFloat
+    body: Name
+
+
+class ImpulseEvent(EventBase):
+    """An instantaneous impulse (N·s) at ``point`` (world; default the body's centre of mass)."""
+
+    type: Literal["impulse"]
+    impulse: Vec3
+    point: Vec3 | None = None
+
+
+class ForceEvent(EventBase):
+    """A constant world-frame force (N) applied for ``duration`` seconds."""
+
+    type: Literal["force"]
+    force: Vec3
+    duration: PositiveFloat
+    point: Vec3 | None = None
+
+
+class SetVelocityEvent(EventBase):
+    """Set the base's linear (and optionally angular) velocity."""
+
+    type: Literal["set_velocity"]
+    linear: Vec3
+    angular: Vec3 | None = None
+
+
+class SpawnEvent(EventBase):
+    """Bring a body declared with ``active: false`` into the world (optionally at a new position)."""
+
+    type: Literal["spawn"]
+    position: Vec3 | None = None
+    linear_velocity: Vec3 | None = None
+
+
+class RemoveEvent(EventBase):
+    """Take a body out of the world."""
+
+    type: Literal["remove"]
+
+
+class JointTargetEvent(EventBase):
+    """Drive one joint of a URDF body to a target position with a position controller."""
+
+    type: Literal["joint_target"]
+    joint: str
+    position: Float
+    max_force: PositiveFloat = 200.0
+
+
+Event = Annotated[
+    Union[ImpulseEvent, ForceEvent, SetVelocityEvent, SpawnEvent, RemoveEvent, JointTargetEvent],
+    Field(discriminator="type"),
+]
+
+
+class Distribution(Strict_):
+    """A randomization range: exactly one of uniform, normal, randint or choice."""
+
+    uniform: list[Any] | None = None
+    normal: list[Any] | None = None
+    randint: list[Any] | None = None
+    choice: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Distribution":
+        given = [k for k in ("uniform", "normal", "randint", "choice") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of uniform, normal, randint, choice")
+        kind = given[0]
+        value = getattr(self, kind)
+        if kind != "choice" and len(value) != 2:
+            raise ValueError(f"{kind} takes two values, e.g. {kind}: [0.5, 2.0]")
+        if kind == "choice" and not value:
+            raise ValueError("choice needs at least one option")
+        return self
+
+
+class SceneSpec(Strict_):
+    """A whole scene: settings, bodies, cameras, light, scripted events and randomization."""
+
+    name: Name = "scene"
+    description: str = ""
+    sim: SimSettings = SimSettings()
+    bodies: Annotated[list[Body], Field(min_length=1)]
+    cameras: Annotated[list[Camera], Field(min_length=1)] = [Camera()]
+    light: Light = Light()
+    events: list[Event] = []
+    randomize: dict[str, Distribution] = {}
+
+    @model_validator(mode="after")
+    def _references(self) -> "SceneSpec":
+        names = [b.name for b in self.bodies]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"body names must be unique; repeated: {', '.join(dupes)}")
+        cams = [c.name for c in self.cameras]
+        if len(set(cams)) != len(cams):
+            raise ValueError("camera names must be unique")
+        by_name = {b.name: b for b in self.bodies}
+        for i, event in enumerate(self.events):
+            body = by_name.get(event.body)
+            if body is None:
+                raise ValueError(f"events[{i}].body: no body named {event.body!r}; bodies are {', '.join(names)}")
+            if isinstance(event, JointTargetEvent) and not isinstance(body, UrdfBody):
+                raise ValueError(f"events[{i}]: joint_target needs a urdf body, {event.body!r} is a {body.type}")
+            if isinstance(event, (SpawnEvent, RemoveEvent)) and isinstance(body, (UrdfBody, PlaneBody)):
+                raise ValueError(f"events[{i}]: spawn/remove works on primitive and mesh bodies only")
+            if isinstance(event, SpawnEvent) and body.active:
+                raise ValueError(f"events[{i}]: spawned body {event.body!r} must be declared with active: false")
+        return self
+
+    def body(self, name: str) -> Body:
+        """Return the body called ``name``."""
+        for b in self.bodies:
+            if b.name == name:
+                return b
+        raise KeyError(f"no body named {name!r}")
+
+    def camera(self, name: str | None = None) -> Camera:
+        """Return the camera called ``name`` (the first camera when None)."""
+        if name is None:
+            return self.cameras[0]
+        for c in self.cameras:
+            if c.name == name:
+                return c
+        raise KeyError(f"no camera named {name!r}; cameras are {', '.join(c.name for c in self.cameras)}")

@@ -1,0 +1,76 @@
+"""The reference renderer: PyBullet's TinyRenderer drawing a :class:`PhysicsWorld` from a camera.
+
+Two passes per frame: the lit RGB (light, shadows) and the unlit albedo (ambient 1, diffuse 0,
+specular 0, no shadows). TinyRenderer keeps the light coefficients of the previous call, so every
+call passes all of them explicitly; otherwise the "lit" image silently comes out unlit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+
+from worldsim.camera import extrinsics, gl_projection, gl_view, intrinsics, linear_depth
+from worldsim.gbuffer import Frame, derive_maps
+from worldsim.materials import material_id
+from worldsim.physics.world import PhysicsWorld
+from worldsim.scene.schema import Camera, Light
+
+
+def _light_args(light: Light, lit: bool) -> dict:
+    return {
+        "lightDirection": list(light.direction),
+        "lightColor": list(light.color[:3]),
+        "lightDistance": light.distance,
+        "shadow": int(light.shadows and lit),
+        "lightAmbientCoeff": light.ambient if lit else 1.0,
+        "lightDiffuseCoeff": light.diffuse if lit else 0.0,
+        "lightSpecularCoeff": light.specular if lit else 0.0,
+    }
+
+
+def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
+                 resolution: tuple[int, int] | None = None, passes: str = "all") -> Frame:
+    """Render the world's current state.
+
+    Args:
+        world: the world to draw.
+        camera: a camera spec, a camera name from the scene, or None for the scene's first camera.
+        resolution: (W, H); defaults to the camera's own.
+        passes: ``"all"`` (lit RGB + albedo), ``"rgb"`` (skip the albedo pass) or ``"maps"``
+            (albedo only, no lit RGB; ``rgb`` then equals the albedo).
+
+    Returns:
+        A :class:`Frame` with RGB, albedo and every condition map.
+    """
+    cam = camera if isinstance(camera, Camera) else world.spec.camera(camera)
+    width, height = resolution or tuple(cam.resolution)
+    intr, extr = intrinsics(cam, (width, height)), extrinsics(cam)
+    view, proj = gl_view(extr), gl_projection(cam, (width, height))
+
+    def draw(lit: bool):
+        _, _, rgba, zbuf, seg = pb.getCameraImage(
+            width, height, view, proj, renderer=pb.ER_TINY_RENDERER,
+            physicsClientId=world.client, **_light_args(world.spec.light, lit))
+        rgba = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)
+        return rgba[..., :3].copy(), np.asarray(zbuf, np.float32).reshape(height, width), np.asarray(seg).reshape(height, width)
+
+    albedo = rgb = zbuf = seg = None
+    if passes in ("all", "rgb"):
+        rgb, zbuf, seg = draw(lit=True)
+    if passes in ("all", "maps"):
+        albedo, zbuf, seg = draw(lit=False)
+    if rgb is None:
+        rgb = albedo
+    if albedo is None:
+        albedo = rgb
+
+    uid_to_index = np.full(max(b.uid for b in world.bodies) + 2, -1, dtype=np.int32)
+    for i, built in enumerate(world.bodies):
+        uid_to_index[built.uid] = i
+    seg = np.where(seg >= 0, uid_to_index[np.clip(seg, 0, len(uid_to_index) - 1)], -1).astype(np.int32)
+    depth = linear_depth(zbuf, cam.near, cam.far)
+    lut = np.array([material_id(b.material) for b in world.spec.bodies], dtype=np.int32)
+    pos, normals, material = derive_maps(depth, seg, lut, intr, extr)
+    depth = np.where(seg < 0, 0.0, depth).astype(np.float32)
+    return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr)
