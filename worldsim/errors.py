@@ -18,8 +18,11 @@ class SceneError(WorldsimError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class MeshError(WorldsimError):
-    """A mesh file cannot be used (unreadable, empty, degenerate, non-manifold for a moving body)."""
+class MeshError(WorldsimError, ValueError):
+    """A mesh file cannot be used (unreadable, empty, degenerate, non-manifold for a moving body).
+
+    Also a ValueError, so a mesh checked inside scene validation becomes a field error.
+    """
 
 
 class PhysicsError(WorldsimError):

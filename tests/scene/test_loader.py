@@ -1,0 +1,164 @@
+"""Scene validation: good scenes load, bad ones are refused naming file, field and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from worldsim.errors import SceneError
+from worldsim.scene import load_scene, scene_from_dict
+from worldsim.scene.schema import MeshBody, UrdfBody
+
+from ..conftest import ROOT, SCENES
+
+ASSETS = ROOT / "scenes" / "assets"
+
+
+def _write(tmp_path: Path, doc) -> Path:
+    path = tmp_path / "scene.yaml"
+    path.write_text(yaml.safe_dump(doc) if not isinstance(doc, str) else doc)
+    return path
+
+
+def _base() -> dict:
+    return {"bodies": [{"name": "floor", "type": "plane"},
+                       {"name": "ball", "type": "sphere", "radius": 0.1, "position": [0, 0, 1]}]}
+
+
+@pytest.mark.parametrize("path", SCENES, ids=lambda p: p.stem)
+def test_bundled_scenes_validate(path):
+    spec = load_scene(path)
+    assert spec.bodies and spec.cameras
+
+
+def test_scene_library_exercises_every_body_and_event_kind():
+    bodies = {b.type for p in SCENES for b in load_scene(p).bodies}
+    events = {e.type for p in SCENES for e in load_scene(p).events}
+    assert bodies == {"box", "sphere", "cylinder", "capsule", "plane", "mesh", "urdf"}
+    assert events == {"impulse", "force", "set_velocity", "spawn", "remove", "joint_target"}
+    formats = {Path(b.file).suffix for p in SCENES for b in load_scene(p).bodies if isinstance(b, MeshBody)}
+    assert {".obj", ".stl", ".glb", ".ply"} <= formats
+    urdfs = {Path(b.file).name for p in SCENES for b in load_scene(p).bodies if isinstance(b, UrdfBody)}
+    assert {"panda.urdf", "model.urdf"} <= urdfs
+    assert len(SCENES) >= 10
+
+
+def _error(tmp_path, doc) -> SceneError:
+    path = _write(tmp_path, doc)
+    with pytest.raises(SceneError) as info:
+        load_scene(path)
+    assert str(path) in str(info.value)
+    return info.value
+
+
+def test_unknown_key_names_field(tmp_path):
+    doc = _base()
+    doc["bodies"][1]["raduis"] = 0.2
+    err = _error(tmp_path, doc)
+    assert err.field == "bodies[1].raduis" and "unknown key" in str(err)
+
+
+def test_wrong_type_names_field(tmp_path):
+    doc = _base()
+    doc["bodies"][1]["radius"] = "big"
+    err = _error(tmp_path, doc)
+    assert err.field == "bodies[1].radius" and "valid number" in str(err)
+
+
+def test_negative_mass_names_field_and_expectation(tmp_path):
+    doc = _base()
+    doc["bodies"][1]["mass"] = -1.0
+    err = _error(tmp_path, doc)
+    assert err.field == "bodies[1].mass" and "greater than 0" in str(err) and "-1.0" in str(err)
+
+
+def test_zero_size_box(tmp_path):
+    doc = _base()
+    doc["bodies"].append({"name": "b", "type": "box", "size": [1, 0, 1]})
+    assert _error(tmp_path, doc).field == "bodies[2].size[1]"
+
+
+def test_missing_mesh_file(tmp_path):
+    doc = _base()
+    doc["bodies"].append({"name": "m", "type": "mesh", "file": "nope.obj"})
+    err = _error(tmp_path, doc)
+    assert err.field == "bodies[2].file" and "not found" in str(err)
+
+
+def test_non_manifold_mesh_refused_for_dynamic_body_only(tmp_path):
+    doc = _base()
+    doc["bodies"].append({"name": "m", "type": "mesh", "file": str(ASSETS / "sheet.obj")})
+    err = _error(tmp_path, doc)
+    assert err.field == "bodies[2].file" or err.field == "bodies[2]"
+    assert "watertight" in str(err)
+    doc["bodies"][2]["static"] = True
+    assert load_scene(_write(tmp_path, doc)).bodies[2].static
+
+
+def test_wrong_mesh_extension(tmp_path):
+    bogus = tmp_path / "thing.txt"
+    bogus.write_text("hello")
+    doc = _base()
+    doc["bodies"].append({"name": "m", "type": "mesh", "file": str(bogus)})
+    assert "unsupported file type" in str(_error(tmp_path, doc))
+
+
+def test_empty_mesh(tmp_path):
+    empty = tmp_path / "empty.obj"
+    empty.write_text("# nothing\n")
+    doc = _base()
+    doc["bodies"].append({"name": "m", "type": "mesh", "file": str(empty), "static": True})
+    err = _error(tmp_path, doc)
+    assert "mesh" in str(err) and err.field.startswith("bodies[2]")
+
+
+def test_unknown_body_type(tmp_path):
+    doc = _base()
+    doc["bodies"][1]["type"] = "blob"
+    err = _error(tmp_path, doc)
+    assert err.field == "bodies[1]" and "'sphere'" in str(err)
+
+
+def test_event_must_name_a_body(tmp_path):
+    doc = _base()
+    doc["events"] = [{"time": 0.1, "type": "impulse", "body": "ghost", "impulse": [1, 0, 0]}]
+    assert "ghost" in str(_error(tmp_path, doc))
+
+
+def test_nan_refused(tmp_path):
+    doc = _base()
+    doc["bodies"][1]["position"] = [0, float("nan"), 1]
+    assert _error(tmp_path, doc).field == "bodies[1].position[1]"
+
+
+def test_yaml_syntax_error_has_line(tmp_path):
+    err = _error(tmp_path, "bodies: [\n  {name: a, type: sphere\n")
+    assert "line" in str(err) and "YAML" in str(err)
+
+
+def test_duplicate_yaml_key_refused(tmp_path):
+    err = _error(tmp_path, "bodies:\n  - {name: a, type: sphere, radius: 1}\nbodies: []\n")
+    assert "duplicate key" in str(err)
+
+
+def test_frame_rate_must_divide_timestep(tmp_path):
+    doc = _base()
+    doc["sim"] = {"fps": 25, "timestep": 1 / 240}
+    assert _error(tmp_path, doc).field == "sim"
+
+
+def test_python_api_builds_the_same_scene():
+    spec = scene_from_dict(_base())
+    assert spec.body("ball").radius == 0.1 and spec.camera().name == "main"
+
+
+def test_urdf_unknown_joint_is_a_scene_error():
+    from worldsim.physics import PhysicsWorld
+
+    spec = scene_from_dict({"bodies": [{"name": "arm", "type": "urdf", "file": "kuka_iiwa/model.urdf",
+                                        "joint_positions": {"elbow": 1.0}}]})
+    with pytest.raises(SceneError, match="elbow") as info:
+        PhysicsWorld(spec)
+    assert info.value.field == "bodies[0].joint_positions"

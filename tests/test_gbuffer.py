@@ -1,0 +1,58 @@
+"""Condition maps against geometry: projection, depth, world positions, normals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from worldsim.camera import project
+from worldsim.physics import PhysicsWorld
+from worldsim.scene import load_scene, scene_from_dict
+from worldsim.teacher import render_frame
+
+from .conftest import ROOT
+
+
+def test_projected_centre_lands_in_its_mask():
+    spec = load_scene(ROOT / "scenes" / "billiards_break.yaml")
+    with PhysicsWorld(spec) as world:
+        world.step_frames(12)
+        state = world.state()
+        frame = render_frame(world, resolution=(128, 128))
+    uv, depth = project(state.positions, frame.intrinsics, frame.extrinsics)
+    for i, name in enumerate(state.names):
+        if spec.body(name).type != "sphere":
+            continue
+        col, row = np.floor(uv[i]).astype(int)
+        window = frame.segmentation[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2]
+        assert (window == i).any(), name  # within a pixel of its own mask
+
+
+def test_depth_positions_normals_of_a_floor_seen_from_above():
+    spec = scene_from_dict({"bodies": [{"name": "floor", "type": "plane"}],
+                            "cameras": [{"position": [0, 0, 3.0], "target": [0, 0, 0], "up": [0, 1, 0],
+                                         "fov_deg": 40, "resolution": [48, 32]}]})
+    with PhysicsWorld(spec) as world:
+        frame = render_frame(world)
+    assert frame.rgb.shape == (32, 48, 3) and frame.rgb.dtype == np.uint8
+    assert (frame.segmentation == 0).all()
+    assert np.allclose(frame.depth, 3.0, atol=0.01)
+    assert np.allclose(frame.world_position[..., 2], 0.0, atol=0.01)
+    assert np.allclose(frame.normals[2:-2, 2:-2], [0, 0, 1], atol=1e-3)
+    # A pixel's world position projects back onto that pixel's centre.
+    uv, _ = project(frame.world_position[10:11, 20], frame.intrinsics, frame.extrinsics)
+    assert np.allclose(uv[0], [20.5, 10.5], atol=0.05)
+
+
+def test_albedo_is_unlit_and_rgb_is_lit():
+    spec = scene_from_dict({"bodies": [{"name": "floor", "type": "plane", "color": [0.5, 0.5, 0.5]},
+                                       {"name": "ball", "type": "sphere", "radius": 0.3, "position": [0, 0, 0.3],
+                                        "color": [1, 0, 0]}],
+                            "light": {"ambient": 0.3, "diffuse": 0.5, "shadows": True}})
+    with PhysicsWorld(spec) as world:
+        frame = render_frame(world, resolution=(64, 64))
+        again = render_frame(world, resolution=(64, 64))
+    ball = frame.segmentation == 1
+    # Unlit red is uniform over the sphere; the lit sphere is shaded, so its red varies.
+    assert frame.albedo[ball][:, 0].std() < 2 and frame.rgb[ball][:, 0].std() > 10
+    # TinyRenderer keeps the previous call's light coefficients: a second lit render must still be lit.
+    assert np.array_equal(frame.rgb, again.rgb)
