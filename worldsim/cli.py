@@ -50,6 +50,13 @@ def cmd_simulate(args: argparse.Namespace) -> None:
           f"-> {', '.join(str(p) for p in paths.values())}")
 
 
+def cmd_dataset(args: argparse.Namespace) -> None:
+    """Generate (or resume) paired training data."""
+    from worldsim.dataset import generate
+
+    generate(args.out, frames=args.frames, resolution=args.resolution, workers=args.workers, seed=args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="worldsim", description="Physics-conditioned world-model simulator.")
@@ -62,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
     sim.add_argument("--resolution", type=_resolution, default=None, help="WxH (default: the camera's)")
     sim.set_defaults(func=cmd_simulate)
+
+    data = sub.add_parser("dataset", help="generate paired training clips (resumes where it stopped)")
+    data.add_argument("--out", type=Path, required=True, help="dataset directory")
+    data.add_argument("--frames", type=_positive(int), required=True, help="total frames to generate")
+    data.add_argument("--resolution", type=_positive(int), default=64, help="square resolution (default 64)")
+    data.add_argument("--workers", type=_positive(int), default=None, help="processes (default: all cores)")
+    data.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    data.set_defaults(func=cmd_dataset)
     return parser
 
 

@@ -11,7 +11,8 @@ and ``joint_positions__<body> (T,J)`` for each articulated body.
 ``maps.npz``: ``rgb``/``albedo (T,H,W,3) uint8``, ``segmentation (T,H,W) int32`` (index into
 ``body_names``, −1 empty), ``depth (T,H,W) float32`` (metres along the camera axis, 0 empty),
 ``normals``/``world_position (T,H,W,3) float32`` (world frame), ``material (T,H,W) int32`` (see
-``material_names``; 0 empty), ``intrinsics (3,3)``, ``extrinsics (T,4,4)`` (world→camera, OpenCV).
+``material_names``; 0 empty), ``light_visibility (T,H,W) float32`` (1 where a ray to the light is
+unblocked, 0 in shadow or empty), ``intrinsics (3,3)``, ``extrinsics (T,4,4)`` (world→camera, OpenCV).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from worldsim.scene.schema import SceneSpec
 from worldsim.state import PhysicsState
 from worldsim.teacher import render_frame
 
-MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material")
+MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material", "light_visibility")
 
 
 @dataclass

@@ -73,4 +73,30 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
     lut = np.array([material_id(b.material) for b in world.spec.bodies], dtype=np.int32)
     pos, normals, material = derive_maps(depth, seg, lut, intr, extr)
     depth = np.where(seg < 0, 0.0, depth).astype(np.float32)
-    return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr)
+    visibility = light_visibility(world, pos, normals, seg)
+    return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr, visibility)
+
+
+def light_visibility(world: PhysicsWorld, pos: np.ndarray, normals: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Per pixel, whether the light is visible: a ray from the surface towards the light hits nothing.
+
+    This is the hard shadow the physics geometry casts, given to the learned renderer directly so its
+    capacity goes to how shadows look rather than where they are. Rays use collision shapes.
+    """
+    height, width = seg.shape
+    out = np.zeros((height, width), np.float32)
+    idx = np.flatnonzero(seg.reshape(-1) >= 0)
+    if idx.size == 0:
+        return out
+    direction = np.asarray(world.spec.light.direction, dtype=float)
+    direction /= np.linalg.norm(direction)
+    starts = pos.reshape(-1, 3)[idx] + 2e-3 * normals.reshape(-1, 3)[idx] + 1e-3 * direction
+    ends = starts + direction * 20.0
+    hit = np.zeros(idx.size, bool)
+    batch = 16384  # PyBullet's per-call limit on rays
+    for lo in range(0, idx.size, batch):
+        results = pb.rayTestBatch(starts[lo:lo + batch].tolist(), ends[lo:lo + batch].tolist(),
+                                  physicsClientId=world.client)
+        hit[lo:lo + batch] = [r[0] >= 0 for r in results]
+    out.reshape(-1)[idx] = (~hit).astype(np.float32)
+    return out

@@ -1,0 +1,181 @@
+"""Paired training data: random scenes simulated and rendered into sharded clips.
+
+A dataset directory holds ``shard_00000.npz …`` (each ``clips_per_shard`` clips of ``frames`` frames)
+and ``dataset.json`` (how it was made). Shard ``i`` is a pure function of ``(seed, i)``, every shard
+is written atomically, and generation skips shards already on disk, so a killed run resumes
+without duplicating or losing clips. Arrays in a shard (``C`` clips, ``T`` frames, ``K`` object slots):
+
+``rgb``/``albedo (C,T,H,W,3) uint8``, ``normals``/``world_position (C,T,H,W,3) float16``,
+``depth (C,T,H,W) float16``, ``light_visibility (C,T,H,W) uint8``, ``segmentation (C,T,H,W) int16`` (−1 empty), ``material (C,T,H,W) uint8``,
+``extrinsics (C,T,4,4)``, ``intrinsics (C,3,3)``, ``light (C,10)`` (direction xyz, colour rgb,
+ambient, diffuse, specular, shadows), ``obj_color (C,K,4)``, ``obj_material (C,K)``,
+``positions (C,T,K,3)``, ``present (C,T,K)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from worldsim.errors import DataError
+from worldsim.io import load_npz, save_npz
+
+MAX_OBJECTS = 16
+SHARD_KEYS = ("rgb", "albedo", "light_visibility", "normals", "world_position", "depth", "segmentation", "material", "extrinsics",
+              "intrinsics", "light", "obj_color", "obj_material", "positions", "present")
+
+
+@dataclass
+class DatasetConfig:
+    """How a dataset is made; saved as ``dataset.json`` and checked on resume."""
+
+    seed: int = 0
+    resolution: int = 64
+    frames_per_clip: int = 24
+    clips_per_shard: int = 8
+    num_shards: int = 1
+
+
+def light_vector(spec) -> np.ndarray:
+    """The global light controls as a (10,) vector."""
+    light = spec.light
+    direction = np.asarray(light.direction, dtype=np.float32)
+    return np.concatenate([direction / np.linalg.norm(direction), np.asarray(light.color[:3], np.float32),
+                           [light.ambient, light.diffuse, light.specular, float(light.shadows)]]).astype(np.float32)
+
+
+def object_tokens(spec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-body colour (K,4) and material id (K,), padded to :data:`MAX_OBJECTS` slots."""
+    from worldsim.materials import material_id
+
+    color = np.zeros((MAX_OBJECTS, 4), np.float32)
+    material = np.zeros((MAX_OBJECTS,), np.int16)
+    for i, body in enumerate(spec.bodies[:MAX_OBJECTS]):
+        color[i] = body.rgba
+        material[i] = material_id(body.material)
+    return color, material
+
+
+def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None) -> dict[str, np.ndarray]:
+    """Simulate and render one clip; returns the per-clip arrays of a shard."""
+    from worldsim.recording import rollout
+
+    if len(spec.bodies) > MAX_OBJECTS:
+        raise DataError(f"scene {spec.name} has {len(spec.bodies)} bodies; the renderer supports {MAX_OBJECTS}")
+    res = (resolution, resolution) if resolution else None
+    rec = rollout(spec, seed=seed, frames=frames, resolution=res)
+    maps, state = rec.map_arrays(), rec.state_arrays()
+    n = len(spec.bodies)
+    positions = np.zeros((frames, MAX_OBJECTS, 3), np.float32)
+    present = np.zeros((frames, MAX_OBJECTS), bool)
+    positions[:, :n], present[:, :n] = state["positions"], state["present"]
+    color, material = object_tokens(spec)
+    return {
+        "rgb": maps["rgb"], "albedo": maps["albedo"],
+        "normals": maps["normals"].astype(np.float16), "world_position": maps["world_position"].astype(np.float16),
+        "depth": maps["depth"].astype(np.float16), "segmentation": maps["segmentation"].astype(np.int16),
+        "material": maps["material"].astype(np.uint8), "light_visibility": maps["light_visibility"].astype(np.uint8), "extrinsics": maps["extrinsics"].astype(np.float32),
+        "intrinsics": maps["intrinsics"].astype(np.float32), "light": light_vector(spec),
+        "obj_color": color, "obj_material": material, "positions": positions, "present": present,
+    }
+
+
+def scene_seed(seed: int, shard: int, clip: int, clips_per_shard: int) -> int:
+    """The scene seed of one clip: disjoint across dataset seeds and clips."""
+    return seed * 1_000_003 + shard * clips_per_shard + clip
+
+
+def make_shard(config: DatasetConfig, shard: int) -> dict[str, np.ndarray]:
+    """All clips of one shard, stacked."""
+    from worldsim.templates import random_scene
+
+    clips = []
+    for c in range(config.clips_per_shard):
+        s = scene_seed(config.seed, shard, c, config.clips_per_shard)
+        spec = random_scene(s, config.resolution, config.frames_per_clip)
+        clips.append(clip_arrays(spec, s, config.frames_per_clip))
+    return {key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS}
+
+
+def shard_path(out: Path, shard: int) -> Path:
+    """Where shard ``shard`` lives."""
+    return Path(out) / f"shard_{shard:05d}.npz"
+
+
+def _work(args: tuple[DatasetConfig, str, int]) -> int:
+    config, out, shard = args
+    save_npz(shard_path(Path(out), shard), compress=True, **make_shard(config, shard))
+    return shard
+
+
+def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | None = None, seed: int = 0,
+             frames_per_clip: int = 24, clips_per_shard: int = 8, progress: bool = True) -> DatasetConfig:
+    """Generate (or resume) a dataset of at least ``frames`` frames in ``out``.
+
+    Raises:
+        DataError: ``out`` holds a dataset made with different settings.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    per_shard = frames_per_clip * clips_per_shard
+    config = DatasetConfig(seed, resolution, frames_per_clip, clips_per_shard, max(1, -(-frames // per_shard)))
+    meta = out / "dataset.json"
+    if meta.exists():
+        old = json.loads(meta.read_text())
+        mismatched = {k for k in ("seed", "resolution", "frames_per_clip", "clips_per_shard") if old.get(k) != asdict(config)[k]}
+        if mismatched:
+            raise DataError(f"{out} holds a dataset made with other settings ({', '.join(sorted(mismatched))}); "
+                            "use another directory")
+    tmp = meta.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(config), indent=2))
+    os.replace(tmp, meta)
+    todo = [i for i in range(config.num_shards) if not shard_path(out, i).exists()]
+    workers = workers or os.cpu_count() or 1
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.num_shards * per_shard, initial=(config.num_shards - len(todo)) * per_shard,
+                   unit="frame", desc="dataset")
+    start = time.perf_counter()
+    jobs = [(config, str(out), i) for i in todo]
+    if workers == 1 or len(jobs) <= 1:
+        results = map(_work, jobs)
+        for _ in results:
+            bar and bar.update(per_shard)
+    else:
+        with get_context("spawn").Pool(workers) as pool:
+            for _ in pool.imap_unordered(_work, jobs):
+                bar and bar.update(per_shard)
+    if bar:
+        bar.close()
+        print(f"dataset: {config.num_shards} shards, {config.num_shards * per_shard} frames in {out} "
+              f"({len(todo)} new shards in {time.perf_counter() - start:.1f}s)")
+    return config
+
+
+def read_shard(path: str | Path) -> dict[str, np.ndarray]:
+    """Read one shard, refusing a truncated, corrupt, pickled or incomplete file with :class:`DataError`."""
+    arrays = load_npz(path)
+    missing = [k for k in SHARD_KEYS if k not in arrays]
+    if missing:
+        raise DataError(f"{path}: not a worldsim shard (missing {', '.join(missing)})")
+    clips = arrays["rgb"].shape[0]
+    if any(arrays[k].shape[0] != clips for k in SHARD_KEYS):
+        raise DataError(f"{path}: arrays disagree on the number of clips")
+    return arrays
+
+
+def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, np.ndarray]:
+    """All shards of a dataset concatenated along the clip axis."""
+    paths = sorted(Path(root).glob("shard_*.npz"))[:max_shards]
+    if not paths:
+        raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")
+    shards = [read_shard(p) for p in paths]
+    return {key: np.concatenate([s[key] for s in shards]) for key in SHARD_KEYS}
