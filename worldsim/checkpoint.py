@@ -1,0 +1,96 @@
+"""Checkpoints: safetensors weights plus a JSON config; nothing is ever unpickled.
+
+A model checkpoint is ``NAME.safetensors`` (weights) beside ``NAME.json`` (the model config that
+rebuilds it, plus what it was trained on, steps and metrics). Training state for exact resume adds
+``train_state.safetensors`` (raw weights, EMA weights, optimizer moments) and ``train_state.json``.
+Every file is written to a temporary name and renamed, so a kill never leaves half a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from worldsim.errors import DataError
+from worldsim.io import atomic_path
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
+NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = atomic_path(path)
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically (JSON last: it marks completeness)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+    _write_json(path.with_suffix(".json"), meta)
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a safetensors file and its JSON sidecar.
+
+    Raises:
+        DataError: a missing, truncated, corrupt or pickled file, naming it.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    sidecar = path.with_suffix(".json")
+    for p in (path, sidecar):
+        if not p.is_file():
+            raise DataError(f"{p}: file not found")
+    head = path.read_bytes()[:2]
+    if head[:1] == b"\x80" or head == b"PK":
+        raise DataError(f"{path}: looks like a pickled torch file; worldsim only loads safetensors (never unpickles)")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise DataError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{sidecar}: not valid JSON ({exc})") from None
+    return tensors, meta
+
+
+def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:
+    """Save a model's weights and ``{"model": config, **meta}``."""
+    save_tensors(path, model.state_dict(), {"model": model.config_dict(), **meta})
+
+
+def resolve_checkpoint(name_or_path: str | Path | None) -> Path:
+    """A checkpoint path from a path or a shipped name (``default``)."""
+    if name_or_path is None:
+        return DEFAULT_CHECKPOINT
+    if str(name_or_path) in NAMED_CHECKPOINTS:
+        return NAMED_CHECKPOINTS[str(name_or_path)]
+    return Path(name_or_path)
+
+
+def load_model(name_or_path: str | Path | None = None, device: str | torch.device = "cpu"):
+    """Rebuild a WorldDiT from a checkpoint; returns ``(model, meta)`` with the model in eval mode."""
+    from worldsim.model import DiTConfig, WorldDiT
+
+    path = resolve_checkpoint(name_or_path)
+    tensors, meta = load_tensors(path)
+    try:
+        model = WorldDiT(DiTConfig(**meta["model"]))
+        model.load_state_dict(tensors)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise DataError(f"{path}: weights do not match the config in {path.with_suffix('.json')} ({exc})") from None
+    return model.to(device).eval(), meta

@@ -1,0 +1,96 @@
+"""What the learned renderer sees: condition maps, object tokens and global controls, in torch.
+
+Everything the reference image depends on is given in its most direct form (see DESIGN.md):
+the unlit albedo with textures, the Lambert term n·l, a specular term, the light visibility (where
+the physics geometry blocks the light), depth, world position, normals, a foreground mask, material
+ids and per-object tokens (colour, material, identity slot), plus the light as a global vector.
+
+Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 14):
+``0-2`` albedo in [-1, 1] · ``3-5`` world normals · ``6`` max(n·l, 0) · ``7`` max(n·h, 0)^8 ·
+``8`` light visibility · ``9`` depth / 5 m · ``10-12`` world position / 2 m · ``13`` foreground.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+COND_CHANNELS = 14
+GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
+
+
+@dataclass
+class Conditions:
+    """A batch of conditions for clips of ``T`` frames."""
+
+    maps: torch.Tensor  # (B, T, C, H, W) float
+    material: torch.Tensor  # (B, T, H, W) long, 0 empty
+    segmentation: torch.Tensor  # (B, T, H, W) long, -1 empty
+    obj_color: torch.Tensor  # (B, K, 4)
+    obj_material: torch.Tensor  # (B, K) long
+    global_: torch.Tensor  # (B, GLOBAL_DIM)
+    context: torch.Tensor | None = None  # (B, 3, H, W) in [-1, 1]: the frame before this window
+    has_context: torch.Tensor | None = None  # (B,) float 0/1
+
+    def to(self, device: torch.device | str) -> "Conditions":
+        """Move every tensor to ``device``."""
+        return Conditions(**{f.name: (getattr(self, f.name).to(device) if getattr(self, f.name) is not None else None)
+                             for f in fields(self)})
+
+    def slice(self, start: int, stop: int) -> "Conditions":
+        """Frames ``start:stop`` of every per-frame tensor."""
+        return Conditions(self.maps[:, start:stop], self.material[:, start:stop], self.segmentation[:, start:stop],
+                          self.obj_color, self.obj_material, self.global_, self.context, self.has_context)
+
+
+def _t(x: np.ndarray | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    return x.to(dtype) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
+
+
+def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
+    """Conditions from shard-style arrays with a leading batch axis.
+
+    Args:
+        batch: ``albedo (B,T,H,W,3) uint8``, ``normals``/``world_position (B,T,H,W,3)``,
+            ``depth``/``light_visibility``/``segmentation``/``material (B,T,H,W)``,
+            ``extrinsics (B,T,4,4)``, ``light (B,10)``, ``obj_color (B,K,4)``, ``obj_material (B,K)``.
+    """
+    albedo = _t(batch["albedo"]) / 127.5 - 1.0  # (B, T, H, W, 3)
+    normals = _t(batch["normals"])
+    pos = _t(batch["world_position"])
+    depth = _t(batch["depth"])
+    seg = _t(batch["segmentation"], torch.long)
+    fg = (seg >= 0).float()
+    light = _t(batch["light"])  # (B, 10)
+    extr = _t(batch["extrinsics"])  # (B, T, 4, 4)
+    l_dir = light[:, None, None, None, :3]  # (B, 1, 1, 1, 3) towards the light
+    cam_pos = -torch.einsum("btji,btj->bti", extr[..., :3, :3], extr[..., :3, 3])  # (B, T, 3) = -R^T t
+    view = cam_pos[:, :, None, None, :] - pos
+    view = view / view.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    half = l_dir + view
+    half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    lambert = (normals * l_dir).sum(-1).clamp_min(0) * fg
+    specular = (normals * half).sum(-1).clamp_min(0).pow(8) * fg
+    maps = torch.cat([
+        albedo, normals, lambert[..., None], specular[..., None], _t(batch["light_visibility"])[..., None],
+        (depth / 5.0)[..., None], (pos / 2.0).clamp(-4, 4), fg[..., None],
+    ], dim=-1).permute(0, 1, 4, 2, 3).contiguous()  # (B, T, C, H, W)
+    light_cam = torch.einsum("bij,bj->bi", extr[:, 0, :3, :3], light[:, :3])  # (B, 3) in the camera frame
+    return Conditions(
+        maps=maps, material=_t(batch["material"], torch.long), segmentation=seg,
+        obj_color=_t(batch["obj_color"]), obj_material=_t(batch["obj_material"], torch.long),
+        global_=torch.cat([light, light_cam], dim=-1),
+    )
+
+
+def frames_to_model(rgb: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """``uint8 (B,T,H,W,3)`` → ``float (B,T,3,H,W)`` in [-1, 1]."""
+    return (_t(rgb) / 127.5 - 1.0).permute(0, 1, 4, 2, 3).contiguous()
+
+
+def model_to_frames(x: torch.Tensor) -> np.ndarray:
+    """``float (B,T,3,H,W)`` in [-1, 1] → ``uint8 (B,T,H,W,3)``."""
+    x = ((x.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 1, 3, 4, 2).cpu().numpy()

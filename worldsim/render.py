@@ -1,0 +1,76 @@
+"""The Renderer: physics conditions in, frames out. One object for the CLI, the envs, metrics and notebooks.
+
+Clips longer than the model's window are rendered window by window; each window after the first is
+conditioned on the last frame generated before it, so the clip stays continuous. Noise comes from
+a ``torch.Generator`` seeded per window, so the same seed gives the same frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from worldsim import flow
+from worldsim.checkpoint import load_model
+from worldsim.conditioning import build_conditions, model_to_frames
+
+
+class Renderer:
+    """The learned renderer.
+
+    >>> renderer = Renderer()  # the shipped default checkpoint, on CPU
+    >>> renderer.resolution, renderer.window
+    (64, 4)
+    """
+
+    def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 2):
+        if device == "cuda" and not torch.cuda.is_available():
+            from worldsim.errors import WorldsimError
+
+            raise WorldsimError("--device cuda asked for, but torch sees no CUDA device")
+        self.device = torch.device(device)
+        self.model, self.meta = load_model(checkpoint, self.device)
+        self.steps = steps
+
+    @property
+    def resolution(self) -> int:
+        """Square resolution the model renders."""
+        return self.model.config.resolution
+
+    @property
+    def window(self) -> int:
+        """Frames rendered jointly (attending to each other)."""
+        return self.model.config.frames
+
+    @torch.no_grad()
+    def render_window(self, clips: dict[str, np.ndarray], seed: int, context: np.ndarray | None = None) -> np.ndarray:
+        """Render a batch of windows (arrays with leading (B, T) axes, T ≤ window) → ``uint8 (B,T,H,W,3)``."""
+        cond = build_conditions(clips)
+        b = cond.maps.shape[0]
+        if context is not None:
+            cond.context = torch.from_numpy(context).float().permute(0, 3, 1, 2) / 127.5 - 1.0
+            cond.has_context = torch.ones(b)
+        cond = cond.to(self.device)
+        shape = (b, cond.maps.shape[1], 3, self.resolution, self.resolution)
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        return model_to_frames(flow.sample(self.model, noise, cond, steps=self.steps))
+
+    def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False) -> np.ndarray:
+        """Render one clip of any length (arrays with a leading T axis, as from ``dataset.clip_arrays``)."""
+        length = clip["rgb"].shape[0] if "rgb" in clip else clip["albedo"].shape[0]
+        per_frame = {k for k, v in clip.items() if getattr(v, "ndim", 0) >= 1 and v.shape[0] == length
+                     and k not in ("light", "obj_color", "obj_material", "intrinsics")}
+        out = []
+        starts = range(0, length, self.window)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="render", unit="window")
+        context = None
+        for i, start in enumerate(starts):
+            stop = min(start + self.window, length)
+            window = {k: (v[start:stop] if k in per_frame else v)[None] for k, v in clip.items()}
+            frames = self.render_window(window, seed * 100_003 + i, context)[0]
+            out.append(frames)
+            context = frames[-1:]
+        return np.concatenate(out, axis=0)

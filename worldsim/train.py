@@ -1,0 +1,260 @@
+"""Training the renderer: EMA, warmup + cosine schedule, sample grids, validation, atomic
+checkpoints and exact resume; runs unchanged under ``torchrun`` (DDP, gloo on CPU, nccl on GPU).
+
+Exact resume: every random draw of step ``s`` comes from generators seeded by ``(seed, s, rank)``,
+and the checkpoint holds raw weights, EMA weights and optimizer moments, so a run killed after a
+checkpoint and resumed computes the same steps as one that was never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from worldsim import flow
+from worldsim.checkpoint import load_tensors, save_model, save_tensors
+from worldsim.conditioning import build_conditions, frames_to_model, model_to_frames
+from worldsim.dataset import SHARD_KEYS, load_dataset
+from worldsim.errors import DataError
+from worldsim.model import build_model
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``worldsim train``."""
+
+    data: str
+    out: str
+    preset: str = "small"
+    steps: int = 1000
+    batch: int = 8
+    lr: float = 5e-4
+    warmup: int = 50
+    ema: float = 0.995
+    seed: int = 0
+    context_prob: float = 0.5
+    log_every: int = 25
+    checkpoint_every: int = 200
+    sample_every: int = 250
+    val_clips: int = 8
+    device: str = "auto"
+    physics: bool = True
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DataError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
+                   rng: np.random.Generator, context_prob: float) -> dict[str, np.ndarray]:
+    """A batch of random ``frames``-long windows; the frame before each window is its context."""
+    length = arrays["rgb"].shape[1]
+    pick = clips[rng.integers(len(clips), size=batch)]
+    start = rng.integers(0, length - frames + 1, size=batch)
+    idx = start[:, None] + np.arange(frames)[None]
+    out = {}
+    for key in SHARD_KEYS:
+        value = arrays[key][pick]
+        if value.ndim >= 2 and value.shape[1] == length and key not in ("obj_color", "obj_material", "light", "intrinsics"):
+            value = value[np.arange(batch)[:, None], idx]
+        out[key] = value
+    prev = arrays["rgb"][pick, np.maximum(start - 1, 0)]  # (B, H, W, 3)
+    out["context"] = prev
+    out["has_context"] = ((start > 0) & (rng.uniform(size=batch) < context_prob)).astype(np.float32)
+    return out
+
+
+def to_inputs(batch: dict[str, np.ndarray], device: torch.device, rng: np.random.Generator | None = None):
+    """(data, conditions) tensors for a batch of windows.
+
+    With ``rng``, context frames get Gaussian noise of a random strength in [0, 0.1] (the noise
+    augmentation of DIAMOND and GameNGen), so at render time the model tolerates its own errors.
+    """
+    cond = build_conditions(batch)
+    ctx = torch.from_numpy(batch["context"]).float().permute(0, 3, 1, 2) / 127.5 - 1.0
+    if rng is not None:
+        std = rng.uniform(0.0, 0.1, size=(ctx.shape[0], 1, 1, 1)).astype(np.float32)
+        ctx = ctx + torch.from_numpy(rng.normal(size=ctx.shape).astype(np.float32) * std)
+    cond.context = ctx
+    cond.has_context = torch.from_numpy(batch["has_context"])
+    return frames_to_model(batch["rgb"]).to(device), cond.to(device)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine decay to 10 % of the peak."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images or clips, in dB."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = opt.state_dict()
+    tensors = {f"opt.{i}.{k}": v for i, s in state["state"].items() for k, v in s.items() if torch.is_tensor(v)}
+    return tensors, {"param_groups": state["param_groups"]}
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: dict) -> None:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": groups["param_groups"]})
+
+
+class Trainer:
+    """One training run (one process, or one rank of a DDP job)."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.rank = int(os.environ.get("RANK", 0))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.device = _device(cfg.device)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        arrays = load_dataset(cfg.data)
+        self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2]).to(self.device)
+        self.ema = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2]).to(self.device)
+        self.ema.load_state_dict(self.model.state_dict())
+        self.ema.requires_grad_(False)
+        self.arrays = arrays
+        n = arrays["rgb"].shape[0]
+        val = min(cfg.val_clips, max(1, n // 10))
+        self.train_clips, self.val_clips = np.arange(n - val), np.arange(n - val, n)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.step = 0
+        self.out = Path(cfg.out)
+        self.net = self.model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def save(self, metrics: dict | None = None) -> None:
+        """Atomically write the inference checkpoint (EMA) and the full training state."""
+        if self.rank != 0:
+            return
+        meta = {"data": str(self.cfg.data), "steps": self.step, "train": asdict(self.cfg), "metrics": metrics or {},
+                "clips": int(self.arrays["rgb"].shape[0]), "frames_per_clip": int(self.arrays["rgb"].shape[1])}
+        opt_tensors, groups = _optimizer_tensors(self.opt)
+        tensors = {**{f"model.{k}": v for k, v in self.model.state_dict().items()},
+                   **{f"ema.{k}": v for k, v in self.ema.state_dict().items()}, **opt_tensors}
+        save_tensors(self.out / "train_state.safetensors", tensors, {"step": self.step, **groups, "config": asdict(self.cfg)})
+        save_model(self.out / "checkpoint.safetensors", self.ema, meta)
+
+    def resume(self) -> bool:
+        """Load the training state from ``out`` if there is one; returns whether it did."""
+        path = self.out / "train_state.safetensors"
+        if not path.exists():
+            return False
+        tensors, meta = load_tensors(path)
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        _load_optimizer(self.opt, tensors, meta)
+        self.step = int(meta["step"])
+        return True
+
+    # --- one step ------------------------------------------------------------------------------
+    def _batch(self, step: int, clips: np.ndarray, context_prob: float):
+        rng = np.random.default_rng([self.cfg.seed, step, self.rank])
+        batch = sample_windows(self.arrays, clips, self.cfg.batch, self.model.config.frames, rng, context_prob)
+        return to_inputs(batch, self.device, rng)
+
+    def train_step(self) -> float:
+        """One optimizer step; returns the loss."""
+        data, cond = self._batch(self.step, self.train_clips, self.cfg.context_prob)
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step * 97 + self.rank)
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(self.step, self.cfg)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            value = flow.loss(self.net, data, cond, generator=gen)
+        self.opt.zero_grad(set_to_none=True)
+        value.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                e.lerp_(p, 1 - decay)
+        self.step += 1
+        return float(value)
+
+    @torch.no_grad()
+    def validate(self, steps: int = 2) -> tuple[dict, np.ndarray]:
+        """PSNR of EMA samples on held-out windows (fixed seed), and a grid: reference | model | albedo."""
+        rng = np.random.default_rng([self.cfg.seed, 10**9])
+        batch = sample_windows(self.arrays, self.val_clips, min(8, len(self.val_clips) * 4), self.ema.config.frames, rng, 0.0)
+        data, cond = to_inputs(batch, self.device)
+        noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(0)).to(self.device)
+        out = model_to_frames(flow.sample(self.ema, noise, cond, steps=steps))
+        ref = batch["rgb"]
+        grid = np.concatenate([np.concatenate(list(x[:, 0]), axis=1) for x in (ref, out, batch["albedo"])], axis=0)
+        return {"val_psnr": psnr(out, ref), "albedo_psnr": psnr(batch["albedo"], ref)}, grid
+
+    def fit(self, progress: bool = True) -> dict:
+        """Train to ``cfg.steps``; returns the last validation metrics."""
+        import imageio.v3 as iio
+        from tqdm import tqdm
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        log = self.out / "metrics.jsonl"
+        metrics: dict = {}
+        bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", desc="train", disable=not progress or self.rank)
+        start, done, losses = time.perf_counter(), 0, []
+        while self.step < self.cfg.steps:
+            losses.append(self.train_step())
+            done += 1
+            bar.update(1)
+            if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+                rate = done * self.cfg.batch * self.model.config.frames * self.world / (time.perf_counter() - start)
+                record = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, self.cfg),
+                          "frames_per_s": rate}
+                losses = []
+                bar.set_postfix(loss=f"{record['loss']:.4f}", fps=f"{rate:.1f}")
+                if self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps:
+                    metrics, grid = self.validate()
+                    record.update(metrics)
+                    if self.rank == 0:
+                        iio.imwrite(self.out / f"samples_{self.step:06d}.png", grid)
+                if self.rank == 0:
+                    with open(log, "a") as fh:
+                        fh.write(json.dumps(record) + "\n")
+            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                self.save(metrics)
+        bar.close()
+        return metrics
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Run training; with ``resume`` continue from ``cfg.out`` if it holds a training state."""
+    trainer = Trainer(cfg)
+    if resume and trainer.resume() and trainer.rank == 0:
+        print(f"resumed from step {trainer.step}")
+    elif not resume and (Path(cfg.out) / "train_state.safetensors").exists():
+        raise DataError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")
+    return trainer.fit(progress)
