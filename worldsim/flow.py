@@ -2,7 +2,14 @@
 
 Path (Liu et al. 2022, rectified flow): ``x_t = (1 − t)·noise + t·data``, so the target velocity is
 ``data − noise`` and integrating ``dx/dt = v(x_t, t)`` from t = 0 (noise) to 1 (data) samples.
-The model is an argument, never a member: any ``model(x_t, t, cond) → v`` works here.
+
+Parametrisation: the network predicts the clean frames ``x̂`` and the velocity is derived,
+``v = (x̂ − x_t) / (1 − t)`` ("x-prediction, v-loss", Li & He 2025, *Back to Basics: Let Denoising
+Generative Models Denoise*). Our targets are nearly determined by their conditions, and with
+x-prediction the last Euler step lands exactly on the network's clean estimate; predicting v
+directly left the network's error in guessing the noise as visible grain (measured: foreground IoU
+0.54 and flicker 0.968 vs 0.9995 at 2 steps with v-prediction, same data and budget).
+The model is an argument, never a member: any ``model(x_t, t, cond) → x̂`` works here.
 """
 
 from __future__ import annotations
@@ -31,12 +38,25 @@ def interpolate(data: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> tor
     return (1 - t) * noise + t * data
 
 
+T_MAX_DENOMINATOR = 0.05  # clamp of 1 − t in v = (x̂ − x_t)/(1 − t), so t → 1 cannot blow up the loss
+
+
+def velocity(model, x_t: torch.Tensor, t: torch.Tensor, cond: Conditions) -> torch.Tensor:
+    """The flow velocity implied by the network's clean-frame prediction (or its own, for
+    checkpoints trained with ``prediction="v"``)."""
+    config = getattr(model, "config", None) or getattr(getattr(model, "module", None), "config", None)
+    if config is not None and config.prediction == "v":
+        return model(x_t, t, cond)
+    denom = (1 - t).clamp_min(T_MAX_DENOMINATOR).view(-1, *([1] * (x_t.dim() - 1))).to(x_t.dtype)
+    return (model(x_t, t, cond) - x_t) / denom
+
+
 def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Mean squared error between predicted and true velocity on random points of the path."""
+    """Mean squared error between the implied and the true velocity on random points of the path."""
     noise = torch.randn(data.shape, generator=generator).to(data.device, data.dtype)
     t = sample_times(data.shape[0], generator).to(data.device)
     x_t = interpolate(data, noise, t)
-    return F.mse_loss(model(x_t, t, cond).float(), (data - noise).float())
+    return F.mse_loss(velocity(model, x_t, t, cond).float(), (data - noise).float())
 
 
 @torch.no_grad()
@@ -48,5 +68,5 @@ def sample(model, noise: torch.Tensor, cond: Conditions, steps: int = 2) -> torc
     times = torch.linspace(0.0, 1.0, steps + 1)
     for i in range(steps):
         t = torch.full((x.shape[0],), float(times[i]), device=x.device)
-        x = x + (times[i + 1] - times[i]).item() * model(x, t, cond)
+        x = x + (times[i + 1] - times[i]).item() * velocity(model, x, t, cond)
     return x.clamp(-1, 1)

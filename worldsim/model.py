@@ -42,6 +42,7 @@ class DiTConfig:
     global_dim: int = GLOBAL_DIM
     use_physics: bool = True  # False: the pure-video baseline (no maps, only context frames)
     pixel_hidden: int = 64
+    prediction: str = "x"  # what the output means: "x" clean frames (default) or "v" flow velocity
 
     @property
     def in_channels(self) -> int:

@@ -93,7 +93,7 @@ def light_visibility(world: PhysicsWorld, pos: np.ndarray, normals: np.ndarray, 
     starts = pos.reshape(-1, 3)[idx] + 2e-3 * normals.reshape(-1, 3)[idx] + 1e-3 * direction
     ends = starts + direction * 20.0
     hit = np.zeros(idx.size, bool)
-    batch = 16384  # PyBullet's per-call limit on rays
+    batch = 8192  # below PyBullet's per-call ray limit (16383 in 3.2.7)
     for lo in range(0, idx.size, batch):
         results = pb.rayTestBatch(starts[lo:lo + batch].tolist(), ends[lo:lo + batch].tolist(),
                                   physicsClientId=world.client)

@@ -202,7 +202,7 @@ class Trainer:
             for e, p in zip(self.ema.parameters(), self.model.parameters()):
                 e.lerp_(p, 1 - decay)
         self.step += 1
-        return float(value)
+        return float(value.detach())
 
     @torch.no_grad()
     def validate(self, steps: int = 2) -> tuple[dict, np.ndarray]:

@@ -1,0 +1,53 @@
+"""Dataset generation: documented arrays, resume without loss or duplicates, clear errors on bad shards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from worldsim.dataset import SHARD_KEYS, generate, read_shard, shard_path
+from worldsim.errors import DataError
+
+
+def test_shards_hold_documented_arrays(tiny_dataset):
+    shard = read_shard(shard_path(tiny_dataset, 0))
+    assert set(SHARD_KEYS) <= set(shard)
+    assert shard["rgb"].shape == (2, 4, 32, 32, 3) and shard["rgb"].dtype == np.uint8
+    assert shard["segmentation"].shape == (2, 4, 32, 32) and shard["light"].shape == (2, 10)
+
+
+def test_resume_regenerates_exactly_the_missing_shard(tiny_dataset, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_dataset, copy)
+    before = read_shard(shard_path(copy, 1))
+    shard_path(copy, 1).unlink()  # as if the run was killed before writing it
+    (copy / ".shard_00001.npz.tmp999").write_bytes(b"partial")  # and left a temporary file behind
+    mtime = shard_path(copy, 0).stat().st_mtime_ns
+    generate(copy, frames=16, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2, progress=False)
+    assert shard_path(copy, 0).stat().st_mtime_ns == mtime  # finished shards are not redone
+    after = read_shard(shard_path(copy, 1))
+    for key in SHARD_KEYS:
+        assert np.array_equal(before[key], after[key]), key
+    assert len(list(copy.glob("shard_*.npz"))) == 2
+
+
+def test_other_settings_in_same_directory_refused(tiny_dataset):
+    with pytest.raises(DataError, match="other settings"):
+        generate(tiny_dataset, frames=16, resolution=64, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2,
+                 progress=False)
+
+
+def test_truncated_shard_is_a_clear_error(tiny_dataset, tmp_path):
+    bad = tmp_path / "shard_00000.npz"
+    bad.write_bytes(shard_path(tiny_dataset, 0).read_bytes()[:5000])
+    with pytest.raises(DataError, match="shard_00000.npz"):
+        read_shard(bad)
+
+
+def test_pickled_shard_is_refused(tmp_path):
+    bad = tmp_path / "shard_00000.npz"
+    np.savez(bad, rgb=np.array([{"evil": 1}], dtype=object))
+    with pytest.raises(DataError, match="pickled"):
+        read_shard(bad)
