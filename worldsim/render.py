@@ -23,7 +23,7 @@ class Renderer:
     (64, 4)
     """
 
-    def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 2):
+    def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 4):
         if device == "cuda" and not torch.cuda.is_available():
             from worldsim.errors import WorldsimError
 
