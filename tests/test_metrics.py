@@ -15,7 +15,8 @@ def clip():
     spec = scene_from_dict({
         "sim": {"duration": 0.5},
         "bodies": [{"name": "floor", "type": "plane", "texture": {"checker": 6}},
-                   {"name": "red", "type": "box", "size": [0.3, 0.3, 0.3], "position": [0.2, -0.3, 0.15], "color": [0.9, 0.1, 0.1]},
+                   {"name": "red", "type": "box", "size": [0.3, 0.3, 0.3], "position": [0.2, -0.3, 0.15],
+                    "color": [0.9, 0.1, 0.1]},
                    {"name": "blue", "type": "sphere", "radius": 0.18, "position": [-0.3, 0.3, 0.18], "color": [0.1, 0.2, 0.9]}],
         "cameras": [{"position": [1.6, -1.6, 1.4], "target": [0, 0, 0.1], "resolution": [64, 64]}]})
     return clip_arrays(spec, 0, 8)

@@ -54,7 +54,6 @@ def test_sampler_reaches_data_with_an_exact_velocity(steps):
 def test_loss_is_zero_for_an_exact_model_and_positive_for_a_wrong_one():
     data = torch.rand(4, 2, 3, 8, 8) * 2 - 1
     gen = torch.Generator().manual_seed(0)
-    noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(0))
 
     class Exact(torch.nn.Module):
         def forward(self, x, t, cond):

@@ -6,7 +6,8 @@ is written atomically, and generation skips shards already on disk, so a killed 
 without duplicating or losing clips. Arrays in a shard (``C`` clips, ``T`` frames, ``K`` object slots):
 
 ``rgb``/``albedo (C,T,H,W,3) uint8``, ``normals``/``world_position (C,T,H,W,3) float16``,
-``depth (C,T,H,W) float16``, ``light_visibility (C,T,H,W) uint8``, ``segmentation (C,T,H,W) int16`` (−1 empty), ``material (C,T,H,W) uint8``,
+``depth (C,T,H,W) float16``, ``light_visibility (C,T,H,W) uint8``,
+``segmentation (C,T,H,W) int16`` (−1 empty), ``material (C,T,H,W) uint8``,
 ``extrinsics (C,T,4,4)``, ``intrinsics (C,3,3)``, ``light (C,10)`` (direction xyz, colour rgb,
 ambient, diffuse, specular, shadows), ``obj_color (C,K,4)``, ``obj_material (C,K)``,
 ``positions (C,T,K,3)``, ``present (C,T,K)``.
@@ -80,7 +81,8 @@ def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None) -> 
         "rgb": maps["rgb"], "albedo": maps["albedo"],
         "normals": maps["normals"].astype(np.float16), "world_position": maps["world_position"].astype(np.float16),
         "depth": maps["depth"].astype(np.float16), "segmentation": maps["segmentation"].astype(np.int16),
-        "material": maps["material"].astype(np.uint8), "light_visibility": maps["light_visibility"].astype(np.uint8), "extrinsics": maps["extrinsics"].astype(np.float32),
+        "material": maps["material"].astype(np.uint8), "light_visibility": maps["light_visibility"].astype(np.uint8),
+        "extrinsics": maps["extrinsics"].astype(np.float32),
         "intrinsics": maps["intrinsics"].astype(np.float32), "light": light_vector(spec),
         "obj_color": color, "obj_material": material, "positions": positions, "present": present,
     }

@@ -69,7 +69,8 @@ def plot_metrics(results: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for ax, key, label in zip(axes, ("psnr", "ssim", "iou"), ("PSNR vs reference (dB)", "SSIM", "foreground IoU")):
+    for ax, key, label in zip(axes, ("psnr", "ssim", "iou"), ("PSNR vs reference (dB)", "SSIM", "foreground IoU"),
+                              strict=True):
         curve = np.nanmean([r["per_frame"][key] for r in results], axis=0)
         ax.plot(curve, label="model")
         if key == "iou":

@@ -199,7 +199,7 @@ class Trainer:
         self.opt.step()
         decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.model.parameters()):
+            for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
         self.step += 1
         return float(value.detach())
