@@ -16,16 +16,10 @@ from typing import Any
 import torch
 
 from worldsim.errors import DataError
-from worldsim.io import atomic_path
+from worldsim.io import atomic_path, write_atomic
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
 NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT}
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = atomic_path(path)
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -37,7 +31,7 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[
     tmp = atomic_path(path)
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
     os.replace(tmp, path)
-    _write_json(path.with_suffix(".json"), meta)
+    write_atomic(path.with_suffix(".json"), json.dumps(meta, indent=2))
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from worldsim.errors import DataError
-from worldsim.io import load_npz, save_npz
+from worldsim.io import load_npz, save_npz, write_atomic
 
 MAX_OBJECTS = 16
 SHARD_KEYS = ("rgb", "albedo", "light_visibility", "normals", "world_position", "depth", "segmentation", "material", "extrinsics",
@@ -134,9 +134,7 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
         if mismatched:
             raise DataError(f"{out} holds a dataset made with other settings ({', '.join(sorted(mismatched))}); "
                             "use another directory")
-    tmp = meta.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(config), indent=2))
-    os.replace(tmp, meta)
+    write_atomic(meta, json.dumps(asdict(config), indent=2))
     todo = [i for i in range(config.num_shards) if not shard_path(out, i).exists()]
     workers = workers or os.cpu_count() or 1
     bar = None

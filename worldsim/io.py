@@ -18,6 +18,14 @@ def atomic_path(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
+def write_atomic(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically: concurrent readers see the old file or the whole new one."""
+    path = Path(path)
+    tmp = atomic_path(path)
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
 def save_npz(path: str | Path, compress: bool = True, **arrays: Any) -> None:
     """Write arrays to ``path`` atomically: readers see the old file or the whole new one."""
     path = Path(path)

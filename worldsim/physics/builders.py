@@ -11,6 +11,7 @@ import numpy as np
 import pybullet as pb
 
 from worldsim.errors import SceneError
+from worldsim.io import write_atomic
 from worldsim.physics.meshes import cache_dir, mesh_as_obj, mesh_volume
 from worldsim.scene.schema import (
     BodyBase,
@@ -71,13 +72,6 @@ def body_mass(body: BodyBase) -> float:
     return float((body.density or DEFAULT_DENSITY) * primitive_volume(body))
 
 
-def _write_atomic(path, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def texture_file(texture: CheckerTexture | ImageTexture) -> str:
     """An image file for a texture spec (procedural checkers are drawn into the cache)."""
     if isinstance(texture, ImageTexture):
@@ -92,7 +86,7 @@ def texture_file(texture: CheckerTexture | ImageTexture) -> str:
         a = np.asarray(texture.color_a[:3]) * 255
         b = np.asarray(texture.color_b[:3]) * 255
         img = np.where(idx[..., None] == 0, a, b).astype(np.uint8)
-        _write_atomic(path, iio.imwrite("<bytes>", img, extension=".png"))
+        write_atomic(path, iio.imwrite("<bytes>", img, extension=".png"))
     return str(path)
 
 
@@ -103,7 +97,7 @@ def _plane_obj(size: list[float]) -> str:
     if not path.exists():
         text = (f"v {-hx} {-hy} 0\nv {hx} {-hy} 0\nv {hx} {hy} 0\nv {-hx} {hy} 0\n"
                 "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nvn 0 0 1\nf 1/1/1 2/2/1 3/3/1\nf 1/1/1 3/3/1 4/4/1\n")
-        _write_atomic(path, text.encode())
+        write_atomic(path, text)
     return str(path)
 
 

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from worldsim.errors import MeshError
+from worldsim.io import write_atomic
 
 MAX_FACES = 500_000  # beyond this TinyRenderer and V-HACD take minutes per frame/body
 
@@ -75,10 +76,8 @@ def mesh_as_obj(path: str) -> str:
         return path
     out = cache_dir("meshes") / f"{_file_key(path)}.obj"
     if not out.exists():
-        mesh = load_mesh(path)
-        tmp = out.with_suffix(f".tmp{os.getpid()}")
-        mesh.export(tmp, file_type="obj", include_texture=False)
-        os.replace(tmp, out)  # atomic: a concurrent worker never reads a half-written file
+        # atomic: a concurrent dataset worker never reads a half-written file
+        write_atomic(out, load_mesh(path).export(file_type="obj", include_texture=False))
     return str(out)
 
 
