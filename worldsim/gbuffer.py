@@ -65,8 +65,8 @@ def normals_from_positions(pos: np.ndarray, seg: np.ndarray, camera_position: np
 
 
 def derive_maps(depth: np.ndarray, seg: np.ndarray, material_lut: np.ndarray, intr: np.ndarray,
-                extr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """World positions, normals and material ids from depth and segmentation."""
+                extr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Depth (0 where empty), world positions, normals and material ids from depth and segmentation."""
     empty = seg < 0
     depth = np.where(empty, 0.0, depth).astype(np.float32)
     pos = unproject(depth, intr, extr)
@@ -74,4 +74,4 @@ def derive_maps(depth: np.ndarray, seg: np.ndarray, material_lut: np.ndarray, in
     cam_pos = -extr[:3, :3].T @ extr[:3, 3]
     normals = normals_from_positions(pos, seg, cam_pos)
     material = np.where(empty, EMPTY_MATERIAL_ID, material_lut[np.clip(seg, 0, None)]).astype(np.int32)
-    return pos, normals, material
+    return depth, pos, normals, material

@@ -12,7 +12,6 @@ import pybullet as pb
 
 from worldsim.camera import extrinsics, gl_projection, gl_view, intrinsics, linear_depth
 from worldsim.gbuffer import Frame, derive_maps
-from worldsim.materials import material_id
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import Camera, Light
 
@@ -65,14 +64,9 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
     if albedo is None:
         albedo = rgb
 
-    uid_to_index = np.full(max(b.uid for b in world.bodies) + 2, -1, dtype=np.int32)
-    for i, built in enumerate(world.bodies):
-        uid_to_index[built.uid] = i
-    seg = np.where(seg >= 0, uid_to_index[np.clip(seg, 0, len(uid_to_index) - 1)], -1).astype(np.int32)
-    depth = linear_depth(zbuf, cam.near, cam.far)
-    lut = np.array([material_id(b.material) for b in world.spec.bodies], dtype=np.int32)
-    pos, normals, material = derive_maps(depth, seg, lut, intr, extr)
-    depth = np.where(seg < 0, 0.0, depth).astype(np.float32)
+    lut = world.uid_to_index
+    seg = np.where(seg >= 0, lut[np.clip(seg, 0, len(lut) - 1)], -1).astype(np.int32)
+    depth, pos, normals, material = derive_maps(linear_depth(zbuf, cam.near, cam.far), seg, world.material_ids, intr, extr)
     visibility = light_visibility(world, pos, normals, seg)
     return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr, visibility)
 

@@ -18,6 +18,7 @@ import numpy as np
 import pybullet as pb
 
 from worldsim.errors import PhysicsError
+from worldsim.materials import material_id
 from worldsim.physics.builders import BuiltBody, build_body, orientation_xyzw
 from worldsim.physics.events import EventQueue
 from worldsim.scene.schema import SceneSpec, UrdfBody
@@ -57,6 +58,12 @@ class PhysicsWorld:
         try:
             self._configure()
             self.bodies: list[BuiltBody] = [build_body(b, i, self.client) for i, b in enumerate(spec.bodies)]
+            # PyBullet uid -> index into spec.bodies (-1 for uids that are not ours); used by the
+            # contact scan every physics step and by the renderer's segmentation every frame.
+            self.uid_to_index = np.full(max(b.uid for b in self.bodies) + 1, -1, dtype=np.int32)
+            for i, built in enumerate(self.bodies):
+                self.uid_to_index[built.uid] = i
+            self.material_ids = np.array([material_id(b.material) for b in spec.bodies], dtype=np.int32)
             self.active = {i for i, b in enumerate(spec.bodies) if b.active}
             for i in set(range(len(spec.bodies))) - self.active:
                 self._park(i)
@@ -209,11 +216,10 @@ class PhysicsWorld:
 
     # --- state -----------------------------------------------------------------------------
     def _collect_contacts(self) -> None:
-        uid_to_index = {b.uid: i for i, b in enumerate(self.bodies)}
         for point in pb.getContactPoints(physicsClientId=self.client):
-            a, b = uid_to_index.get(point[1]), uid_to_index.get(point[2])
+            a, b = int(self.uid_to_index[point[1]]), int(self.uid_to_index[point[2]])
             force = point[9]
-            if a is None or b is None or a == b or force <= 0:
+            if a < 0 or b < 0 or a == b or force <= 0:
                 continue
             key = (min(a, b), max(a, b))
             best = self._contacts.get(key)
