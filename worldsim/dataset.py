@@ -28,6 +28,8 @@ from worldsim.errors import DataError
 from worldsim.io import load_npz, save_npz, write_atomic
 
 MAX_OBJECTS = 16
+# Arrays holding one value per clip; every other shard array has a frame axis after the clip axis.
+CLIP_KEYS = ("intrinsics", "light", "obj_color", "obj_material")
 SHARD_KEYS = ("rgb", "albedo", "light_visibility", "normals", "world_position", "depth", "segmentation", "material", "extrinsics",
               "intrinsics", "light", "obj_color", "obj_material", "positions", "present")
 

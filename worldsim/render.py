@@ -13,6 +13,17 @@ import torch
 from worldsim import flow
 from worldsim.checkpoint import load_model
 from worldsim.conditioning import build_conditions, model_to_frames
+from worldsim.dataset import CLIP_KEYS
+from worldsim.errors import WorldsimError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when torch sees one, else CPU; a CUDA request without CUDA is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise WorldsimError(f"--device {name} asked for, but torch sees no CUDA device")
+    return torch.device(name)
 
 
 class Renderer:
@@ -24,11 +35,7 @@ class Renderer:
     """
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 4):
-        if device == "cuda" and not torch.cuda.is_available():
-            from worldsim.errors import WorldsimError
-
-            raise WorldsimError("--device cuda asked for, but torch sees no CUDA device")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
         self.steps = steps
 
@@ -57,9 +64,7 @@ class Renderer:
 
     def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False) -> np.ndarray:
         """Render one clip of any length (arrays with a leading T axis, as from ``dataset.clip_arrays``)."""
-        length = clip["rgb"].shape[0] if "rgb" in clip else clip["albedo"].shape[0]
-        per_frame = {k for k, v in clip.items() if getattr(v, "ndim", 0) >= 1 and v.shape[0] == length
-                     and k not in ("light", "obj_color", "obj_material", "intrinsics")}
+        length = clip["albedo"].shape[0]
         out = []
         starts = range(0, length, self.window)
         if progress:
@@ -69,7 +74,7 @@ class Renderer:
         context = None
         for i, start in enumerate(starts):
             stop = min(start + self.window, length)
-            window = {k: (v[start:stop] if k in per_frame else v)[None] for k, v in clip.items()}
+            window = {k: (v if k in CLIP_KEYS else v[start:stop])[None] for k, v in clip.items()}
             frames = self.render_window(window, seed * 100_003 + i, context)[0]
             out.append(frames)
             context = frames[-1:]

@@ -8,6 +8,7 @@ checkpoint and resumed computes the same steps as one that was never killed.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -21,9 +22,11 @@ import torch
 from worldsim import flow
 from worldsim.checkpoint import load_tensors, save_model, save_tensors
 from worldsim.conditioning import build_conditions, frames_to_model, model_to_frames
-from worldsim.dataset import SHARD_KEYS, load_dataset
+from worldsim.dataset import CLIP_KEYS, SHARD_KEYS, load_dataset
 from worldsim.errors import DataError
+from worldsim.metrics import psnr
 from worldsim.model import build_model
+from worldsim.render import resolve_device
 
 
 @dataclass
@@ -48,14 +51,6 @@ class TrainConfig:
     physics: bool = True
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DataError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(name)
-
-
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
                    rng: np.random.Generator, context_prob: float) -> dict[str, np.ndarray]:
     """A batch of random ``frames``-long windows; the frame before each window is its context."""
@@ -66,9 +61,7 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     out = {}
     for key in SHARD_KEYS:
         value = arrays[key][pick]
-        if value.ndim >= 2 and value.shape[1] == length and key not in ("obj_color", "obj_material", "light", "intrinsics"):
-            value = value[np.arange(batch)[:, None], idx]
-        out[key] = value
+        out[key] = value if key in CLIP_KEYS else value[np.arange(batch)[:, None], idx]
     prev = arrays["rgb"][pick, np.maximum(start - 1, 0)]  # (B, H, W, 3)
     out["context"] = prev
     out["has_context"] = ((start > 0) & (rng.uniform(size=batch) < context_prob)).astype(np.float32)
@@ -99,12 +92,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio of two uint8 images or clips, in dB."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-
-
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     state = opt.state_dict()
     tensors = {f"opt.{i}.{k}": v for i, s in state["state"].items() for k, v in s.items() if torch.is_tensor(v)}
@@ -127,7 +114,7 @@ class Trainer:
         self.cfg = cfg
         self.rank = int(os.environ.get("RANK", 0))
         self.world = int(os.environ.get("WORLD_SIZE", 1))
-        self.device = _device(cfg.device)
+        self.device = resolve_device(cfg.device)
         if self.world > 1:
             import torch.distributed as dist
 
@@ -138,9 +125,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
         self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2]).to(self.device)
-        self.ema = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2]).to(self.device)
-        self.ema.load_state_dict(self.model.state_dict())
-        self.ema.requires_grad_(False)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.arrays = arrays
         n = arrays["rgb"].shape[0]
         val = min(cfg.val_clips, max(1, n // 10))
