@@ -39,11 +39,6 @@ class Conditions:
         return Conditions(**{f.name: (getattr(self, f.name).to(device) if getattr(self, f.name) is not None else None)
                              for f in fields(self)})
 
-    def slice(self, start: int, stop: int) -> "Conditions":
-        """Frames ``start:stop`` of every per-frame tensor."""
-        return Conditions(self.maps[:, start:stop], self.material[:, start:stop], self.segmentation[:, start:stop],
-                          self.obj_color, self.obj_material, self.global_, self.context, self.has_context)
-
 
 def _t(x: np.ndarray | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     return x.to(dtype) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x)).to(dtype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,12 +37,16 @@ class EventQueue:
     def __post_init__(self) -> None:
         order = sorted(range(len(self.events)), key=lambda i: (step_of(self.events[i].time, self.timestep), i))
         self.events = [self.events[i] for i in order]
+        # (event index, first step, end step) of each force; scanned every physics step.
+        self._forces = []
+        for i, event in enumerate(self.events):
+            if isinstance(event, ForceEvent):
+                start = step_of(event.time, self.timestep)
+                self._forces.append((i, start, start + max(1, round(event.duration / self.timestep))))
 
     def copy(self) -> "EventQueue":
         """A copy sharing the (immutable) events but with its own cursor."""
-        queue = EventQueue.__new__(EventQueue)
-        queue.events, queue.timestep, queue.next_index = self.events, self.timestep, self.next_index
-        return queue
+        return copy.copy(self)
 
     def due(self, step: int) -> list["_Fire"]:
         """Events whose time has come at ``step`` (each returned once)."""
@@ -53,13 +58,7 @@ class EventQueue:
 
     def forces_at(self, step: int) -> list[int]:
         """Indices of force events acting during ``step``."""
-        out = []
-        for i, event in enumerate(self.events):
-            if isinstance(event, ForceEvent):
-                start = step_of(event.time, self.timestep)
-                if start <= step < start + max(1, round(event.duration / self.timestep)):
-                    out.append(i)
-        return out
+        return [i for i, start, stop in self._forces if start <= step < stop]
 
     def apply_force(self, world: "PhysicsWorld", i: int) -> None:
         """Apply force event ``i`` for one step."""

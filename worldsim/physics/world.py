@@ -21,7 +21,7 @@ from worldsim.errors import PhysicsError
 from worldsim.materials import material_id
 from worldsim.physics.builders import BuiltBody, build_body, orientation_xyzw
 from worldsim.physics.events import EventQueue
-from worldsim.scene.schema import SceneSpec, UrdfBody
+from worldsim.scene.schema import SceneSpec
 from worldsim.state import Contact, PhysicsState
 
 PARK_Z = -1000.0  # inactive bodies wait far below the scene, outside every camera's far plane
@@ -287,10 +287,6 @@ class PhysicsWorld:
         for (i, j), (target, force) in self._joint_targets.items():
             pb.setJointMotorControl2(self.bodies[i].uid, j, pb.POSITION_CONTROL, targetPosition=target,
                                      force=force, physicsClientId=self.client)
-
-    def urdf_indices(self) -> list[int]:
-        """Indices of articulated (URDF) bodies."""
-        return [i for i, b in enumerate(self.spec.bodies) if isinstance(b, UrdfBody)]
 
 
 def _check_vector(what: str, values: list[float]) -> None:

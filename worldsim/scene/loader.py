@@ -103,7 +103,7 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     value = error.get("input")
-    if error["type"] not in ("model_type",) and isinstance(value, (int, float, str, bool)) and not isinstance(value, dict):
+    if isinstance(value, (int, float, str, bool)):
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)
         shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."

@@ -56,7 +56,7 @@ def _locate(doc: Any, path: str) -> tuple[Any, str | int]:
     raise ValueError(f"{path!r} does not name a field")
 
 
-def _draw(dist: Distribution, rng: np.random.Generator, current: Any) -> Any:
+def _draw(dist: Distribution, rng: np.random.Generator) -> Any:
     if dist.choice is not None:
         return dist.choice[int(rng.integers(len(dist.choice)))]
     if dist.randint is not None:
@@ -82,7 +82,7 @@ def sample(spec: SceneSpec, seed: int) -> SceneSpec:
     doc = spec.model_dump(mode="python", exclude={"randomize"}, exclude_none=True)
     for path in sorted(spec.randomize):
         container, key = _locate(doc, path)
-        container[key] = _draw(spec.randomize[path], rng, container[key])
+        container[key] = _draw(spec.randomize[path], rng)
     from worldsim.scene.loader import scene_from_dict
 
     return scene_from_dict(doc)
@@ -97,7 +97,7 @@ def check_randomize(spec: SceneSpec, file: str | None = None) -> None:
     for path in sorted(spec.randomize):
         try:
             container, key = _locate(doc, path)
-            value = _draw(spec.randomize[path], rng, container[key])
+            value = _draw(spec.randomize[path], rng)
         except (ValueError, TypeError) as exc:
             raise SceneError(str(exc), file=file, field=f"randomize[{path!r}]") from None
         if isinstance(container[key], (dict,)) or (
