@@ -90,6 +90,23 @@ def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None) -> 
     }
 
 
+def frame_conditions(spec, frame) -> dict[str, np.ndarray]:
+    """The renderer's inputs for one live frame (a :class:`~worldsim.gbuffer.Frame` of ``spec``'s world).
+
+    Same keys and dtypes as one clip of a shard, with a frame axis of length 1, so
+    ``Renderer.render_window`` takes a stack of these exactly as it takes shard clips.
+    """
+    color, material = object_tokens(spec)
+    return {
+        "albedo": frame.albedo[None], "normals": frame.normals[None].astype(np.float16),
+        "world_position": frame.world_position[None].astype(np.float16),
+        "depth": frame.depth[None].astype(np.float16), "segmentation": frame.segmentation[None].astype(np.int16),
+        "material": frame.material[None].astype(np.uint8), "light_visibility": frame.light_visibility[None].astype(np.uint8),
+        "extrinsics": frame.extrinsics[None].astype(np.float32), "intrinsics": frame.intrinsics.astype(np.float32),
+        "light": light_vector(spec), "obj_color": color, "obj_material": material,
+    }
+
+
 def scene_seed(seed: int, shard: int, clip: int, clips_per_shard: int) -> int:
     """The scene seed of one clip: disjoint across dataset seeds and clips."""
     return seed * 1_000_003 + shard * clips_per_shard + clip

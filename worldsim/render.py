@@ -50,16 +50,29 @@ class Renderer:
         return self.model.config.frames
 
     @torch.no_grad()
-    def render_window(self, clips: dict[str, np.ndarray], seed: int, context: np.ndarray | None = None) -> np.ndarray:
-        """Render a batch of windows (arrays with leading (B, T) axes, T ≤ window) → ``uint8 (B,T,H,W,3)``."""
+    def render_window(self, clips: dict[str, np.ndarray], seed: int, context: np.ndarray | None = None,
+                      has_context: np.ndarray | None = None, noise: np.ndarray | None = None) -> np.ndarray:
+        """Render a batch of windows (arrays with leading (B, T) axes, T ≤ window) → ``uint8 (B,T,H,W,3)``.
+
+        Args:
+            clips: condition arrays (shard clips, or stacked :func:`~worldsim.dataset.frame_conditions`).
+            seed: seeds the sampler noise; the same seed and inputs give the same frames.
+            context: ``uint8 (B,H,W,3)``, the frame before each window, or None for none.
+            has_context: ``(B,)`` bool, which rows of ``context`` are real (default: all of them).
+            noise: ``(B,T,3,H,W)`` starting noise, overriding ``seed`` (the envs draw it per env).
+        """
         cond = build_conditions(clips)
         b = cond.maps.shape[0]
         if context is not None:
-            cond.context = torch.from_numpy(context).float().permute(0, 3, 1, 2) / 127.5 - 1.0
-            cond.has_context = torch.ones(b)
+            cond.context = torch.from_numpy(np.ascontiguousarray(context)).float().permute(0, 3, 1, 2) / 127.5 - 1.0
+            cond.has_context = torch.ones(b) if has_context is None else torch.from_numpy(np.asarray(has_context, np.float32))
         cond = cond.to(self.device)
         shape = (b, cond.maps.shape[1], 3, self.resolution, self.resolution)
-        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        if noise is None:
+            start = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        else:
+            start = torch.from_numpy(np.asarray(noise, np.float32)).reshape(shape)
+        noise = start.to(self.device)
         return model_to_frames(flow.sample(self.model, noise, cond, steps=self.steps))
 
     def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False) -> np.ndarray:

@@ -29,7 +29,7 @@ def _light_args(light: Light, lit: bool) -> dict:
 
 
 def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
-                 resolution: tuple[int, int] | None = None, passes: str = "all") -> Frame:
+                 resolution: tuple[int, int] | None = None, passes: str = "all", visibility: bool = True) -> Frame:
     """Render the world's current state.
 
     Args:
@@ -38,6 +38,8 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
         resolution: (W, H); defaults to the camera's own.
         passes: ``"all"`` (lit RGB + albedo), ``"rgb"`` (skip the albedo pass) or ``"maps"``
             (albedo only, no lit RGB; ``rgb`` then equals the albedo).
+        visibility: cast the light-visibility rays (the learned renderer needs them; depth and
+            segmentation observations do not, and skip the cost). False leaves the map at zeros.
 
     Returns:
         A :class:`Frame` with RGB, albedo and every condition map.
@@ -67,8 +69,8 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
     lut = world.uid_to_index
     seg = np.where(seg >= 0, lut[np.clip(seg, 0, len(lut) - 1)], -1).astype(np.int32)
     depth, pos, normals, material = derive_maps(linear_depth(zbuf, cam.near, cam.far), seg, world.material_ids, intr, extr)
-    visibility = light_visibility(world, pos, normals, seg)
-    return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr, visibility)
+    lit = light_visibility(world, pos, normals, seg) if visibility else np.zeros(seg.shape, np.float32)
+    return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr, lit)
 
 
 def light_visibility(world: PhysicsWorld, pos: np.ndarray, normals: np.ndarray, seg: np.ndarray) -> np.ndarray:

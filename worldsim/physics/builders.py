@@ -36,6 +36,7 @@ class BuiltBody:
     uid: int
     mass: float
     joints: dict[str, int] = field(default_factory=dict)  # movable joint name -> joint index
+    links: dict[str, int] = field(default_factory=dict)  # link name -> link index (URDFs)
 
 
 def orientation_xyzw(body: BodyBase) -> list[float]:
@@ -175,6 +176,9 @@ def build_body(body: BodyBase, index: int, client: int) -> BuiltBody:
         for link in links:
             pb.changeVisualShape(built.uid, link, textureUniqueId=tex, physicsClientId=client)
     _set_dynamics(built.uid, body, links, client)
+    if not body.collide:
+        for link in links:
+            pb.setCollisionFilterGroupMask(built.uid, link, 0, 0, physicsClientId=client)
     if not body.static:
         pb.resetBaseVelocity(built.uid, body.linear_velocity, body.angular_velocity, physicsClientId=client)
     return built
@@ -184,10 +188,12 @@ def _build_urdf(body: UrdfBody, index: int, client: int) -> BuiltBody:
     uid = pb.loadURDF(body.file, body.position, orientation_xyzw(body), useFixedBase=body.static,
                       globalScaling=body.scale, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=client)
     joints: dict[str, int] = {}
+    links: dict[str, int] = {}
     mass = pb.getDynamicsInfo(uid, -1, physicsClientId=client)[0]
     for j in range(pb.getNumJoints(uid, physicsClientId=client)):
         info = pb.getJointInfo(uid, j, physicsClientId=client)
         mass += pb.getDynamicsInfo(uid, j, physicsClientId=client)[0]
+        links[info[12].decode()] = j
         if info[2] in (pb.JOINT_REVOLUTE, pb.JOINT_PRISMATIC):
             joints[info[1].decode()] = j
     unknown = sorted(set(body.joint_positions) - set(joints))
@@ -203,4 +209,4 @@ def _build_urdf(body: UrdfBody, index: int, client: int) -> BuiltBody:
     if not body.keep_urdf_colors:
         for link in [-1, *range(pb.getNumJoints(uid, physicsClientId=client))]:
             pb.changeVisualShape(uid, link, rgbaColor=body.rgba, physicsClientId=client)
-    return BuiltBody(uid=uid, mass=float(mass), joints=joints)
+    return BuiltBody(uid=uid, mass=float(mass), joints=joints, links=links)

@@ -147,13 +147,17 @@ class PhysicsWorld:
         pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
         pb.setCollisionFilterGroupMask(uid, -1, 0, 0, physicsClientId=self.client)
 
+    def _collision_mask(self, i: int) -> tuple[int, int]:
+        """(group, mask): colliding with everything, or nothing when inactive or a visual-only marker."""
+        return (1, 0xFFFF) if i in self.active and self.spec.bodies[i].collide else (0, 0)
+
     def spawn(self, name: str, position: list[float] | None = None, velocity: list[float] | None = None) -> None:
         """Bring an inactive body into the world at its declared (or the given) position."""
         i = self.index(name)
         body = self.spec.bodies[i]
         uid = self.bodies[i].uid
         self.active.add(i)
-        pb.setCollisionFilterGroupMask(uid, -1, 1, 0xFFFF, physicsClientId=self.client)
+        pb.setCollisionFilterGroupMask(uid, -1, *self._collision_mask(i), physicsClientId=self.client)
         pb.resetBasePositionAndOrientation(uid, position or body.position, orientation_xyzw(body),
                                           physicsClientId=self.client)
         pb.resetBaseVelocity(uid, velocity or body.linear_velocity, body.angular_velocity, physicsClientId=self.client)
@@ -213,6 +217,54 @@ class PhysicsWorld:
         self._joint_targets[(i, joints[joint])] = (float(position), float(max_force))
         pb.setJointMotorControl2(self.bodies[i].uid, joints[joint], pb.POSITION_CONTROL, targetPosition=position,
                                  force=max_force, physicsClientId=self.client)
+
+    def set_pose(self, name: str, position: list[float], orientation: list[float] | None = None) -> None:
+        """Teleport a body (orientation xyzw; unchanged when None) and zero its velocity."""
+        _check_vector("position", position)
+        uid = self.uid(name)
+        if orientation is None:
+            orientation = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)[1]
+        pb.resetBasePositionAndOrientation(uid, list(position), list(orientation), physicsClientId=self.client)
+        pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
+
+    # --- articulated bodies -----------------------------------------------------------------
+    def joint_names(self, name: str) -> list[str]:
+        """Movable joints of a URDF body, in joint-index order."""
+        joints = self.bodies[self.index(name)].joints
+        return sorted(joints, key=joints.get)
+
+    def _link(self, name: str, link: str) -> int:
+        links = self.bodies[self.index(name)].links
+        if link not in links:
+            raise KeyError(f"body {name!r} has no link {link!r}; it has {', '.join(links)}")
+        return links[link]
+
+    def link_state(self, name: str, link: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """World position, orientation (xyzw) and linear velocity of one link of a URDF body."""
+        s = pb.getLinkState(self.uid(name), self._link(name, link), computeLinkVelocity=1,
+                            computeForwardKinematics=1, physicsClientId=self.client)
+        return np.asarray(s[4]), np.asarray(s[5]), np.asarray(s[6])
+
+    def inverse_kinematics(self, name: str, link: str, position: list[float],
+                           orientation: list[float] | None = None) -> dict[str, float]:
+        """Joint positions that put ``link`` at ``position`` (and ``orientation``, xyzw), by name."""
+        _check_vector("IK target", position)
+        args = {} if orientation is None else {"targetOrientation": list(orientation)}
+        solution = pb.calculateInverseKinematics(self.uid(name), self._link(name, link), list(position),
+                                                 physicsClientId=self.client, **args)
+        return dict(zip(self.joint_names(name), map(float, solution)))
+
+    def set_joint_targets(self, name: str, targets: dict[str, float], max_force: float = 200.0) -> None:
+        """Drive several joints of a URDF body towards positions (see :meth:`set_joint_target`)."""
+        for joint, position in targets.items():
+            self.set_joint_target(name, joint, position, max_force)
+
+    def reset_joints(self, name: str, positions: dict[str, float]) -> None:
+        """Teleport joints to positions with zero velocity and hold them there."""
+        i = self.index(name)
+        for joint, position in positions.items():
+            self.set_joint_target(name, joint, position)
+            pb.resetJointState(self.bodies[i].uid, self.bodies[i].joints[joint], position, 0.0, physicsClientId=self.client)
 
     # --- state -----------------------------------------------------------------------------
     def _collect_contacts(self) -> None:
@@ -281,8 +333,7 @@ class PhysicsWorld:
         self.queue = snap.queue.copy()
         self._contacts = dict(snap.contacts)
         for i in range(len(self.bodies)):
-            mask = (1, 0xFFFF) if i in self.active else (0, 0)
-            pb.setCollisionFilterGroupMask(self.bodies[i].uid, -1, *mask, physicsClientId=self.client)
+            pb.setCollisionFilterGroupMask(self.bodies[i].uid, -1, *self._collision_mask(i), physicsClientId=self.client)
         self._joint_targets = dict(snap.joint_targets)
         for (i, j), (target, force) in self._joint_targets.items():
             pb.setJointMotorControl2(self.bodies[i].uid, j, pb.POSITION_CONTROL, targetPosition=target,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+SCENES_DIR = Path(__file__).resolve().parents[2] / "scenes"  # the bundled scenes and their assets
+
 
 def asset_roots(context: dict[str, Any] | None) -> list[Path]:
     """Directories searched for a relative asset path, in order.
@@ -17,7 +19,7 @@ def asset_roots(context: dict[str, Any] | None) -> list[Path]:
     roots: list[Path] = []
     if context and context.get("base_dir"):
         roots.append(Path(context["base_dir"]))
-    roots.append(Path(__file__).resolve().parents[2] / "scenes")
+    roots.append(SCENES_DIR)
     roots.append(Path(pybullet_data.getDataPath()))
     return roots
 

@@ -108,6 +108,8 @@ class BodyBase(Strict_):
     texture: Texture | None = None
     material: str = "default"
     active: Bool = True
+    # False makes a visual-only marker (e.g. a goal ghost): drawn, but no contacts and no shadow rays.
+    collide: Bool = True
 
     @field_validator("material")
     @classmethod
@@ -134,6 +136,8 @@ class BodyBase(Strict_):
             raise ValueError("give either mass or density, not both")
         if self.static and (self.mass is not None or self.density is not None):
             raise ValueError("a static body has no mass or density")
+        if not self.collide and not self.static:
+            raise ValueError("collide: false needs static: true (a body without collisions would fall forever)")
         return self
 
     @property
