@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 
 import gymnasium
-
 from worldsim_envs.core import WorldsimEnv
 from worldsim_envs.observations import OBS_MODES
 from worldsim_envs.panda import PandaPickAndPlace, PandaPush, PandaReach, PandaStack

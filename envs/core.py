@@ -15,12 +15,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from worldsim_envs import observations as obs_lib
 
 from worldsim import PhysicsError, PhysicsWorld, SceneSpec, load_scene, render_frame, sample
 from worldsim.physics.world import Snapshot
 from worldsim.scene.assets import SCENES_DIR
-
-from worldsim_envs import observations as obs_lib
 
 TASK_SCENES = SCENES_DIR / "tasks"
 

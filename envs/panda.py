@@ -21,17 +21,16 @@ from pathlib import Path
 
 import numpy as np
 from gymnasium import spaces
-
-from worldsim import SceneSpec
-
 from worldsim_envs.core import WorldsimEnv
 from worldsim_envs.goal import GoalScoring
+
+from worldsim import SceneSpec
 
 ROBOT = "panda"
 EE_LINK = "panda_grasptarget"
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 FINGERS = ("panda_finger_joint1", "panda_finger_joint2")
-NEUTRAL = dict(zip(ARM, (0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79)))
+NEUTRAL = dict(zip(ARM, (0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79), strict=False))
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 120.0, 120.0)  # N·m, panda-gym's motor limits
 FINGER_FORCE = 170.0
 DOWN = (1.0, 0.0, 0.0, 0.0)  # xyzw: gripper pointing at the table
@@ -73,7 +72,7 @@ class PandaTask(GoalScoring, WorldsimEnv):
         world = self.world
         joints = world.state(clear_contacts=False).joint_positions[ROBOT]
         names = world.joint_names(ROBOT)
-        current = dict(zip(names, joints))
+        current = dict(zip(names, joints, strict=False))
         if self.control == "ee":
             ee = world.link_state(ROBOT, EE_LINK)[0]
             target = ee + EE_STEP * action[:3]
@@ -81,8 +80,8 @@ class PandaTask(GoalScoring, WorldsimEnv):
             solution = world.inverse_kinematics(ROBOT, EE_LINK, target.tolist(), list(DOWN))
             arm = {j: solution[j] for j in ARM}
         else:
-            arm = {j: current[j] + JOINT_STEP * float(a) for j, a in zip(ARM, action[:7])}
-        for (joint, position), force in zip(arm.items(), ARM_FORCES):
+            arm = {j: current[j] + JOINT_STEP * float(a) for j, a in zip(ARM, action[:7], strict=False)}
+        for (joint, position), force in zip(arm.items(), ARM_FORCES, strict=False):
             world.set_joint_target(ROBOT, joint, position, force)
         width = 0.0
         if not self.block_gripper:
@@ -117,10 +116,10 @@ class PandaTask(GoalScoring, WorldsimEnv):
     # --- episodes -----------------------------------------------------------------------------
     def _reset_task(self) -> None:
         self.world.reset_joints(ROBOT, {**NEUTRAL, FINGERS[0]: 0.0, FINGERS[1]: 0.0})
-        for name, position in zip(self.objects, self._sample_objects()):
+        for name, position in zip(self.objects, self._sample_objects(), strict=False):
             self.world.set_pose(name, position.tolist(), [0, 0, 0, 1])
         self.goal = self._sample_goal().astype(np.float32)
-        for name, position in zip(self.targets, self.goal.reshape(-1, 3)):
+        for name, position in zip(self.targets, self.goal.reshape(-1, 3), strict=False):
             self.world.set_pose(name, position.tolist(), [0, 0, 0, 1])
 
     def _uniform_xy(self, half_range: float, z: float) -> np.ndarray:

@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from worldsim_envs.core import WorldsimEnv
 
 from worldsim import SceneSpec
-
-from worldsim_envs.core import WorldsimEnv
 
 REST_SPEED = 0.02  # m/s: below this, every moving body counts as at rest
 

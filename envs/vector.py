@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
-
 from worldsim_envs import observations as obs_lib
 from worldsim_envs.core import WorldsimEnv
 
@@ -51,7 +50,7 @@ class WorldsimVectorEnv(VectorEnv):
         seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else (seed or [None] * self.num_envs)
         if len(seeds) != self.num_envs:
             raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
-        for env, s in zip(self.envs, seeds):
+        for env, s in zip(self.envs, seeds, strict=False):
             env._begin_episode(s)
         self._elapsed[:], self._needs_reset[:] = 0, False
         return self._observe_all(), {}
@@ -87,8 +86,8 @@ class WorldsimVectorEnv(VectorEnv):
         live = [i for i in range(self.num_envs) if i not in skip]
         if self.envs[0].obs_mode == "rgb" and live:
             requests = [self.envs[i]._learned_request() for i in live]
-            frames = obs_lib.render_learned(self.envs[0].renderer, *map(list, zip(*requests)))
-            learned = dict(zip(live, frames))
+            frames = obs_lib.render_learned(self.envs[0].renderer, *map(list, zip(*requests, strict=False)))
+            learned = dict(zip(live, frames, strict=False))
         observations = [env._last_obs if i in skip else env._observe(learned.get(i)) for i, env in enumerate(self.envs)]
         out = create_empty_array(self.single_observation_space, self.num_envs)
         return concatenate(self.single_observation_space, observations, out)

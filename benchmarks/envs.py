@@ -1,0 +1,91 @@
+"""Environment steps per second per observation mode, single and vectorized, beside raw PyBullet.
+
+Run: ``python benchmarks/envs.py [--env worldsim/PandaPush-v0] [--seconds 3] [--device cpu]``.
+Every cell is measured in the same run (random actions, fixed seconds of stepping after a
+warm-up), so ratios between cells hold on a noisy machine. Rows: raw ``pybullet.stepSimulation``
+for the physics steps of one env step, ``PhysicsWorld.step_frames`` (adds events, contact
+collection and the blow-up check), then ``gym.make`` (one env) and ``gym.make_vec`` with 8 and 32
+envs for each obs mode. Vector figures count every sub-env step. Writes ``benchmarks/results/envs.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import pybullet as pb
+import worldsim_envs  # noqa: F401  (registers the ids)
+from worldsim_envs.observations import OBS_MODES
+
+
+def _rate(step, per_call: int, seconds: float) -> float:
+    step()  # warm-up (first render loads the model)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        calls += 1
+    return calls * per_call / (time.perf_counter() - start)
+
+
+def _physics_rows(env_id: str, seconds: float) -> dict[str, float]:
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0)
+    world, n = env.world, env.world.spec.sim.steps_per_frame
+
+    def raw():
+        for _ in range(n):
+            pb.stepSimulation(physicsClientId=world.client)
+
+    rows = {"raw pybullet": _rate(raw, 1, seconds), "PhysicsWorld.step_frames": _rate(lambda: world.step_frames(1), 1, seconds)}
+    env.close()
+    return rows
+
+
+def _env_rate(env_id: str, mode: str, num_envs: int, seconds: float, device: str) -> float:
+    if num_envs == 1:
+        env = gym.make(env_id, obs_mode=mode, device=device)
+    else:
+        env = gym.make_vec(env_id, num_envs=num_envs, obs_mode=mode, device=device)
+    env.reset(seed=0)
+    rate = _rate(lambda: env.step(env.action_space.sample()), num_envs, seconds)
+    env.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="worldsim/PandaPush-v0")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/envs.json"))
+    args = parser.parse_args()
+
+    physics = _physics_rows(args.env, args.seconds)
+    table: dict[str, dict[str, float]] = {}
+    for mode in OBS_MODES:
+        table[mode] = {}
+        for n in args.num_envs:
+            table[mode][str(n)] = _env_rate(args.env, mode, n, args.seconds, args.device)
+            print(f"{mode:>14s}  envs={n:<3d} {table[mode][str(n)]:8.1f} steps/s", flush=True)
+
+    print(f"\n{args.env}, env steps/s ({platform.processor() or platform.machine()}, device {args.device})")
+    for name, rate in physics.items():
+        print(f"{name:>26s}  {rate:8.1f}")
+    header = "".join(f"{'N=' + str(n):>10s}" for n in args.num_envs)
+    print(f"{'obs mode':>26s}{header}   (N=1: gym.make; N>1: gym.make_vec, all sub-env steps counted)")
+    for mode, row in table.items():
+        ratio = row["1"] / physics["raw pybullet"] if "1" in row else float("nan")
+        print(f"{mode:>26s}" + "".join(f"{row[str(n)]:10.1f}" for n in args.num_envs) + f"   single = {ratio:.3f} x raw")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result = {"env": args.env, "device": args.device, "machine": platform.machine(), "physics": physics, "steps_per_s": table}
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
