@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -62,10 +63,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from worldsim.train import TrainConfig, train
 
     cfg = TrainConfig(data=str(args.data), out=str(args.out), preset=args.preset, steps=args.steps, batch=args.batch,
-                      lr=args.lr, seed=args.seed, device=args.device, physics=not args.pure_video)
+                      lr=args.lr, seed=args.seed, device=args.device, physics=not args.pure_video,
+                      checkpoint_every=args.checkpoint_every)
     metrics = train(cfg, resume=args.resume)
-    print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
-          ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
+              ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -145,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, samples, metrics)")
     tr.add_argument("--preset", default="small", help="model size: tiny, small, base, large (default small)")
     tr.add_argument("--steps", type=_positive(int), default=1000, help="optimizer steps (default 1000)")
-    tr.add_argument("--batch", type=_positive(int), default=8, help="clips per step per process (default 8)")
+    tr.add_argument("--batch", type=_positive(int), default=8, help="clips per optimizer step, split across DDP ranks (default 8)")
     tr.add_argument("--lr", type=_positive(float), default=5e-4, help="peak learning rate (default 5e-4)")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--checkpoint-every", type=_positive(int), default=200, help="steps between checkpoints (default 200)")
     tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out")
     tr.add_argument("--pure-video", action="store_true", help="train the baseline without physics maps")

@@ -51,10 +51,18 @@ def velocity(model, x_t: torch.Tensor, t: torch.Tensor, cond: Conditions) -> tor
     return (model(x_t, t, cond) - x_t) / denom
 
 
-def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Mean squared error between the implied and the true velocity on random points of the path."""
-    noise = torch.randn(data.shape, generator=generator).to(data.device, data.dtype)
-    t = sample_times(data.shape[0], generator).to(data.device)
+def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator | None = None,
+         noise: torch.Tensor | None = None, t: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error between the implied and the true velocity on random points of the path.
+
+    ``noise`` and ``t`` are drawn from ``generator`` unless given (a DDP rank passes its slice of
+    the global batch's draws, so N ranks compute exactly the single-process gradient).
+    """
+    if noise is None:
+        noise = torch.randn(data.shape, generator=generator)
+    if t is None:
+        t = sample_times(data.shape[0], generator)
+    noise, t = noise.to(data.device, data.dtype), t.to(data.device)
     x_t = interpolate(data, noise, t)
     return F.mse_loss(velocity(model, x_t, t, cond).float(), (data - noise).float())
 

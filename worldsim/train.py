@@ -68,17 +68,27 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     return out
 
 
-def to_inputs(batch: dict[str, np.ndarray], device: torch.device, rng: np.random.Generator | None = None):
+def to_numpy_rows(batch: dict[str, np.ndarray], rows: slice) -> dict[str, np.ndarray]:
+    """Rows ``rows`` of every array of a batch."""
+    return {k: v[rows] for k, v in batch.items()}
+
+
+def to_inputs(batch: dict[str, np.ndarray], device: torch.device, rng: np.random.Generator | None = None,
+              rows: tuple[slice, int] | None = None):
     """(data, conditions) tensors for a batch of windows.
 
     With ``rng``, context frames get Gaussian noise of a random strength in [0, 0.1] (the noise
     augmentation of DIAMOND and GameNGen), so at render time the model tolerates its own errors.
+    ``rows = (slice, global_batch)`` says ``batch`` is that slice of a global batch: the noise is
+    drawn for the global batch and sliced, so it does not depend on how the batch is split.
     """
     cond = build_conditions(batch)
     ctx = torch.from_numpy(batch["context"]).float().permute(0, 3, 1, 2) / 127.5 - 1.0
     if rng is not None:
-        std = rng.uniform(0.0, 0.1, size=(ctx.shape[0], 1, 1, 1)).astype(np.float32)
-        ctx = ctx + torch.from_numpy(rng.normal(size=ctx.shape).astype(np.float32) * std)
+        take, total = rows if rows is not None else (slice(None), ctx.shape[0])
+        std = rng.uniform(0.0, 0.1, size=(total, 1, 1, 1)).astype(np.float32)[take]
+        noise = rng.normal(size=(total, *ctx.shape[1:])).astype(np.float32)[take]
+        ctx = ctx + torch.from_numpy(noise * std)
     cond.context = ctx
     cond.has_context = torch.from_numpy(batch["has_context"])
     return frames_to_model(batch["rgb"]).to(device), cond.to(device)
@@ -120,6 +130,8 @@ class Trainer:
 
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            if cfg.batch % self.world:
+                raise ValueError(f"--batch {cfg.batch} (the global batch) must divide by the {self.world} DDP ranks")
             if self.device.type == "cuda":
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
@@ -138,6 +150,18 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def check_ranks_in_sync(self) -> list[float]:
+        """Every rank's parameter checksum (a collective: all ranks call it); raises if they differ."""
+        import torch.distributed as dist
+
+        total = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).sum().reshape(1).to(self.device)
+        gathered = [torch.zeros_like(total) for _ in range(self.world)]
+        dist.all_gather(gathered, total)
+        sums = [float(g.item()) for g in gathered]
+        if any(x != sums[0] for x in sums):
+            raise RuntimeError(f"DDP ranks diverged at step {self.step}: parameter checksums {sums}")
+        return sums
 
     # --- checkpoints -------------------------------------------------------------------------
     def save(self, metrics: dict | None = None) -> None:
@@ -165,19 +189,32 @@ class Trainer:
         return True
 
     # --- one step ------------------------------------------------------------------------------
-    def _batch(self, step: int, clips: np.ndarray, context_prob: float):
-        rng = np.random.default_rng([self.cfg.seed, step, self.rank])
-        batch = sample_windows(self.arrays, clips, self.cfg.batch, self.model.config.frames, rng, context_prob)
-        return to_inputs(batch, self.device, rng)
+    def _rows(self) -> slice:
+        """This rank's rows of the global batch."""
+        per = self.cfg.batch // self.world
+        return slice(self.rank * per, (self.rank + 1) * per)
 
     def train_step(self) -> float:
-        """One optimizer step; returns the loss."""
-        data, cond = self._batch(self.step, self.train_clips, self.cfg.context_prob)
-        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step * 97 + self.rank)
+        """One optimizer step on this rank's slice of the global batch; returns the slice's loss.
+
+        Every rank draws the whole global batch (windows, context noise, flow noise and times) from
+        generators seeded by ``(seed, step)`` and keeps its own rows, so DDP's gradient average
+        equals the single-process gradient of the same global batch.
+        """
+        rng = np.random.default_rng([self.cfg.seed, self.step])
+        batch = sample_windows(self.arrays, self.train_clips, self.cfg.batch, self.model.config.frames, rng,
+                               self.cfg.context_prob)
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step * 97)
+        noise = torch.randn((self.cfg.batch, self.model.config.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
+        t = flow.sample_times(self.cfg.batch, gen)
+        rows = self._rows()
+        batch = to_numpy_rows(batch, rows)
+        data, cond = to_inputs(batch, self.device, rng=np.random.default_rng([self.cfg.seed, self.step, 1]),
+                               rows=(rows, self.cfg.batch))
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            value = flow.loss(self.net, data, cond, generator=gen)
+            value = flow.loss(self.net, data, cond, noise=noise[rows], t=t[rows])
         self.opt.zero_grad(set_to_none=True)
         value.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -216,7 +253,7 @@ class Trainer:
             done += 1
             bar.update(1)
             if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-                rate = done * self.cfg.batch * self.model.config.frames * self.world / (time.perf_counter() - start)
+                rate = done * self.cfg.batch * self.model.config.frames / (time.perf_counter() - start)
                 record = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, self.cfg),
                           "frames_per_s": rate}
                 losses = []
@@ -230,6 +267,8 @@ class Trainer:
                     with open(log, "a") as fh:
                         fh.write(json.dumps(record) + "\n")
             if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                if self.world > 1:
+                    metrics = {**metrics, "ddp_param_checksums": self.check_ranks_in_sync()}
                 self.save(metrics)
         bar.close()
         return metrics
@@ -242,4 +281,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         print(f"resumed from step {trainer.step}")
     elif not resume and (Path(cfg.out) / "train_state.safetensors").exists():
         raise DataError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")
-    return trainer.fit(progress)
+    try:
+        return trainer.fit(progress)
+    finally:
+        if trainer.world > 1:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
