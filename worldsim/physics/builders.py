@@ -185,8 +185,11 @@ def build_body(body: BodyBase, index: int, client: int) -> BuiltBody:
 
 
 def _build_urdf(body: UrdfBody, index: int, client: int) -> BuiltBody:
-    uid = pb.loadURDF(body.file, body.position, orientation_xyzw(body), useFixedBase=body.static,
-                      globalScaling=body.scale, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=client)
+    try:
+        uid = pb.loadURDF(body.file, body.position, orientation_xyzw(body), useFixedBase=body.static,
+                          globalScaling=body.scale, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=client)
+    except pb.error as exc:  # e.g. a mesh the URDF names is missing
+        raise SceneError(f"PyBullet cannot load {body.file}: {exc}", field=f"bodies[{index}].file") from None
     joints: dict[str, int] = {}
     links: dict[str, int] = {}
     mass = pb.getDynamicsInfo(uid, -1, physicsClientId=client)[0]

@@ -231,6 +231,18 @@ class MeshBody(BodyBase):
         return self.collision or ("exact" if self.static else "convex_hull")
 
 
+def _check_urdf_xml(path: str) -> None:
+    """Refuse a URDF that is not well-formed XML with a <robot> root (PyBullet only says "cannot load")."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path} is not valid URDF XML: {exc}") from None
+    if root.tag != "robot":
+        raise ValueError(f"{path} is not a URDF: its root element is <{root.tag}>, not <robot>")
+
+
 class UrdfBody(BodyBase):
     """An articulated body from a URDF file (e.g. ``franka_panda/panda.urdf`` from pybullet_data).
 
@@ -248,7 +260,9 @@ class UrdfBody(BodyBase):
     @field_validator("file")
     @classmethod
     def _exists(cls, value: str, info: ValidationInfo) -> str:
-        return resolve_asset(value, info.context, kinds=(".urdf",))
+        path = resolve_asset(value, info.context, kinds=(".urdf",))
+        _check_urdf_xml(path)
+        return path
 
     @model_validator(mode="after")
     def _no_mass(self) -> "UrdfBody":
