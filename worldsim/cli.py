@@ -55,7 +55,8 @@ def cmd_dataset(args: argparse.Namespace) -> None:
     """Generate (or resume) paired training data."""
     from worldsim.dataset import generate
 
-    generate(args.out, frames=args.frames, resolution=args.resolution, workers=args.workers, seed=args.seed)
+    generate(args.out, frames=args.frames, resolution=args.resolution, workers=args.workers, seed=args.seed,
+             ray_address=args.ray_address)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--frames", type=_positive(int), required=True, help="total frames to generate")
     data.add_argument("--resolution", type=_positive(int), default=64, help="square resolution (default 64)")
     data.add_argument("--workers", type=_positive(int), default=None, help="processes (default: all cores)")
+    data.add_argument("--ray-address", default=None,
+                      help="fan shards out over Ray: auto (this node's cluster), local, or host:port (default: local processes)")
     data.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     data.set_defaults(func=cmd_dataset)
 

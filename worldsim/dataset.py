@@ -19,7 +19,6 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -129,19 +128,24 @@ def shard_path(out: Path, shard: int) -> Path:
     return Path(out) / f"shard_{shard:05d}.npz"
 
 
-def _work(args: tuple[DatasetConfig, str, int]) -> int:
-    config, out, shard = args
+def _work(config: DatasetConfig, out: str, shard: int) -> int:
     save_npz(shard_path(Path(out), shard), compress=True, **make_shard(config, shard))
     return shard
 
 
 def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | None = None, seed: int = 0,
-             frames_per_clip: int = 24, clips_per_shard: int = 8, progress: bool = True) -> DatasetConfig:
+             frames_per_clip: int = 24, clips_per_shard: int = 8, progress: bool = True,
+             ray_address: str | None = None) -> DatasetConfig:
     """Generate (or resume) a dataset of at least ``frames`` frames in ``out``.
+
+    Shards are spread over ``workers`` local processes, or over Ray when ``ray_address`` is given
+    (every Ray worker must see ``out``: a shared file system on a cluster).
 
     Raises:
         DataError: ``out`` holds a dataset made with different settings.
     """
+    from worldsim.parallel import run_jobs
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     per_shard = frames_per_clip * clips_per_shard
@@ -155,7 +159,6 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
                             "use another directory")
     write_atomic(meta, json.dumps(asdict(config), indent=2))
     todo = [i for i in range(config.num_shards) if not shard_path(out, i).exists()]
-    workers = workers or os.cpu_count() or 1
     bar = None
     if progress:
         from tqdm import tqdm
@@ -163,15 +166,9 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
         bar = tqdm(total=config.num_shards * per_shard, initial=(config.num_shards - len(todo)) * per_shard,
                    unit="frame", desc="dataset")
     start = time.perf_counter()
-    jobs = [(config, str(out), i) for i in todo]
-    if workers == 1 or len(jobs) <= 1:
-        results = map(_work, jobs)
-        for _ in results:
-            bar and bar.update(per_shard)
-    else:
-        with get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_work, jobs):
-                bar and bar.update(per_shard)
+    jobs = [(config, str(out.resolve()), i) for i in todo]
+    for _ in run_jobs(_work, jobs, workers or os.cpu_count() or 1, ray_address):
+        bar and bar.update(per_shard)
     if bar:
         bar.close()
         print(f"dataset: {config.num_shards} shards, {config.num_shards * per_shard} frames in {out} "

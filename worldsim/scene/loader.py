@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,4 +121,9 @@ def _scene_error(exc: ValidationError, doc: Any, file: str | None) -> SceneError
         seen.setdefault(path, _describe(error))
     first_path, first_msg = next(iter(seen.items()))
     extra = f" (and {len(seen) - 1} more problem{'s' if len(seen) > 2 else ''})" if len(seen) > 1 else ""
+    if not first_path:
+        # Cross-field rules at the top level name their field at the start of the message.
+        named = re.match(r"^([A-Za-z_]\w*(?:\[\d+\])?(?:\.\w+)?): (.*)$", first_msg)
+        if named:
+            first_path, first_msg = named.groups()
     return SceneError(first_msg + extra, file=file, field=first_path or None)

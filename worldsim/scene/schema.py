@@ -426,10 +426,10 @@ class SceneSpec(Strict_):
         names = [b.name for b in self.bodies]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"body names must be unique; repeated: {', '.join(dupes)}")
+            raise ValueError(f"bodies: body names must be unique; repeated: {', '.join(dupes)}")
         cams = [c.name for c in self.cameras]
         if len(set(cams)) != len(cams):
-            raise ValueError("camera names must be unique")
+            raise ValueError("cameras: camera names must be unique")
         by_name = {b.name: b for b in self.bodies}
         for i, event in enumerate(self.events):
             body = by_name.get(event.body)
