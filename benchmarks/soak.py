@@ -23,7 +23,6 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pybullet as pb
-
 import worldsim_envs  # noqa: F401
 
 

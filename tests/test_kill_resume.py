@@ -53,7 +53,7 @@ def test_training_killed_at_random_points_resumes_to_the_same_state(tiny_dataset
     state = tmp_path / "killed" / "train_state.safetensors"
     rng = np.random.default_rng(0)
     kills = 0
-    for attempt in range(6):
+    for _attempt in range(6):
         extra = ("--resume",) if state.exists() else ()
         proc = subprocess.Popen(_train_cmd(tiny_dataset, tmp_path / "killed", *extra), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from worldsim_envs.rollouts import collect_episodes
 
 from worldsim.dataset import SHARD_KEYS, generate, read_shard
-from worldsim_envs.rollouts import collect_episodes
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ from worldsim.scene.types import (
     Vec3,
 )
 
+MAX_STEPS_PER_FRAME = 10_000
+
 
 class SimSettings(Strict_):
     """Simulation settings. One output frame spans ``1 / (fps * timestep)`` physics steps."""
@@ -45,7 +47,11 @@ class SimSettings(Strict_):
 
     @model_validator(mode="after")
     def _frame_is_whole_steps(self) -> "SimSettings":
-        ratio = 1.0 / (self.fps * self.timestep)
+        product = self.fps * self.timestep
+        ratio = 1.0 / product if product > 0 else math.inf  # denormal inputs underflow to 0
+        if not math.isfinite(ratio) or ratio > MAX_STEPS_PER_FRAME:
+            raise ValueError(f"1 / (fps * timestep) = {ratio:.4g} physics steps per frame; at most {MAX_STEPS_PER_FRAME} "
+                             f"are supported (fps={self.fps}, timestep={self.timestep})")
         if ratio < 1 - 1e-6 or abs(ratio - round(ratio)) > 1e-6:
             raise ValueError(
                 f"1 / (fps * timestep) must be a whole number of physics steps per frame, "
