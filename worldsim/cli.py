@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, samples, metrics)")
     tr.add_argument("--preset", default="small", help="model size: tiny, small, base, large (default small)")
     tr.add_argument("--steps", type=_positive(int), default=1000, help="optimizer steps (default 1000)")
-    tr.add_argument("--batch", type=_positive(int), default=8, help="clips per optimizer step, split across DDP ranks (default 8)")
+    tr.add_argument("--batch", type=_positive(int), default=8, help="clips per step, split over DDP ranks (default 8)")
     tr.add_argument("--lr", type=_positive(float), default=5e-4, help="peak learning rate (default 5e-4)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--checkpoint-every", type=_positive(int), default=200, help="steps between checkpoints (default 200)")

@@ -44,7 +44,8 @@ def _mesh_files(root: Path) -> list[str]:
     files = {
         "empty.obj": b"", "bytes.stl": rng.bytes(300), "bytes.glb": rng.bytes(200), "bytes.ply": b"ply\n" + rng.bytes(100),
         "triangle.obj": b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "point.obj": b"v 0 0 0\nv 0 0 0\nv 0 0 0\nf 1 2 3\n",
-        "line.obj": b"v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n", "text.txt": b"not a mesh", "nan.obj": b"v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n",
+        "line.obj": b"v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n", "text.txt": b"not a mesh",
+        "nan.obj": b"v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n",
         "badface.obj": b"v 0 0 0\nv 1 0 0\nf 1 2 9\n",
     }
     for name, data in files.items():
@@ -112,7 +113,10 @@ def scene_doc(draw):
     # Break it: set random fields to junk, drop keys, add unknown keys, nest deeply.
     for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2, 3]))):
         target = draw(st.sampled_from(["doc", "body", "sim"]))
-        node = doc if target == "doc" else doc.get("sim") if target == "sim" else (draw(st.sampled_from(bodies)) if bodies else doc)
+        if target == "body" and bodies:
+            node = draw(st.sampled_from(bodies))
+        else:
+            node = doc.get("sim") if target == "sim" else doc
         if not isinstance(node, dict):
             continue
         action = draw(st.sampled_from(["junk", "drop", "unknown", "nest"]))
