@@ -88,6 +88,24 @@ def sample(spec: SceneSpec, seed: int) -> SceneSpec:
     return scene_from_dict(doc)
 
 
+def with_values(spec: SceneSpec, values: dict[str, Any], file: str | None = None) -> SceneSpec:
+    """A copy of ``spec`` with fields set, e.g. ``{"bodies[block].friction": 0.3}`` (paths as in :func:`sample`).
+
+    Raises:
+        SceneError: a path names no field, or a value breaks the schema (named like any scene error).
+    """
+    from worldsim.scene.loader import scene_from_dict
+
+    doc = spec.model_dump(mode="python", exclude_none=True)
+    for path, value in values.items():
+        try:
+            container, key = _locate(doc, path)
+        except ValueError as exc:
+            raise SceneError(str(exc), file=file, field=path) from None
+        container[key] = value
+    return scene_from_dict(doc, file=file)
+
+
 def check_randomize(spec: SceneSpec, file: str | None = None) -> None:
     """Refuse randomize paths that name no field, or whose draws break the schema."""
     if not spec.randomize:
