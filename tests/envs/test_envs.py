@@ -52,7 +52,7 @@ def test_ids_registered_in_a_loop_and_reachable_with_module_prefix():
 @pytest.mark.parametrize("obs_mode", OBS_MODES)
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_gymnasium_env_checker_passes(env_id, obs_mode):
-    env = make(env_id, obs_mode=obs_mode, render_mode="rgb_array")
+    env = make(env_id, obs_mode=obs_mode, render_mode="rgb_array", render_steps=1)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*infinity.*")  # state vectors are unbounded by design
         check_env(env.unwrapped)
