@@ -35,7 +35,8 @@ def _tilt_deg(q: np.ndarray) -> np.ndarray:
 
 # name -> (what it means, f(state arrays, body index) -> float)
 METRICS: dict[str, tuple[str, Callable[[dict, int], float]]] = {
-    "travel": ("distance (m) between start and end position", lambda s, i: float(np.linalg.norm(s["positions"][-1, i] - s["positions"][0, i]))),
+    "travel": ("distance (m) between start and end position",
+               lambda s, i: float(np.linalg.norm(s["positions"][-1, i] - s["positions"][0, i]))),
     "final_x": ("x (m) at the end", lambda s, i: float(s["positions"][-1, i, 0])),
     "final_y": ("y (m) at the end", lambda s, i: float(s["positions"][-1, i, 1])),
     "final_z": ("height (m) at the end", lambda s, i: float(s["positions"][-1, i, 2])),

@@ -22,7 +22,8 @@ def notebook_source(path: Path) -> str:
 
 
 @pytest.mark.parametrize("name, env, outputs", [
-    ("train_agent.ipynb", {"WORLDSIM_NB_STEPS": "300", "WORLDSIM_NB_EPISODES": "1", "WORLDSIM_NB_EVAL": "2"}, ["reach_playback.mp4"]),
+    ("train_agent.ipynb", {"WORLDSIM_NB_STEPS": "300", "WORLDSIM_NB_EPISODES": "1", "WORLDSIM_NB_EVAL": "2"},
+     ["reach_playback.mp4"]),
     ("counterfactual.ipynb", {"WORLDSIM_NB_VALUES": "3"}, ["incline_vs_analytic.png", "reference/clips.mp4",
                                                            "learned/clips.mp4", "reference/sweep.json"]),
 ])
