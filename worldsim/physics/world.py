@@ -97,7 +97,10 @@ class PhysicsWorld:
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except Exception:  # at interpreter exit pybullet may already be torn down
+            pass
 
     # --- time ------------------------------------------------------------------------------
     @property
