@@ -65,7 +65,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     cfg = TrainConfig(data=str(args.data), out=str(args.out), preset=args.preset, steps=args.steps, batch=args.batch,
                       lr=args.lr, seed=args.seed, device=args.device, physics=not args.pure_video,
-                      checkpoint_every=args.checkpoint_every)
+                      checkpoint_every=args.checkpoint_every,
+                      # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
+                      context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -178,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--checkpoint-every", type=_positive(int), default=200, help="steps between checkpoints (default 200)")
     tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out")
-    tr.add_argument("--pure-video", action="store_true", help="train the baseline without physics maps")
+    tr.add_argument("--pure-video", action="store_true", help="train the pure-video baseline: no physics maps, 4 context frames")
     tr.set_defaults(func=cmd_train)
 
     ren = sub.add_parser("render", help="render a scene with the learned renderer (default checkpoint)")

@@ -31,7 +31,7 @@ class Conditions:
     obj_color: torch.Tensor  # (B, K, 4)
     obj_material: torch.Tensor  # (B, K) long
     global_: torch.Tensor  # (B, GLOBAL_DIM)
-    context: torch.Tensor | None = None  # (B, 3, H, W) in [-1, 1]: the frame before this window
+    context: torch.Tensor | None = None  # (B, 3K, H, W) in [-1, 1]: the K frames before this window, oldest first
     has_context: torch.Tensor | None = None  # (B,) float 0/1
 
     def to(self, device: torch.device | str) -> "Conditions":
@@ -78,6 +78,15 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
         obj_color=_t(batch["obj_color"]), obj_material=_t(batch["obj_material"], torch.long),
         global_=torch.cat([light, light_cam], dim=-1),
     )
+
+
+def context_to_model(frames: np.ndarray) -> torch.Tensor:
+    """Context frames ``uint8 (B,H,W,3)`` (one) or ``(B,K,H,W,3)`` (K, oldest first) → ``(B,3K,H,W)`` in [-1, 1]."""
+    x = _t(frames)
+    if x.dim() == 4:
+        x = x[:, None]
+    b, k, h, w, _ = x.shape
+    return (x / 127.5 - 1.0).permute(0, 1, 4, 2, 3).reshape(b, 3 * k, h, w).contiguous()
 
 
 def frames_to_model(rgb: np.ndarray | torch.Tensor) -> torch.Tensor:

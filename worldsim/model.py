@@ -43,12 +43,13 @@ class DiTConfig:
     use_physics: bool = True  # False: the pure-video baseline (no maps, only context frames)
     pixel_hidden: int = 64
     prediction: str = "x"  # what the output means: "x" clean frames (default) or "v" flow velocity
+    context_frames: int = 1  # frames before the window given as context (the pure-video baseline uses 4)
 
     @property
     def in_channels(self) -> int:
         """Channels per pixel entering the patch embedding."""
         physics = self.cond_channels + self.material_dim + self.token_dim if self.use_physics else 0
-        return 3 + physics + 4  # noisy frame, physics, context rgb + flag
+        return 3 + physics + 3 * self.context_frames + 1  # noisy frame, physics, context rgb, flag
 
 
 PRESETS: dict[str, dict] = {
@@ -200,10 +201,13 @@ class WorldDiT(nn.Module):
             parts += [cond.maps.to(x.dtype), mat.to(x.dtype), under.to(x.dtype)]
         if cond.context is not None:
             flag = cond.has_context.to(x.dtype)[:, None, None, None, None].expand(b, t, 1, h, w)
-            ctx = cond.context[:, None].to(x.dtype).expand(b, t, 3, h, w) * flag
+            k = 3 * self.config.context_frames
+            if cond.context.shape[1] != k:
+                raise ValueError(f"model takes {self.config.context_frames} context frames, got {cond.context.shape[1] // 3}")
+            ctx = cond.context[:, None].to(x.dtype).expand(b, t, k, h, w) * flag
         else:
             flag = x.new_zeros(b, t, 1, h, w)
-            ctx = x.new_zeros(b, t, 3, h, w)
+            ctx = x.new_zeros(b, t, 3 * self.config.context_frames, h, w)
         parts += [ctx, flag]
         return torch.cat(parts, dim=2)
 

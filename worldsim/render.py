@@ -12,7 +12,7 @@ import torch
 
 from worldsim import flow
 from worldsim.checkpoint import load_model
-from worldsim.conditioning import build_conditions, model_to_frames
+from worldsim.conditioning import build_conditions, context_to_model, model_to_frames
 from worldsim.dataset import CLIP_KEYS
 from worldsim.errors import WorldsimError
 
@@ -57,14 +57,14 @@ class Renderer:
         Args:
             clips: condition arrays (shard clips, or stacked :func:`~worldsim.dataset.frame_conditions`).
             seed: seeds the sampler noise; the same seed and inputs give the same frames.
-            context: ``uint8 (B,H,W,3)``, the frame before each window, or None for none.
+            context: ``uint8 (B,H,W,3)`` or ``(B,K,H,W,3)``, the frame(s) before each window, or None.
             has_context: ``(B,)`` bool, which rows of ``context`` are real (default: all of them).
             noise: ``(B,T,3,H,W)`` starting noise, overriding ``seed`` (the envs draw it per env).
         """
         cond = build_conditions(clips)
         b = cond.maps.shape[0]
         if context is not None:
-            cond.context = torch.from_numpy(np.ascontiguousarray(context)).float().permute(0, 3, 1, 2) / 127.5 - 1.0
+            cond.context = context_to_model(context)
             cond.has_context = torch.ones(b) if has_context is None else torch.from_numpy(np.asarray(has_context, np.float32))
         cond = cond.to(self.device)
         shape = (b, cond.maps.shape[1], 3, self.resolution, self.resolution)
@@ -75,20 +75,31 @@ class Renderer:
         noise = start.to(self.device)
         return model_to_frames(flow.sample(self.model, noise, cond, steps=self.steps))
 
-    def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False) -> np.ndarray:
-        """Render one clip of any length (arrays with a leading T axis, as from ``dataset.clip_arrays``)."""
+    def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False,
+                    start: np.ndarray | None = None) -> np.ndarray:
+        """Render one clip of any length (arrays with a leading T axis, as from ``dataset.clip_arrays``).
+
+        Each window after the first is conditioned on the model's own last ``context_frames``
+        frames. ``start`` (``uint8 (K,H,W,3)``) gives real frames from before the clip as the first
+        window's context: the pure-video baseline needs them, the hybrid model can start from nothing.
+        """
         length = clip["albedo"].shape[0]
+        k = self.model.config.context_frames
         out = []
         starts = range(0, length, self.window)
         if progress:
             from tqdm import tqdm
 
             starts = tqdm(starts, desc="render", unit="window")
-        context = None
-        for i, start in enumerate(starts):
-            stop = min(start + self.window, length)
-            window = {k: (v if k in CLIP_KEYS else v[start:stop])[None] for k, v in clip.items()}
+        history = None if start is None else np.asarray(start)
+        for i, first in enumerate(starts):
+            stop = min(first + self.window, length)
+            window = {key: (v if key in CLIP_KEYS else v[first:stop])[None] for key, v in clip.items()}
+            context = None
+            if history is not None:
+                pad = np.repeat(history[:1], max(0, k - len(history)), axis=0)
+                context = np.concatenate([pad, history])[-k:][None]
             frames = self.render_window(window, seed * 100_003 + i, context)[0]
             out.append(frames)
-            context = frames[-1:]
+            history = frames if history is None else np.concatenate([history, frames])[-k:]
         return np.concatenate(out, axis=0)

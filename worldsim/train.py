@@ -21,7 +21,7 @@ import torch
 
 from worldsim import flow
 from worldsim.checkpoint import load_tensors, save_model, save_tensors
-from worldsim.conditioning import build_conditions, frames_to_model, model_to_frames
+from worldsim.conditioning import build_conditions, context_to_model, frames_to_model, model_to_frames
 from worldsim.dataset import CLIP_KEYS, SHARD_KEYS, load_dataset
 from worldsim.errors import DataError
 from worldsim.metrics import psnr
@@ -49,11 +49,13 @@ class TrainConfig:
     val_clips: int = 8
     device: str = "auto"
     physics: bool = True
+    context_frames: int = 1
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
-                   rng: np.random.Generator, context_prob: float) -> dict[str, np.ndarray]:
-    """A batch of random ``frames``-long windows; the frame before each window is its context."""
+                   rng: np.random.Generator, context_prob: float, context_frames: int = 1) -> dict[str, np.ndarray]:
+    """A batch of random ``frames``-long windows; the ``context_frames`` frames before each window
+    are its context (``(B,K,H,W,3)``; before the clip's start the first frame is repeated)."""
     length = arrays["rgb"].shape[1]
     pick = clips[rng.integers(len(clips), size=batch)]
     start = rng.integers(0, length - frames + 1, size=batch)
@@ -62,8 +64,8 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     for key in SHARD_KEYS:
         value = arrays[key][pick]
         out[key] = value if key in CLIP_KEYS else value[np.arange(batch)[:, None], idx]
-    prev = arrays["rgb"][pick, np.maximum(start - 1, 0)]  # (B, H, W, 3)
-    out["context"] = prev
+    before = np.maximum(start[:, None] - np.arange(context_frames, 0, -1)[None], 0)  # (B, K), oldest first
+    out["context"] = arrays["rgb"][pick[:, None], before]  # (B, K, H, W, 3)
     out["has_context"] = ((start > 0) & (rng.uniform(size=batch) < context_prob)).astype(np.float32)
     return out
 
@@ -83,7 +85,7 @@ def to_inputs(batch: dict[str, np.ndarray], device: torch.device, rng: np.random
     drawn for the global batch and sliced, so it does not depend on how the batch is split.
     """
     cond = build_conditions(batch)
-    ctx = torch.from_numpy(batch["context"]).float().permute(0, 3, 1, 2) / 127.5 - 1.0
+    ctx = context_to_model(batch["context"])
     if rng is not None:
         take, total = rows if rows is not None else (slice(None), ctx.shape[0])
         std = rng.uniform(0.0, 0.1, size=(total, 1, 1, 1)).astype(np.float32)[take]
@@ -136,7 +138,8 @@ class Trainer:
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
-        self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2]).to(self.device)
+        self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2],
+                                 context_frames=cfg.context_frames).to(self.device)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.arrays = arrays
         n = arrays["rgb"].shape[0]
@@ -203,7 +206,7 @@ class Trainer:
         """
         rng = np.random.default_rng([self.cfg.seed, self.step])
         batch = sample_windows(self.arrays, self.train_clips, self.cfg.batch, self.model.config.frames, rng,
-                               self.cfg.context_prob)
+                               self.cfg.context_prob, self.model.config.context_frames)
         gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step * 97)
         noise = torch.randn((self.cfg.batch, self.model.config.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
         t = flow.sample_times(self.cfg.batch, gen)
@@ -230,7 +233,9 @@ class Trainer:
     def validate(self, steps: int = 2) -> tuple[dict, np.ndarray]:
         """PSNR of EMA samples on held-out windows (fixed seed), and a grid: reference | model | albedo."""
         rng = np.random.default_rng([self.cfg.seed, 10**9])
-        batch = sample_windows(self.arrays, self.val_clips, min(8, len(self.val_clips) * 4), self.ema.config.frames, rng, 0.0)
+        context_prob = 0.0 if self.ema.config.use_physics else 1.0  # the pure-video model cannot start from nothing
+        batch = sample_windows(self.arrays, self.val_clips, min(8, len(self.val_clips) * 4), self.ema.config.frames, rng,
+                               context_prob, self.ema.config.context_frames)
         data, cond = to_inputs(batch, self.device)
         noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(0)).to(self.device)
         out = model_to_frames(flow.sample(self.ema, noise, cond, steps=steps))
