@@ -146,6 +146,18 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print("-> " + ", ".join(str(p) for p in paths))
 
 
+def cmd_experiment(args: argparse.Namespace) -> None:
+    """The long-horizon drift experiment: hybrid renderer vs a pure-video baseline."""
+    from worldsim.drift import markdown, run_drift
+    from worldsim.render import Renderer
+
+    models = {"hybrid": Renderer(args.checkpoint, device=args.device, steps=args.steps),
+              "pure-video": Renderer(str(args.baseline), device=args.device, steps=args.steps)}
+    report = run_drift(models, args.out, tuple(args.horizons), clips=args.clips, seed=args.seed)
+    print(markdown(report["table"], tuple(args.horizons)))
+    print(f"-> {args.out}/drift.json, drift.md, drift.png, side_by_side.mp4")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="worldsim", description="Physics-conditioned world-model simulator.")
@@ -202,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ev.set_defaults(func=cmd_eval)
+
+    ex = sub.add_parser("experiment", help="the long-horizon drift experiment (hybrid vs pure video)")
+    ex.add_argument("name", choices=["drift"])
+    ex.add_argument("--out", type=Path, required=True)
+    ex.add_argument("--baseline", type=Path, required=True, help="pure-video checkpoint (worldsim train --pure-video)")
+    ex.add_argument("--checkpoint", default=None, help="hybrid checkpoint (default: the shipped one)")
+    ex.add_argument("--horizons", type=_positive(int), nargs="+", default=[16, 64, 256, 1024])
+    ex.add_argument("--clips", type=_positive(int), default=2, help="held-out scenes (default 2)")
+    ex.add_argument("--steps", type=_positive(int), default=2, help="sampling steps of both models (default 2)")
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    ex.set_defaults(func=cmd_experiment)
 
     sw = sub.add_parser("sweep", help="counterfactual experiment: vary one parameter, compare outcomes")
     sw.add_argument("scene", type=Path, help="scene YAML file")
