@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("experiment", help="the long-horizon drift experiment (hybrid vs pure video)")
     ex.add_argument("name", choices=["drift"])
     ex.add_argument("--out", type=Path, required=True)
-    ex.add_argument("--baseline", type=Path, required=True, help="pure-video checkpoint (worldsim train --pure-video)")
+    ex.add_argument("--baseline", default="pure_video",
+                    help="pure-video checkpoint (worldsim train --pure-video; default: the shipped pure_video)")
     ex.add_argument("--checkpoint", default=None, help="hybrid checkpoint (default: the shipped one)")
     ex.add_argument("--horizons", type=_positive(int), nargs="+", default=[16, 64, 256, 1024])
     ex.add_argument("--clips", type=_positive(int), default=2, help="held-out scenes (default 2)")
