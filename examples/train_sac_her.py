@@ -1,4 +1,4 @@
-"""Train Stable-Baselines3 SAC with hindsight experience replay on a worldsim Panda task.
+"""Train Stable-Baselines3 SAC (with hindsight experience replay on goal tasks) on a worldsim env.
 
     python examples/train_sac_her.py --env worldsim/PandaReach-v0 --steps 20000 --out runs/sac_reach
     python examples/train_sac_her.py --env worldsim/PandaReach-v0 --obs-mode rgb --steps 20000 --out runs/sac_reach_rgb
@@ -91,11 +91,13 @@ def main() -> None:
     env = gym.make(args.env, obs_mode=args.obs_mode)
     eval_env = gym.make(args.env, obs_mode=args.obs_mode)
     pixels = args.obs_mode != "state"
+    goal = isinstance(env.observation_space, gym.spaces.Dict)  # goal tasks get HER; one-shot tasks plain SAC
+    policy = "MultiInputPolicy" if goal else ("CnnPolicy" if pixels else "MlpPolicy")
     model = SAC(
-        "MultiInputPolicy", env, seed=args.seed, verbose=0,
-        replay_buffer_class=HerReplayBuffer,
-        replay_buffer_kwargs={"n_sampled_goal": 4, "goal_selection_strategy": "future"},
-        learning_starts=1_000, batch_size=256 if not pixels else 64, buffer_size=min(args.steps, 1_000_000),
+        policy, env, seed=args.seed, verbose=0,
+        replay_buffer_class=HerReplayBuffer if goal else None,
+        replay_buffer_kwargs={"n_sampled_goal": 4, "goal_selection_strategy": "future"} if goal else None,
+        learning_starts=min(1_000, args.steps // 4), batch_size=256 if not pixels else 64, buffer_size=min(args.steps, 1_000_000),
         gamma=0.95, tau=0.05, train_freq=args.train_freq, learning_rate=1e-3 if not pixels else 3e-4,
         policy_kwargs={"net_arch": [256, 256]} if not pixels else {"net_arch": [256, 256], "normalize_images": True},
     )
