@@ -64,6 +64,8 @@ class PhysicsWorld:
             for i, built in enumerate(self.bodies):
                 self.uid_to_index[built.uid] = i
             self.material_ids = np.array([material_id(b.material) for b in spec.bodies], dtype=np.int32)
+            # Bodies whose base can move: the per-step blow-up check and parking only look at these.
+            self._dynamic = [i for i, b in enumerate(spec.bodies) if not b.static]
             self.active = {i for i, b in enumerate(spec.bodies) if b.active}
             for i in set(range(len(spec.bodies))) - self.active:
                 self._park(i)
@@ -122,9 +124,8 @@ class PhysicsWorld:
                 self.queue.apply_force(self, i)
             pb.stepSimulation(physicsClientId=self.client)
             self._step += 1
-            for i in range(len(self.bodies)):
-                if i not in self.active:
-                    self._park(i)  # parked bodies fall with gravity during a step: put them back
+            for i in self._parked_dynamic():
+                self._hold(i)  # parked bodies fall with gravity during a step: put them back
             self._collect_contacts()
             self.check_finite()  # every step: Bullet's speed clamp hides a blow-up within a few steps
 
@@ -145,10 +146,21 @@ class PhysicsWorld:
         raise KeyError(f"no body named {name!r}")
 
     def _park(self, i: int) -> None:
+        self._hold(i)
+        pb.setCollisionFilterGroupMask(self.bodies[i].uid, -1, 0, 0, physicsClientId=self.client)
+
+    def _hold(self, i: int) -> None:
+        """Put a parked body back at its parking spot, at rest."""
         uid = self.bodies[i].uid
         pb.resetBasePositionAndOrientation(uid, [0.0, 10.0 * i, PARK_Z], [0, 0, 0, 1], physicsClientId=self.client)
         pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
-        pb.setCollisionFilterGroupMask(uid, -1, 0, 0, physicsClientId=self.client)
+
+    def _parked_dynamic(self) -> list[int]:
+        """Parked bodies that gravity moves (static ones stay where they were parked)."""
+        return [i for i in self._dynamic if i not in self.active]
+
+    def _active_dynamic(self) -> list[int]:
+        return [i for i in self._dynamic if i in self.active]
 
     def _collision_mask(self, i: int) -> tuple[int, int]:
         """(group, mask): colliding with everything, or nothing when inactive or a visual-only marker."""
@@ -311,13 +323,13 @@ class PhysicsWorld:
 
     def check_finite(self) -> None:
         """Raise :class:`PhysicsError` if any body's state is NaN or moving impossibly fast."""
-        for i in sorted(self.active):
+        # Runs after every physics step, so plain floats: numpy here cost as much as the step itself.
+        for i in self._active_dynamic():
             uid = self.bodies[i].uid
             p, _ = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)
             v, w = pb.getBaseVelocity(uid, physicsClientId=self.client)
-            values = np.array([*p, *v, *w])
-            speed = float(np.linalg.norm(v))
-            if not np.all(np.isfinite(values)) or speed > MAX_SPEED:
+            speed = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+            if not (speed <= MAX_SPEED and all(map(math.isfinite, (*p, *w)))):  # NaN speed fails the first test
                 name = self.spec.bodies[i].name
                 raise PhysicsError(f"body {name!r} blew up at t={self.time:.3f}s "
                                    f"(position {np.round(p, 3).tolist()}, speed {speed:.3g} m/s)")
