@@ -65,6 +65,7 @@ class WorldsimEnv(gym.Env):
             raise ValueError(f"render_backend {render_backend!r} is not 'learned' or 'pybullet'")
         if not isinstance(image_size, int) or image_size < 8:
             raise ValueError(f"image_size must be an int >= 8, got {image_size!r}")
+        self._state = None  # the world's PhysicsState, read at most once per step (see _physics_state)
         self.obs_mode = obs_lib.check_obs_mode(obs_mode)
         self.render_mode, self.render_backend = render_mode, render_backend
         self.image_size, self.camera = image_size, camera
@@ -107,6 +108,12 @@ class WorldsimEnv(gym.Env):
 
     def _set_task_state(self, state: dict[str, Any]) -> None:
         pass
+
+    def _physics_state(self):
+        """The world's state now; tasks read it several times per step, PyBullet is asked once."""
+        if self._state is None:
+            self._state = self.world.state(clear_contacts=False)
+        return self._state
 
     # --- world lifecycle ----------------------------------------------------------------------
     def _build(self, spec: SceneSpec) -> None:
@@ -189,7 +196,7 @@ class WorldsimEnv(gym.Env):
         self._reset_task()
         self._steps, self._broken = 0, False
         self._render_seed = int(self.np_random.integers(2**31))
-        self._last_learned, self._viewer_context = None, None
+        self._last_learned, self._viewer_context, self._state = None, None, None
 
     def check_action(self, action) -> np.ndarray:
         """The action as float32 within bounds; NaN/inf or a wrong shape is a ValueError.
@@ -218,9 +225,11 @@ class WorldsimEnv(gym.Env):
         try:
             self._apply_action(action)
         except PhysicsError as exc:
+            self._state = None
             # The world state is no longer trustworthy: end the episode, keep the last good observation.
             self._broken = True
             return self._failure_reward(), True, False, {"physics_error": str(exc), "is_success": False}
+        self._state = None  # the world moved
         reward, terminated, info = self._evaluate()
         return float(reward), bool(terminated), False, info
 
@@ -251,6 +260,7 @@ class WorldsimEnv(gym.Env):
     def restore_state(self, snap: EnvSnapshot) -> None:
         """Return to a saved episode state; stepping on reproduces the original continuation exactly."""
         self.world.restore(snap.world)
+        self._state = None
         self._set_task_state(snap.task)
         self._steps, self._render_seed = snap.step, snap.render_seed
         self._last_learned, self._last_obs, self._broken = snap.last_learned, snap.last_obs, False

@@ -70,7 +70,7 @@ class PandaTask(GoalScoring, WorldsimEnv):
 
     def _apply_action(self, action: np.ndarray) -> None:
         world = self.world
-        joints = world.state(clear_contacts=False).joint_positions[ROBOT]
+        joints = self._physics_state().joint_positions[ROBOT]
         names = world.joint_names(ROBOT)
         current = dict(zip(names, joints, strict=False))
         if self.control == "ee":
@@ -95,7 +95,7 @@ class PandaTask(GoalScoring, WorldsimEnv):
         world = self.world
         ee, _, ee_vel = world.link_state(ROBOT, EE_LINK)
         parts = [ee, ee_vel]
-        state = world.state(clear_contacts=False)
+        state = self._physics_state()
         if not self.block_gripper:
             fingers = state.joint_positions[ROBOT][[world.joint_names(ROBOT).index(f) for f in FINGERS]]
             parts.append([fingers.sum()])
@@ -107,7 +107,7 @@ class PandaTask(GoalScoring, WorldsimEnv):
     def _achieved_goal(self) -> np.ndarray:
         if not self.objects:
             return self.world.link_state(ROBOT, EE_LINK)[0].astype(np.float32)
-        state = self.world.state(clear_contacts=False)
+        state = self._physics_state()
         return np.concatenate([state.positions[state.index(o)] for o in self.objects]).astype(np.float32)
 
     def _desired_goal(self) -> np.ndarray:

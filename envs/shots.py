@@ -65,7 +65,7 @@ class ShotTask(WorldsimEnv):
                 break
 
     def _position(self, name: str) -> np.ndarray:
-        state = self.world.state(clear_contacts=False)
+        state = self._physics_state()
         return state.positions[state.index(name)]
 
     def _goal_error(self) -> float:
