@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 from worldsim_envs import observations as obs_lib
 
-from worldsim import PhysicsError, PhysicsWorld, SceneSpec, load_scene, render_frame, sample
+from worldsim import PhysicsError, PhysicsWorld, SceneSpec, dataset, load_scene, render_frame, sample
 from worldsim.physics.world import Snapshot
 from worldsim.scene.assets import SCENES_DIR
 
@@ -164,7 +164,7 @@ class WorldsimEnv(gym.Env):
         """(inputs, seed, context) for this frame's learned render; the vector env batches these."""
         frame = obs_lib.capture(self.world, "rgb", self.renderer.resolution, self.camera)
         seed = (self._render_seed * 1_000_003 + self._steps) % 2**63
-        return obs_lib.learned_inputs(self.world, frame), seed, self._last_learned
+        return dataset.frame_conditions(self.world.spec, frame), seed, self._last_learned
 
     def _observe(self, learned: np.ndarray | None = None) -> Any:
         """The observation now. In ``rgb`` mode, ``learned`` is this frame (drawn here if not given)."""

@@ -17,11 +17,10 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from worldsim import PhysicsWorld, Renderer, dataset, render_frame
+from worldsim import PhysicsWorld, Renderer, render_frame
 from worldsim.gbuffer import Frame
 
 OBS_MODES = ("state", "rgb", "rgb_reference", "depth", "segmentation")
-PIXEL_MODES = OBS_MODES[1:]
 
 
 def check_obs_mode(obs_mode: str) -> str:
@@ -68,18 +67,13 @@ def pixels(frame: Frame, obs_mode: str) -> np.ndarray:
     return frame.segmentation[..., None].astype(np.int32)
 
 
-def learned_inputs(world: PhysicsWorld, frame: Frame) -> dict[str, np.ndarray]:
-    """The renderer's inputs for one live frame (see :func:`worldsim.dataset.frame_conditions`)."""
-    return dataset.frame_conditions(world.spec, frame)
-
-
 def render_learned(renderer: Renderer, inputs: list[dict[str, np.ndarray]], seeds: list[int],
                    context: list[np.ndarray | None]) -> list[np.ndarray]:
     """Draw one frame for each of several envs in **one** batched model call.
 
     Args:
         renderer: the learned renderer.
-        inputs: per env, :func:`learned_inputs` of its current frame.
+        inputs: per env, :func:`worldsim.dataset.frame_conditions` of its current frame.
         seeds: per env, the sampler seed of this frame. Noise is drawn per env from its own seed,
             so an env's frames do not depend on which other envs share the batch.
         context: per env, its previous learned frame, or None right after a reset.

@@ -64,29 +64,44 @@ def object_tokens(spec) -> tuple[np.ndarray, np.ndarray]:
     return color, material
 
 
-def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None) -> dict[str, np.ndarray]:
-    """Simulate and render one clip; returns the per-clip arrays of a shard."""
-    from worldsim.recording import rollout
-
-    if len(spec.bodies) > MAX_OBJECTS:
-        raise DataError(f"scene {spec.name} has {len(spec.bodies)} bodies; the renderer supports {MAX_OBJECTS}")
-    res = (resolution, resolution) if resolution else None
-    rec = rollout(spec, seed=seed, frames=frames, resolution=res)
-    maps, state = rec.map_arrays(), rec.state_arrays()
-    n = len(spec.bodies)
-    positions = np.zeros((frames, MAX_OBJECTS, 3), np.float32)
-    present = np.zeros((frames, MAX_OBJECTS), bool)
-    positions[:, :n], present[:, :n] = state["positions"], state["present"]
+def condition_arrays(spec, maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The renderer's inputs from ``maps.npz``-style arrays (leading T axis), in shard dtypes."""
     color, material = object_tokens(spec)
     return {
-        "rgb": maps["rgb"], "albedo": maps["albedo"],
+        "albedo": maps["albedo"],
         "normals": maps["normals"].astype(np.float16), "world_position": maps["world_position"].astype(np.float16),
         "depth": maps["depth"].astype(np.float16), "segmentation": maps["segmentation"].astype(np.int16),
         "material": maps["material"].astype(np.uint8), "light_visibility": maps["light_visibility"].astype(np.uint8),
         "extrinsics": maps["extrinsics"].astype(np.float32),
         "intrinsics": maps["intrinsics"].astype(np.float32), "light": light_vector(spec),
-        "obj_color": color, "obj_material": material, "positions": positions, "present": present,
+        "obj_color": color, "obj_material": material,
     }
+
+
+def _check_object_count(spec) -> None:
+    if len(spec.bodies) > MAX_OBJECTS:
+        raise DataError(f"scene {spec.name} has {len(spec.bodies)} bodies; the renderer supports {MAX_OBJECTS}")
+
+
+def recording_arrays(rec) -> dict[str, np.ndarray]:
+    """The per-clip arrays of a shard from a rendered :class:`~worldsim.recording.Recording`."""
+    spec = rec.spec
+    _check_object_count(spec)
+    maps, state = rec.map_arrays(), rec.state_arrays()
+    frames, n = len(rec.frames), len(spec.bodies)
+    positions = np.zeros((frames, MAX_OBJECTS, 3), np.float32)
+    present = np.zeros((frames, MAX_OBJECTS), bool)
+    positions[:, :n], present[:, :n] = state["positions"], state["present"]
+    return {"rgb": maps["rgb"], **condition_arrays(spec, maps), "positions": positions, "present": present}
+
+
+def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None) -> dict[str, np.ndarray]:
+    """Simulate and render one clip; returns the per-clip arrays of a shard."""
+    from worldsim.recording import rollout
+
+    _check_object_count(spec)  # before simulating
+    res = (resolution, resolution) if resolution else None
+    return recording_arrays(rollout(spec, seed=seed, frames=frames, resolution=res))
 
 
 def frame_conditions(spec, frame) -> dict[str, np.ndarray]:
@@ -95,15 +110,9 @@ def frame_conditions(spec, frame) -> dict[str, np.ndarray]:
     Same keys and dtypes as one clip of a shard, with a frame axis of length 1, so
     ``Renderer.render_window`` takes a stack of these exactly as it takes shard clips.
     """
-    color, material = object_tokens(spec)
-    return {
-        "albedo": frame.albedo[None], "normals": frame.normals[None].astype(np.float16),
-        "world_position": frame.world_position[None].astype(np.float16),
-        "depth": frame.depth[None].astype(np.float16), "segmentation": frame.segmentation[None].astype(np.int16),
-        "material": frame.material[None].astype(np.uint8), "light_visibility": frame.light_visibility[None].astype(np.uint8),
-        "extrinsics": frame.extrinsics[None].astype(np.float32), "intrinsics": frame.intrinsics.astype(np.float32),
-        "light": light_vector(spec), "obj_color": color, "obj_material": material,
-    }
+    from worldsim.recording import Recording
+
+    return condition_arrays(spec, Recording(spec, frames=[frame]).map_arrays())
 
 
 def scene_seed(seed: int, shard: int, clip: int, clips_per_shard: int) -> int:

@@ -106,16 +106,16 @@ def sweep(spec: SceneSpec, parameter: str, values: Sequence[Any], outcomes: Sequ
         from tqdm import tqdm
 
         items = tqdm(values, desc="sweep", unit="variant")
+    size = renderer.resolution if renderer else resolution
     for value in items:
         variant = with_values(base, {parameter: value})
-        size = renderer.resolution if renderer else resolution
         rec = rollout(variant, seed=seed, frames=frames, resolution=(size, size), render=render is not None)
         state = rec.state_arrays()
         result.table.append({"value": value, **{o: fn(state, i) for o, (fn, i) in parsed.items()}})
-        if renderer is not None:
-            from worldsim.dataset import clip_arrays
+        if renderer is not None:  # the same rollout's maps feed the learned renderer
+            from worldsim.dataset import recording_arrays
 
-            result.clips.append(renderer.render_clip(clip_arrays(variant, seed, frames, size), seed=seed))
+            result.clips.append(renderer.render_clip(recording_arrays(rec), seed=seed))
         elif render is not None:
             result.clips.append(rec.map_arrays()["rgb"])
     return result
