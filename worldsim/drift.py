@@ -64,10 +64,9 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
         ref, albedo, seg = (clip[k][start:] for k in ("rgb", "albedo", "segmentation"))
         row = {"scene_seed": scene_seed, "horizons": {}}
         for name, video in frames.items():
-            full = clip_metrics(video, ref, albedo, seg, floor_bodies(spec))
-            curves[name].append(full["per_frame"])
-            row["horizons"][name] = {h: clip_metrics(video[:h], ref[:h], albedo[:h], seg[:h], floor_bodies(spec))["summary"]
-                                     for h in horizons}
+            metrics = {h: clip_metrics(video[:h], ref[:h], albedo[:h], seg[:h], floor_bodies(spec)) for h in horizons}
+            curves[name].append(metrics[longest]["per_frame"])  # the longest horizon is the whole rollout
+            row["horizons"][name] = {h: m["summary"] for h, m in metrics.items()}
         per_clip.append(row)
         if i == 0:
             from worldsim.video import write_mp4
