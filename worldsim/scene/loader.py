@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from worldsim.errors import SceneError
-from worldsim.scene.schema import SceneSpec
+from worldsim.scene.schema import FieldError, SceneSpec
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -118,12 +117,10 @@ def _scene_error(exc: ValidationError, doc: Any, file: str | None) -> SceneError
     seen: dict[str, str] = {}
     for error in errors:
         path = _field_path(tuple(error["loc"]), doc)
+        raised = error.get("ctx", {}).get("error")
+        if isinstance(raised, FieldError):  # a cross-field rule names its own field below the model's
+            path = f"{path}.{raised.field}" if path else raised.field
         seen.setdefault(path, _describe(error))
     first_path, first_msg = next(iter(seen.items()))
     extra = f" (and {len(seen) - 1} more problem{'s' if len(seen) > 2 else ''})" if len(seen) > 1 else ""
-    if not first_path:
-        # Cross-field rules at the top level name their field at the start of the message.
-        named = re.match(r"^([A-Za-z_]\w*(?:\[\d+\])?(?:\.\w+)?): (.*)$", first_msg)
-        if named:
-            first_path, first_msg = named.groups()
     return SceneError(first_msg + extra, file=file, field=first_path or None)

@@ -35,6 +35,15 @@ from worldsim.scene.types import (
 MAX_STEPS_PER_FRAME = 10_000
 
 
+class FieldError(ValueError):
+    """A cross-field rule broken at ``field`` (a path like ``events[2].body``), relative to the
+    model whose validator raises it; the loader puts the path into :class:`SceneError`."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class SimSettings(Strict_):
     """Simulation settings. One output frame spans ``1 / (fps * timestep)`` physics steps."""
 
@@ -432,21 +441,21 @@ class SceneSpec(Strict_):
         names = [b.name for b in self.bodies]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"bodies: body names must be unique; repeated: {', '.join(dupes)}")
+            raise FieldError("bodies", f"body names must be unique; repeated: {', '.join(dupes)}")
         cams = [c.name for c in self.cameras]
         if len(set(cams)) != len(cams):
-            raise ValueError("cameras: camera names must be unique")
+            raise FieldError("cameras", "camera names must be unique")
         by_name = {b.name: b for b in self.bodies}
         for i, event in enumerate(self.events):
             body = by_name.get(event.body)
             if body is None:
-                raise ValueError(f"events[{i}].body: no body named {event.body!r}; bodies are {', '.join(names)}")
+                raise FieldError(f"events[{i}].body", f"no body named {event.body!r}; bodies are {', '.join(names)}")
             if isinstance(event, JointTargetEvent) and not isinstance(body, UrdfBody):
-                raise ValueError(f"events[{i}]: joint_target needs a urdf body, {event.body!r} is a {body.type}")
+                raise FieldError(f"events[{i}]", f"joint_target needs a urdf body, {event.body!r} is a {body.type}")
             if isinstance(event, (SpawnEvent, RemoveEvent)) and isinstance(body, (UrdfBody, PlaneBody)):
-                raise ValueError(f"events[{i}]: spawn/remove works on primitive and mesh bodies only")
+                raise FieldError(f"events[{i}]", "spawn/remove works on primitive and mesh bodies only")
             if isinstance(event, SpawnEvent) and body.active:
-                raise ValueError(f"events[{i}]: spawned body {event.body!r} must be declared with active: false")
+                raise FieldError(f"events[{i}]", f"spawned body {event.body!r} must be declared with active: false")
         return self
 
     def body(self, name: str) -> Body:
