@@ -50,9 +50,7 @@ def model_fps(renderer: Renderer, res: int, frames: int = 4) -> float:
     if res == renderer.resolution:
         return per_second(lambda: renderer.render_window(batch, seed=0), frames)
     config = type(renderer.model.config)(**{**vars(renderer.model.config), "resolution": res})
-    other = Renderer.__new__(Renderer)
-    other.device, other.steps, other.meta = renderer.device, renderer.steps, {}
-    other.model = WorldDiT(config).eval()
+    other = Renderer.from_model(WorldDiT(config), str(renderer.device), renderer.steps)
     return per_second(lambda: other.render_window(batch, seed=0), frames)
 
 

@@ -39,6 +39,14 @@ class Renderer:
         self.model, self.meta = load_model(checkpoint, self.device)
         self.steps = steps
 
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, device: str = "cpu", steps: int = 4) -> "Renderer":
+        """A renderer around an in-memory model (e.g. an untrained one, for timing)."""
+        renderer = cls.__new__(cls)
+        renderer.device = resolve_device(device)
+        renderer.model, renderer.meta, renderer.steps = model.to(renderer.device).eval(), {}, steps
+        return renderer
+
     @property
     def resolution(self) -> int:
         """Square resolution the model renders."""

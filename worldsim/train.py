@@ -70,11 +70,6 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     return out
 
 
-def to_numpy_rows(batch: dict[str, np.ndarray], rows: slice) -> dict[str, np.ndarray]:
-    """Rows ``rows`` of every array of a batch."""
-    return {k: v[rows] for k, v in batch.items()}
-
-
 def to_inputs(batch: dict[str, np.ndarray], device: torch.device, rng: np.random.Generator | None = None,
               rows: tuple[slice, int] | None = None):
     """(data, conditions) tensors for a batch of windows.
@@ -211,7 +206,7 @@ class Trainer:
         noise = torch.randn((self.cfg.batch, self.model.config.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
         t = flow.sample_times(self.cfg.batch, gen)
         rows = self._rows()
-        batch = to_numpy_rows(batch, rows)
+        batch = {k: v[rows] for k, v in batch.items()}
         data, cond = to_inputs(batch, self.device, rng=np.random.default_rng([self.cfg.seed, self.step, 1]),
                                rows=(rows, self.cfg.batch))
         for group in self.opt.param_groups:

@@ -269,11 +269,6 @@ class PhysicsWorld:
                                                  physicsClientId=self.client, **args)
         return dict(zip(self.joint_names(name), map(float, solution), strict=False))
 
-    def set_joint_targets(self, name: str, targets: dict[str, float], max_force: float = 200.0) -> None:
-        """Drive several joints of a URDF body towards positions (see :meth:`set_joint_target`)."""
-        for joint, position in targets.items():
-            self.set_joint_target(name, joint, position, max_force)
-
     def reset_joints(self, name: str, positions: dict[str, float]) -> None:
         """Teleport joints to positions with zero velocity and hold them there."""
         i = self.index(name)
