@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENES = sorted((ROOT / "scenes").glob("*.yaml"))
+SCENE_DIR = ROOT / "scenes"
+SCENES = sorted(SCENE_DIR.glob("*.yaml"))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -43,7 +43,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         spec.camera(args.camera)  # fail early, before simulating, on a wrong camera name
     frames = None if args.seconds is None else int(args.seconds * spec.sim.fps) + 1
     start = time.perf_counter()
-    rec = rollout(spec, seed=args.seed, frames=frames, camera=args.camera, resolution=args.resolution, progress=True)
+    rec = rollout(spec, seed=args.seed, frames=frames, camera=args.camera, resolution=args.resolution, progress=True,
+                  teacher=args.teacher, cycles=_cycles_options(args))
     paths = save_recording(rec, args.out)
     took = time.perf_counter() - start
     h, w = rec.frames[0].rgb.shape[:2]
@@ -51,12 +52,31 @@ def cmd_simulate(args: argparse.Namespace) -> None:
           f"-> {', '.join(str(p) for p in paths.values())}")
 
 
+def _cycles_options(args: argparse.Namespace):
+    """Cycles settings from the command line (None for the TinyRenderer teacher); fails early without bpy."""
+    if args.teacher != "cycles":
+        return None
+    from worldsim.cycles import CyclesOptions, require_bpy
+
+    require_bpy()
+    return CyclesOptions(samples=args.samples, denoise=not args.no_denoise)
+
+
+def _teacher_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", choices=["tiny", "cycles"], default="tiny",
+                        help="reference renderer: PyBullet's TinyRenderer (default) or Blender Cycles (needs worldsim[cycles])")
+    parser.add_argument("--samples", type=_positive(int), default=32, help="Cycles samples per pixel (default 32)")
+    parser.add_argument("--no-denoise", action="store_true", help="turn off Cycles' OpenImageDenoise pass")
+
+
 def cmd_dataset(args: argparse.Namespace) -> None:
     """Generate (or resume) paired training data."""
     from worldsim.dataset import generate
 
+    _cycles_options(args)
     generate(args.out, frames=args.frames, resolution=args.resolution, workers=args.workers, seed=args.seed,
-             ray_address=args.ray_address)
+             ray_address=args.ray_address, teacher=args.teacher, samples=args.samples, denoise=not args.no_denoise,
+             frames_per_clip=args.frames_per_clip, clips_per_shard=args.clips_per_shard)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -67,7 +87,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                       lr=args.lr, seed=args.seed, device=args.device, physics=not args.pure_video,
                       checkpoint_every=args.checkpoint_every,
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
-                      context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5)
+                      context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
+                      pbr=args.look == "cycles", init=args.init)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -87,11 +108,12 @@ def cmd_render(args: argparse.Namespace) -> None:
     from worldsim.video import write_mp4
 
     spec = sample(load_scene(args.scene), args.seed)
-    renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps)
+    renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps)
+    teacher = _reference_teacher(renderer)
     seconds = args.seconds if args.seconds is not None else spec.sim.duration
     frames = int(seconds * spec.sim.fps) + 1
-    print(f"simulating {spec.name}: {frames} frames at {renderer.resolution}x{renderer.resolution}")
-    clip = clip_arrays(spec, args.seed, frames, renderer.resolution)
+    print(f"simulating {spec.name}: {frames} frames at {renderer.resolution}x{renderer.resolution} (reference: {teacher})")
+    clip = clip_arrays(spec, args.seed, frames, renderer.resolution, teacher=teacher)
     start = time.perf_counter()
     model = renderer.render_clip(clip, seed=args.seed, progress=True)
     took = time.perf_counter() - start
@@ -111,13 +133,27 @@ def cmd_render(args: argparse.Namespace) -> None:
           f"colour drift {m['colour_drift']:.1f} (reference {m['reference_colour_drift']:.1f}) -> {out}")
 
 
+def _reference_teacher(renderer) -> str:
+    """The reference a learned look is compared with: Cycles for the Cycles look when bpy is installed."""
+    if not renderer.model.config.pbr:
+        return "tiny"
+    from worldsim.cycles import TeacherUnavailable, require_bpy
+
+    try:
+        require_bpy()
+        return "cycles"
+    except TeacherUnavailable:
+        print("note: bpy is not installed, so the reference (and the metrics) are TinyRenderer's, not Cycles'")
+        return "tiny"
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     """Evaluate a checkpoint on held-out random scenes."""
     from worldsim.evaluate import evaluate
     from worldsim.render import Renderer
 
     renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps)
-    report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed)
+    report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher)
     o = report["overall"]
     print(f"{'metric':<28}{'value':>10}")
     for key, value in o.items():
@@ -169,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
     sim.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
     sim.add_argument("--resolution", type=_resolution, default=None, help="WxH (default: the camera's)")
+    _teacher_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
 
     data = sub.add_parser("dataset", help="generate paired training clips (resumes where it stopped)")
@@ -179,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--ray-address", default=None,
                       help="fan shards out over Ray: auto (this node's cluster), local, or host:port (default: local processes)")
     data.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    data.add_argument("--frames-per-clip", type=_positive(int), default=24, help="frames per clip (default 24)")
+    data.add_argument("--clips-per-shard", type=_positive(int), default=8, help="clips per shard file (default 8)")
+    _teacher_arguments(data)
     data.set_defaults(func=cmd_dataset)
 
     tr = sub.add_parser("train", help="train a renderer (runs under torchrun for DDP)")
@@ -193,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out")
     tr.add_argument("--pure-video", action="store_true", help="train the pure-video baseline: no physics maps, 4 context frames")
+    tr.add_argument("--look", choices=["tiny", "cycles"], default="tiny",
+                    help="cycles: also condition on surfaces and lighting (needs a `--teacher cycles` dataset)")
+    tr.add_argument("--init", default=None, help="start from this checkpoint (path or name, e.g. default), same preset")
     tr.set_defaults(func=cmd_train)
 
     ren = sub.add_parser("render", help="render a scene with the learned renderer (default checkpoint)")
@@ -201,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--seed", type=int, default=0)
     ren.add_argument("--steps", type=_positive(int), default=4, help="sampling steps (default 4)")
     ren.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
-    ren.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the shipped one)")
+    ren.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the one of --look)")
+    ren.add_argument("--look", choices=["default", "cycles"], default="default",
+                     help="shipped renderer: default (TinyRenderer look) or cycles (path-traced look)")
     ren.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ren.set_defaults(func=cmd_render)
 
@@ -213,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--steps", type=_positive(int), default=4)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ev.add_argument("--teacher", choices=["tiny", "cycles"], default=None,
+                    help="reference frames (default: the teacher the checkpoint learned from)")
     ev.set_defaults(func=cmd_eval)
 
     ex = sub.add_parser("experiment", help="the long-horizon drift experiment (hybrid vs pure video)")

@@ -8,6 +8,11 @@ ids and per-object tokens (colour, material, identity slot), plus the light as a
 Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 14):
 ``0-2`` albedo in [-1, 1] · ``3-5`` world normals · ``6`` max(n·l, 0) · ``7`` max(n·h, 0)^8 ·
 ``8`` light visibility · ``9`` depth / 5 m · ``10-12`` world position / 2 m · ``13`` foreground.
+
+A renderer of the Cycles look (``DiTConfig.pbr``) also sees what the path-traced image depends on
+and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 6 per pixel: roughness, metallic, specular,
+and the unshadowed irradiance of the area lights in RGB) and ``environment`` (``ENV_DIM`` = 9: sun
+strength and angular size, sky flag, horizon and zenith colours times the sky's strength).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import torch
 
 COND_CHANNELS = 14
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
+PBR_CHANNELS = 6
+ENV_DIM = 9
 
 
 @dataclass
@@ -33,6 +40,8 @@ class Conditions:
     global_: torch.Tensor  # (B, GLOBAL_DIM)
     context: torch.Tensor | None = None  # (B, 3K, H, W) in [-1, 1]: the K frames before this window, oldest first
     has_context: torch.Tensor | None = None  # (B,) float 0/1
+    pbr: torch.Tensor | None = None  # (B, T, PBR_CHANNELS, H, W), for a Cycles-look model
+    environment: torch.Tensor | None = None  # (B, ENV_DIM), for a Cycles-look model
 
     def to(self, device: torch.device | str) -> "Conditions":
         """Move every tensor to ``device``."""
@@ -73,10 +82,15 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
         (depth / 5.0)[..., None], (pos / 2.0).clamp(-4, 4), fg[..., None],
     ], dim=-1).permute(0, 1, 4, 2, 3).contiguous()  # (B, T, C, H, W)
     light_cam = torch.einsum("bij,bj->bi", extr[:, 0, :3, :3], light[:, :3])  # (B, 3) in the camera frame
+    pbr = environment = None
+    if "pbr" in batch and "area_light" in batch and "environment" in batch:
+        pbr = torch.cat([_t(batch["pbr"]) / 255.0, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1)
+        pbr = (pbr * fg[..., None]).permute(0, 1, 4, 2, 3).contiguous()
+        environment = _t(batch["environment"])
     return Conditions(
         maps=maps, material=_t(batch["material"], torch.long), segmentation=seg,
         obj_color=_t(batch["obj_color"]), obj_material=_t(batch["obj_material"], torch.long),
-        global_=torch.cat([light, light_cam], dim=-1),
+        global_=torch.cat([light, light_cam], dim=-1), pbr=pbr, environment=environment,
     )
 
 

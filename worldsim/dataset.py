@@ -10,7 +10,10 @@ without duplicating or losing clips. Arrays in a shard (``C`` clips, ``T`` frame
 ``segmentation (C,T,H,W) int16`` (−1 empty), ``material (C,T,H,W) uint8``,
 ``extrinsics (C,T,4,4)``, ``intrinsics (C,3,3)``, ``light (C,10)`` (direction xyz, colour rgb,
 ambient, diffuse, specular, shadows), ``obj_color (C,K,4)``, ``obj_material (C,K)``,
-``positions (C,T,K,3)``, ``present (C,T,K)``.
+``positions (C,T,K,3)``, ``present (C,T,K)``; for the Cycles look also ``pbr (C,T,H,W,3) uint8``
+(roughness, metallic, specular × 255), ``area_light (C,T,H,W,3) float16`` (unshadowed area-light
+irradiance, W/m², RGB) and ``environment (C,9)`` (:func:`environment_vector`).
+``dataset.json`` records the teacher (``tiny`` or ``cycles``) and its settings.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from worldsim.io import load_npz, save_npz, write_atomic
 
 MAX_OBJECTS = 16
 # Arrays holding one value per clip; every other shard array has a frame axis after the clip axis.
-CLIP_KEYS = ("intrinsics", "light", "obj_color", "obj_material")
+CLIP_KEYS = ("intrinsics", "light", "obj_color", "obj_material", "environment")
+# What the path-traced look also depends on; in every shard written since the Cycles teacher exists.
+PBR_KEYS = ("pbr", "area_light", "environment")
 SHARD_KEYS = ("rgb", "albedo", "light_visibility", "normals", "world_position", "depth", "segmentation", "material", "extrinsics",
               "intrinsics", "light", "obj_color", "obj_material", "positions", "present")
 
@@ -42,6 +47,9 @@ class DatasetConfig:
     frames_per_clip: int = 24
     clips_per_shard: int = 8
     num_shards: int = 1
+    teacher: str = "tiny"  # "tiny" (TinyRenderer) or "cycles" (path traced; scenes also vary PBR and lighting)
+    samples: int = 32  # Cycles samples per pixel
+    denoise: bool = True  # Cycles denoising
 
 
 def light_vector(spec) -> np.ndarray:
@@ -50,6 +58,47 @@ def light_vector(spec) -> np.ndarray:
     direction = np.asarray(light.direction, dtype=np.float32)
     return np.concatenate([direction / np.linalg.norm(direction), np.asarray(light.color[:3], np.float32),
                            [light.ambient, light.diffuse, light.specular, float(light.shadows)]]).astype(np.float32)
+
+
+def environment_vector(spec) -> np.ndarray:
+    """The path-traced teacher's global lighting as a (9,) vector: sun strength / 5, sun angle / 10°,
+    sky flag, horizon and zenith colours (linear) times the environment's strength."""
+    from worldsim.cycles import srgb_to_linear
+
+    env, light = spec.environment, spec.light
+    return np.concatenate([[light.strength / 5.0, light.angle_deg / 10.0, float(env.kind == "sky")],
+                           srgb_to_linear(env.color[:3]) * env.strength,
+                           srgb_to_linear(env.zenith_color[:3]) * env.strength]).astype(np.float32)
+
+
+def pbr_map(spec, segmentation: np.ndarray) -> np.ndarray:
+    """Per-pixel (roughness, metallic, specular) × 255 as ``uint8 (..., 3)``; 0 where empty."""
+    lut = np.zeros((len(spec.bodies) + 1, 3), np.float32)
+    lut[1:] = [body.pbr for body in spec.bodies]
+    return np.round(lut[np.asarray(segmentation) + 1] * 255).astype(np.uint8)
+
+
+def area_light_map(spec, world_position: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Unshadowed irradiance (W/m², RGB, linear) from the scene's area lights at every pixel, ``(..., 3)``.
+
+    Each light is a small Lambertian emitter: E = P cos θ_light cos θ_surface / (π d²). Zero where
+    ``normals`` is zero (empty space).
+    """
+    from worldsim.cycles import srgb_to_linear
+
+    out = np.zeros(world_position.shape[:-1] + (3,), np.float32)
+    for light in spec.area_lights:
+        pos = np.asarray(light.position, np.float32)
+        axis = np.asarray(light.target, np.float32) - pos
+        axis /= np.linalg.norm(axis)
+        to_light = pos - world_position
+        dist2 = np.maximum(np.sum(to_light * to_light, axis=-1), 1e-4)
+        to_light = to_light / np.sqrt(dist2)[..., None]
+        cos_surface = np.clip(np.sum(normals * to_light, axis=-1), 0, None)
+        cos_light = np.clip(-(to_light @ axis), 0, None)
+        e = light.power * cos_surface * cos_light / (np.pi * dist2)
+        out += e[..., None] * srgb_to_linear(light.color[:3]).astype(np.float32)
+    return out
 
 
 def object_tokens(spec) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +124,9 @@ def condition_arrays(spec, maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]
         "extrinsics": maps["extrinsics"].astype(np.float32),
         "intrinsics": maps["intrinsics"].astype(np.float32), "light": light_vector(spec),
         "obj_color": color, "obj_material": material,
+        "pbr": pbr_map(spec, maps["segmentation"]),
+        "area_light": area_light_map(spec, maps["world_position"], maps["normals"]).astype(np.float16),
+        "environment": environment_vector(spec),
     }
 
 
@@ -95,13 +147,14 @@ def recording_arrays(rec) -> dict[str, np.ndarray]:
     return {"rgb": maps["rgb"], **condition_arrays(spec, maps), "positions": positions, "present": present}
 
 
-def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None) -> dict[str, np.ndarray]:
-    """Simulate and render one clip; returns the per-clip arrays of a shard."""
+def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None, teacher: str = "tiny",
+                cycles=None) -> dict[str, np.ndarray]:
+    """Simulate and render one clip (``rgb`` from ``teacher``); returns the per-clip arrays of a shard."""
     from worldsim.recording import rollout
 
     _check_object_count(spec)  # before simulating
     res = (resolution, resolution) if resolution else None
-    return recording_arrays(rollout(spec, seed=seed, frames=frames, resolution=res))
+    return recording_arrays(rollout(spec, seed=seed, frames=frames, resolution=res, teacher=teacher, cycles=cycles))
 
 
 def frame_conditions(spec, frame) -> dict[str, np.ndarray]:
@@ -122,14 +175,16 @@ def scene_seed(seed: int, shard: int, clip: int, clips_per_shard: int) -> int:
 
 def make_shard(config: DatasetConfig, shard: int) -> dict[str, np.ndarray]:
     """All clips of one shard, stacked."""
+    from worldsim.cycles import CyclesOptions
     from worldsim.templates import random_scene
 
+    cycles = CyclesOptions(samples=config.samples, denoise=config.denoise, threads=1) if config.teacher == "cycles" else None
     clips = []
     for c in range(config.clips_per_shard):
         s = scene_seed(config.seed, shard, c, config.clips_per_shard)
-        spec = random_scene(s, config.resolution, config.frames_per_clip)
-        clips.append(clip_arrays(spec, s, config.frames_per_clip))
-    return {key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS}
+        spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher)
+        clips.append(clip_arrays(spec, s, config.frames_per_clip, teacher=config.teacher, cycles=cycles))
+    return {key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS + PBR_KEYS}
 
 
 def shard_path(out: Path, shard: int) -> Path:
@@ -144,11 +199,14 @@ def _work(config: DatasetConfig, out: str, shard: int) -> int:
 
 def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | None = None, seed: int = 0,
              frames_per_clip: int = 24, clips_per_shard: int = 8, progress: bool = True,
-             ray_address: str | None = None) -> DatasetConfig:
+             ray_address: str | None = None, teacher: str = "tiny", samples: int = 32,
+             denoise: bool = True) -> DatasetConfig:
     """Generate (or resume) a dataset of at least ``frames`` frames in ``out``.
 
     Shards are spread over ``workers`` local processes, or over Ray when ``ray_address`` is given
-    (every Ray worker must see ``out``: a shared file system on a cluster).
+    (every Ray worker must see ``out``: a shared file system on a cluster). ``teacher="cycles"``
+    path-traces the frames with ``samples`` per pixel (one thread per worker); the dataset can grow
+    later by asking for more ``frames`` with the same settings.
 
     Raises:
         DataError: ``out`` holds a dataset made with different settings.
@@ -158,11 +216,19 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     per_shard = frames_per_clip * clips_per_shard
-    config = DatasetConfig(seed, resolution, frames_per_clip, clips_per_shard, max(1, -(-frames // per_shard)))
+    if teacher == "cycles":
+        from worldsim.cycles import require_bpy
+
+        require_bpy()  # say so before spawning workers
+    elif teacher != "tiny":
+        raise ValueError(f"unknown teacher {teacher!r}; expected tiny or cycles")
+    config = DatasetConfig(seed, resolution, frames_per_clip, clips_per_shard, max(1, -(-frames // per_shard)),
+                           teacher, samples, denoise)
     meta = out / "dataset.json"
     if meta.exists():
-        old = json.loads(meta.read_text())
-        mismatched = {k for k in ("seed", "resolution", "frames_per_clip", "clips_per_shard") if old.get(k) != asdict(config)[k]}
+        old = {"teacher": "tiny", "samples": 32, "denoise": True, **json.loads(meta.read_text())}
+        keys = ("seed", "resolution", "frames_per_clip", "clips_per_shard", "teacher", "samples", "denoise")
+        mismatched = {k for k in keys if old.get(k) != asdict(config)[k]}
         if mismatched:
             raise DataError(f"{out} holds a dataset made with other settings ({', '.join(sorted(mismatched))}); "
                             "use another directory")
@@ -192,7 +258,8 @@ def read_shard(path: str | Path) -> dict[str, np.ndarray]:
     if missing:
         raise DataError(f"{path}: not a worldsim shard (missing {', '.join(missing)})")
     clips = arrays["rgb"].shape[0]
-    if any(arrays[k].shape[0] != clips for k in SHARD_KEYS):
+    keys = SHARD_KEYS + tuple(k for k in PBR_KEYS if k in arrays)
+    if any(arrays[k].shape[0] != clips for k in keys):
         raise DataError(f"{path}: arrays disagree on the number of clips")
     return arrays
 
@@ -203,4 +270,6 @@ def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, n
     if not paths:
         raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")
     shards = [read_shard(p) for p in paths]
-    return {key: np.concatenate([s[key] for s in shards]) for key in SHARD_KEYS}
+    # The look's extra conditions come along when every shard has them (older shards do not).
+    keys = SHARD_KEYS + tuple(k for k in PBR_KEYS if all(k in s for s in shards))
+    return {key: np.concatenate([s[key] for s in shards]) for key in keys}

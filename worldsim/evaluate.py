@@ -27,8 +27,13 @@ def floor_bodies(spec) -> list[int]:
 
 
 def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 48, seed: int = 0,
-             progress: bool = True) -> dict:
-    """Render ``clips`` held-out scenes of ``frames`` frames; write ``metrics.json`` and ``metrics.png``."""
+             progress: bool = True, teacher: str | None = None) -> dict:
+    """Render ``clips`` held-out scenes of ``frames`` frames; write ``metrics.json`` and ``metrics.png``.
+
+    The reference frames come from ``teacher`` (default: the one the checkpoint learned from, so a
+    Cycles-look checkpoint is measured against held-out Cycles frames).
+    """
+    teacher = teacher or ("cycles" if renderer.model.config.pbr else "tiny")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results, start, render_time = [], time.perf_counter(), 0.0
@@ -39,8 +44,8 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
         iterator = tqdm(iterator, desc="eval", unit="clip")
     for i in iterator:
         scene_seed = HELD_OUT_SEED + seed * 1000 + i
-        spec = random_scene(scene_seed, renderer.resolution, frames)
-        clip = clip_arrays(spec, scene_seed, frames)
+        spec = random_scene(scene_seed, renderer.resolution, frames, look=teacher)
+        clip = clip_arrays(spec, scene_seed, frames, teacher=teacher)
         t0 = time.perf_counter()
         model = renderer.render_clip(clip, seed=seed + i)
         render_time += time.perf_counter() - t0
@@ -53,7 +58,8 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     # IoU trend over the clip: slope of a line fitted to the per-frame mean (per 100 frames).
     iou_curve = np.nanmean([r["per_frame"]["iou"] for r in results], axis=0)
     overall["iou_slope_per_100_frames"] = float(np.polyfit(np.arange(frames), iou_curve, 1)[0] * 100)
-    report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps, "clips": clips,
+    report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps, "teacher": teacher,
+              "clips": clips,
               "frames": frames, "resolution": renderer.resolution, "overall": overall, "per_clip": results,
               "seconds": time.perf_counter() - start}
     (out / "metrics.json").write_text(json.dumps(report, indent=2))

@@ -28,3 +28,18 @@ def material_id(name: str) -> int:
         KeyError: the name is not in :data:`MATERIALS`.
     """
     return MATERIALS.index(name) + 1
+
+
+# Physically based defaults per material name, used by the path-traced teacher (:mod:`worldsim.cycles`)
+# when a body gives no roughness/metallic/specular of its own: (roughness, metallic, specular).
+PBR_DEFAULTS: dict[str, tuple[float, float, float]] = {
+    "default": (0.5, 0.0, 0.5),
+    "matte": (0.9, 0.0, 0.2),
+    "plastic": (0.35, 0.0, 0.5),
+    "rubber": (0.8, 0.0, 0.3),
+    "wood": (0.7, 0.0, 0.3),
+    "metal": (0.3, 1.0, 0.5),
+    "glossy": (0.08, 0.0, 0.8),
+    "ground": (0.8, 0.0, 0.3),
+    "robot": (0.4, 0.0, 0.5),
+}

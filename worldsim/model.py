@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from worldsim.conditioning import COND_CHANNELS, GLOBAL_DIM, Conditions
+from worldsim.conditioning import COND_CHANNELS, ENV_DIM, GLOBAL_DIM, PBR_CHANNELS, Conditions
 from worldsim.dataset import MAX_OBJECTS
 from worldsim.materials import MATERIALS
 
@@ -44,12 +44,19 @@ class DiTConfig:
     pixel_hidden: int = 64
     prediction: str = "x"  # what the output means: "x" clean frames (default) or "v" flow velocity
     context_frames: int = 1  # frames before the window given as context (the pure-video baseline uses 4)
+    pbr: bool = False  # the Cycles look: also sees surface (roughness, metallic, specular), area light and sky
 
     @property
     def in_channels(self) -> int:
         """Channels per pixel entering the patch embedding."""
         physics = self.cond_channels + self.material_dim + self.token_dim if self.use_physics else 0
-        return 3 + physics + 3 * self.context_frames + 1  # noisy frame, physics, context rgb, flag
+        extra = PBR_CHANNELS if self.pbr else 0
+        return 3 + physics + 3 * self.context_frames + 1 + extra  # noisy frame, physics, context rgb, flag, pbr
+
+    @property
+    def global_in(self) -> int:
+        """Width of the global control vector (the light, plus the environment for the Cycles look)."""
+        return self.global_dim + (ENV_DIM if self.pbr else 0)
 
 
 PRESETS: dict[str, dict] = {
@@ -162,13 +169,13 @@ class WorldDiT(nn.Module):
         self.register_buffer("pos_space", sincos_2d(cfg.dim, grid), persistent=False)
         self.pos_time = nn.Parameter(torch.zeros(cfg.frames, cfg.dim))
         self.t_embed = TimestepEmbedder(cfg.dim)
-        self.g_embed = nn.Sequential(nn.Linear(cfg.global_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
+        self.g_embed = nn.Sequential(nn.Linear(cfg.global_in, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
         self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth)])
         self.final = FinalLayer(cfg.dim, cfg.patch)
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
         # the transformer adds what needs context (edges, shadow shape, continuity across frames).
-        self.pixel_head = nn.Sequential(nn.Linear(cfg.in_channels + cfg.global_dim, cfg.pixel_hidden), nn.SiLU(),
+        self.pixel_head = nn.Sequential(nn.Linear(cfg.in_channels + cfg.global_in, cfg.pixel_hidden), nn.SiLU(),
                                         nn.Linear(cfg.pixel_hidden, cfg.pixel_hidden), nn.SiLU(),
                                         nn.Linear(cfg.pixel_hidden, 3))
         self._init_weights()
@@ -209,7 +216,17 @@ class WorldDiT(nn.Module):
             flag = x.new_zeros(b, t, 1, h, w)
             ctx = x.new_zeros(b, t, 3 * self.config.context_frames, h, w)
         parts += [ctx, flag]
+        if self.config.pbr:  # last, so a model widened from a TinyRenderer-look one keeps its channel layout
+            if cond.pbr is None:
+                raise ValueError("this model renders the Cycles look and needs the pbr conditions "
+                                 "(condition arrays with pbr, area_light and environment)")
+            parts.append(cond.pbr.to(x.dtype))
         return torch.cat(parts, dim=2)
+
+    def _global(self, cond: Conditions) -> torch.Tensor:
+        if not self.config.pbr:
+            return cond.global_
+        return torch.cat([cond.global_, cond.environment.to(cond.global_.dtype)], dim=-1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Conditions) -> torch.Tensor:
         """Predict the flow velocity for noisy frames ``x`` (B, T, 3, H, W) at flow time ``t`` (B,)."""
@@ -222,7 +239,8 @@ class WorldDiT(nn.Module):
         tokens = rearrange(inp, "b t c (gh p1) (gw p2) -> (b t) (gh gw) (p1 p2 c)", p1=cfg.patch, p2=cfg.patch)
         tokens = self.patch_embed(tokens) + self.pos_space[None]  # (B*T, N, D)
         tokens = tokens + self.pos_time[:frames].repeat(b, 1)[:, None]
-        c = self.t_embed(t) + self.g_embed(cond.global_.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
+        glob = self._global(cond)
+        c = self.t_embed(t) + self.g_embed(glob.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
         for block in self.blocks:
             tokens = block(tokens, c, frames)
@@ -230,13 +248,45 @@ class WorldDiT(nn.Module):
         grid = cfg.resolution // cfg.patch
         out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t c (gh p1) (gw p2)", t=frames, gh=grid, p1=cfg.patch,
                         p2=cfg.patch)
-        g = cond.global_.to(inp.dtype)[:, None, :, None, None].expand(b, frames, -1, h, w)
+        g = glob.to(inp.dtype)[:, None, :, None, None].expand(b, frames, -1, h, w)
         pixels = rearrange(torch.cat([inp, g], dim=2), "b t c h w -> b t h w c")
         return out + rearrange(self.pixel_head(pixels), "b t h w c -> b t c h w")
 
     def config_dict(self) -> dict:
         """The config as a JSON-ready dict."""
         return asdict(self.config)
+
+
+def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> None:
+    """Start ``model`` from the weights of a model with fewer inputs (``source``, e.g. the TinyRenderer
+    look), giving the new input channels zero weights: before any training it computes exactly what
+    the source computes, and fine-tuning only has to learn what the new inputs change.
+
+    Raises:
+        ValueError: the two configs differ in anything but the added inputs.
+    """
+    cfg = model.config
+    same = {k: v for k, v in asdict(source).items() if k != "pbr"}
+    if {k: v for k, v in asdict(cfg).items() if k != "pbr"} != same:
+        raise ValueError("can only widen a model with the same architecture (preset, resolution, context)")
+    p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
+    own = model.state_dict()
+    for name, value in state.items():
+        target = own[name]
+        if name == "patch_embed.weight" and value.shape != target.shape:  # (D, p*p*C): pad C per pixel
+            value = torch.cat([value.reshape(-1, p * p, c_old), value.new_zeros(value.shape[0], p * p, c_new - c_old)],
+                              dim=2).reshape(target.shape)
+        elif name == "pixel_head.0.weight" and value.shape != target.shape:  # columns: [pixel inputs, global]
+            out = value.new_zeros(target.shape)
+            out[:, :c_old] = value[:, :c_old]
+            out[:, c_new:c_new + g_old] = value[:, c_old:]
+            value = out
+        elif name == "g_embed.0.weight" and value.shape != target.shape:
+            value = torch.cat([value, value.new_zeros(value.shape[0], target.shape[1] - value.shape[1])], dim=1)
+        if value.shape != target.shape:
+            raise ValueError(f"cannot widen {name}: {tuple(value.shape)} -> {tuple(target.shape)}")
+        own[name] = value
+    model.load_state_dict(own)
 
 
 def build_model(preset: str = "small", **overrides) -> WorldDiT:

@@ -17,6 +17,7 @@ unblocked, 0 in shadow or empty), ``intrinsics (3,3)``, ``extrinsics (T,4,4)`` (
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,14 +75,19 @@ class Recording:
 
 
 def rollout(spec: SceneSpec, seed: int = 0, frames: int | None = None, camera: str | None = None,
-            resolution: tuple[int, int] | None = None, render: bool = True, progress: bool = False) -> Recording:
+            resolution: tuple[int, int] | None = None, render: bool = True, progress: bool = False,
+            teacher: str = "tiny", cycles=None) -> Recording:
     """Simulate ``spec`` for ``frames`` output frames (default: its duration), rendering each one.
 
-    Frame 0 is the initial state (t = 0); frame k is at t = k / fps.
+    Frame 0 is the initial state (t = 0); frame k is at t = k / fps. ``teacher="cycles"`` draws each
+    frame's ``rgb`` with Blender Cycles (``cycles``: :class:`~worldsim.cycles.CyclesOptions`); the
+    condition maps always come from the TinyRenderer pass, which lines up with it pixel for pixel.
     """
+    if teacher not in ("tiny", "cycles"):
+        raise ValueError(f"unknown teacher {teacher!r}; expected tiny or cycles")
     total = frames if frames is not None else spec.sim.num_frames
     rec = Recording(spec)
-    with PhysicsWorld(spec, seed=seed) as world:
+    with PhysicsWorld(spec, seed=seed) as world, _teacher(world, teacher, camera, resolution, cycles) as path_tracer:
         rec.masses = world.masses()
         iterator = range(total)
         if progress:
@@ -93,8 +99,26 @@ def rollout(spec: SceneSpec, seed: int = 0, frames: int | None = None, camera: s
                 world.step_frames(1)
             rec.states.append(world.state())
             if render:
-                rec.frames.append(render_frame(world, camera, resolution))
+                frame = render_frame(world, camera, resolution, passes="maps" if path_tracer else "all")
+                if path_tracer:
+                    frame.rgb = path_tracer.render(world)
+                rec.frames.append(frame)
     return rec
+
+
+@contextlib.contextmanager
+def _teacher(world: PhysicsWorld, teacher: str, camera, resolution, cycles):
+    """The Cycles renderer for a rollout (None for TinyRenderer), closed afterwards."""
+    if teacher != "cycles":
+        yield None
+        return
+    from worldsim.cycles import CyclesOptions, CyclesTeacher
+
+    renderer = CyclesTeacher(world, camera, resolution, cycles or CyclesOptions())
+    try:
+        yield renderer
+    finally:
+        renderer.close()
 
 
 def save_recording(rec: Recording, out_dir: str | Path, video_upscale: int = 1) -> dict[str, Path]:

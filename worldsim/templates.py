@@ -79,8 +79,37 @@ def _panda(rng: np.random.Generator) -> tuple[dict, list[dict]]:
     return arm, events
 
 
-def random_scene(seed: int, resolution: int = 64, frames: int = 24) -> SceneSpec:
-    """A random training scene; ``frames`` output frames at 24 fps."""
+def _path_traced_look(rng: np.random.Generator, doc: dict) -> None:
+    """Vary what only the path-traced teacher sees: surfaces (roughness, metallic, specular), the
+    sun's strength and size, the sky, and sometimes area lights."""
+    for body in doc["bodies"]:
+        if body["type"] == "urdf":
+            continue
+        body["roughness"] = float(rng.uniform(0.05, 0.95))
+        body["metallic"] = float(rng.uniform() < (0.6 if body.get("material") == "metal" else 0.12))
+        body["specular"] = float(rng.uniform(0.2, 0.9))
+    doc["light"]["strength"] = float(rng.uniform(1.5, 5.0))
+    doc["light"]["angle_deg"] = float(rng.choice([0.5, 3.0, 8.0, 15.0]))
+    doc["environment"] = {"kind": "sky" if rng.uniform() < 0.8 else "uniform",
+                          "color": [float(v) for v in rng.uniform(0.6, 1.0, 3)],
+                          "zenith_color": [float(v) for v in rng.uniform([0.2, 0.3, 0.5], [0.6, 0.7, 1.0])],
+                          "strength": float(rng.uniform(0.2, 1.2))}
+    if rng.uniform() < 0.3:
+        doc["area_lights"] = []
+        for _ in range(int(rng.integers(1, 3))):
+            angle = rng.uniform(0, 2 * math.pi)
+            doc["area_lights"].append({
+                "position": [1.5 * math.cos(angle), 1.5 * math.sin(angle), float(rng.uniform(1.0, 2.5))],
+                "target": [0.0, 0.0, 0.0], "size": float(rng.uniform(0.3, 1.0)), "power": float(rng.uniform(50, 400)),
+                "color": [float(v) for v in rng.uniform(0.7, 1.0, 3)]})
+
+
+def random_scene(seed: int, resolution: int = 64, frames: int = 24, look: str = "tiny") -> SceneSpec:
+    """A random training scene; ``frames`` output frames at 24 fps.
+
+    ``look="cycles"`` also varies the physically based surfaces and lighting (from a second random
+    stream, so the bodies, motion and camera are the same scene as ``look="tiny"``).
+    """
     rng = np.random.default_rng(seed)
     bodies = [_floor(rng)] + [_object(rng, i) for i in range(int(rng.integers(2, 7)))]
     events: list[dict] = []
@@ -99,4 +128,6 @@ def random_scene(seed: int, resolution: int = 64, frames: int = 24) -> SceneSpec
              "specular": float(rng.uniform(0.0, 0.3)), "shadows": bool(rng.uniform() < 0.85)}
     doc = {"name": f"random{seed}", "sim": {"fps": 24.0, "duration": (frames - 1) / 24.0}, "bodies": bodies,
            "cameras": [camera], "light": light, "events": events}
+    if look == "cycles":
+        _path_traced_look(np.random.default_rng([seed, 1]), doc)
     return scene_from_dict(doc)

@@ -22,7 +22,7 @@ import torch
 from worldsim import flow
 from worldsim.checkpoint import load_tensors, save_model, save_tensors
 from worldsim.conditioning import build_conditions, context_to_model, frames_to_model, model_to_frames
-from worldsim.dataset import CLIP_KEYS, SHARD_KEYS, load_dataset
+from worldsim.dataset import CLIP_KEYS, PBR_KEYS, SHARD_KEYS, load_dataset
 from worldsim.errors import DataError
 from worldsim.metrics import psnr
 from worldsim.model import build_model
@@ -50,6 +50,8 @@ class TrainConfig:
     device: str = "auto"
     physics: bool = True
     context_frames: int = 1
+    pbr: bool = False  # the Cycles look: the dataset's pbr, area_light and environment become inputs
+    init: str | None = None  # start from this checkpoint (path or name), widened if pbr adds inputs
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
@@ -61,7 +63,7 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     start = rng.integers(0, length - frames + 1, size=batch)
     idx = start[:, None] + np.arange(frames)[None]
     out = {}
-    for key in SHARD_KEYS:
+    for key in SHARD_KEYS + tuple(k for k in PBR_KEYS if k in arrays):
         value = arrays[key][pick]
         out[key] = value if key in CLIP_KEYS else value[np.arange(batch)[:, None], idx]
     before = np.maximum(start[:, None] - np.arange(context_frames, 0, -1)[None], 0)  # (B, K), oldest first
@@ -133,8 +135,13 @@ class Trainer:
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
+        if cfg.pbr and not all(k in arrays for k in PBR_KEYS):
+            raise DataError(f"{cfg.data}: the Cycles look needs shards with {', '.join(PBR_KEYS)} "
+                            "(make them with `worldsim dataset --teacher cycles`)")
         self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2],
-                                 context_frames=cfg.context_frames).to(self.device)
+                                 context_frames=cfg.context_frames, pbr=cfg.pbr).to(self.device)
+        if cfg.init is not None:
+            self._initialise(cfg.init)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.arrays = arrays
         n = arrays["rgb"].shape[0]
@@ -148,6 +155,17 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def _initialise(self, name_or_path: str) -> None:
+        """Start from a trained checkpoint of the same preset (e.g. fine-tune the Cycles look from ``default``)."""
+        from worldsim.checkpoint import load_model
+        from worldsim.model import widen_from
+
+        source, _ = load_model(name_or_path, "cpu")
+        try:
+            widen_from(self.model, source.state_dict(), source.config)
+        except ValueError as exc:
+            raise DataError(f"--init {name_or_path}: {exc} (use --preset matching it)") from None
 
     def check_ranks_in_sync(self) -> list[float]:
         """Every rank's parameter checksum (a collective: all ranks call it); raises if they differ."""

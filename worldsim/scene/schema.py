@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from worldsim.materials import MATERIALS
+from worldsim.materials import MATERIALS, PBR_DEFAULTS
 from worldsim.scene.assets import resolve_asset
 from worldsim.scene.types import (
     Bool,
@@ -125,6 +125,11 @@ class BodyBase(Strict_):
     active: Bool = True
     # False makes a visual-only marker (e.g. a goal ghost): drawn, but no contacts and no shadow rays.
     collide: Bool = True
+    # Physically based surface for the path-traced teacher; None takes the named material's default
+    # (materials.PBR_DEFAULTS). TinyRenderer ignores them.
+    roughness: UnitFloat | None = None
+    metallic: UnitFloat | None = None
+    specular: UnitFloat | None = None
 
     @field_validator("material")
     @classmethod
@@ -154,6 +159,13 @@ class BodyBase(Strict_):
         if not self.collide and not self.static:
             raise ValueError("collide: false needs static: true (a body without collisions would fall forever)")
         return self
+
+    @property
+    def pbr(self) -> tuple[float, float, float]:
+        """(roughness, metallic, specular) with the material's defaults filled in."""
+        defaults = PBR_DEFAULTS[self.material]
+        given = (self.roughness, self.metallic, self.specular)
+        return tuple(float(d if g is None else g) for g, d in zip(given, defaults))  # type: ignore[return-value]
 
     @property
     def rgba(self) -> list[float]:
@@ -323,7 +335,12 @@ class Camera(Strict_):
 
 
 class Light(Strict_):
-    """One directional light. ``direction`` points from the scene towards the light."""
+    """One directional light (the sun). ``direction`` points from the scene towards the light.
+
+    ``ambient``/``diffuse``/``specular`` are TinyRenderer's coefficients; ``strength`` (irradiance,
+    W/m²) and ``angle_deg`` (the sun's angular diameter: larger gives softer shadows) are the
+    path-traced teacher's.
+    """
 
     direction: Vec3 = [0.4, -0.6, 1.0]
     color: Color = [1.0, 1.0, 1.0]
@@ -332,6 +349,8 @@ class Light(Strict_):
     specular: UnitFloat = 0.1
     distance: PositiveFloat = 10.0
     shadows: Bool = True
+    strength: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)] = 3.0
+    angle_deg: Annotated[float, Field(ge=0, le=90, allow_inf_nan=False, strict=True)] = 3.0
 
     @field_validator("direction")
     @classmethod
@@ -339,6 +358,32 @@ class Light(Strict_):
         if math.sqrt(sum(v * v for v in value)) < 1e-6:
             raise ValueError("light direction must not be the zero vector")
         return value
+
+
+class Environment(Strict_):
+    """Light from everywhere for the path-traced teacher: a ``sky`` (``color`` at the horizon
+    blending to ``zenith_color`` overhead) or a ``uniform`` colour, scaled by ``strength``."""
+
+    kind: Literal["sky", "uniform"] = "sky"
+    color: Color = [0.85, 0.88, 0.92]
+    zenith_color: Color = [0.45, 0.6, 0.9]
+    strength: Annotated[float, Field(ge=0, le=20, allow_inf_nan=False, strict=True)] = 0.6
+
+
+class AreaLight(Strict_):
+    """A square emitter for the path-traced teacher, facing ``target``; ``power`` in watts."""
+
+    position: Vec3
+    target: Vec3 = [0.0, 0.0, 0.0]
+    size: PositiveFloat = 0.5
+    power: Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False, strict=True)] = 100.0
+    color: Color = [1.0, 1.0, 1.0]
+
+    @model_validator(mode="after")
+    def _aimed(self) -> "AreaLight":
+        if math.dist(self.position, self.target) < 1e-6:
+            raise ValueError("an area light's target must differ from its position")
+        return self
 
 
 class EventBase(Strict_):
@@ -433,6 +478,8 @@ class SceneSpec(Strict_):
     bodies: Annotated[list[Body], Field(min_length=1)]
     cameras: Annotated[list[Camera], Field(min_length=1)] = [Camera()]
     light: Light = Light()
+    environment: Environment = Environment()
+    area_lights: Annotated[list[AreaLight], Field(max_length=8)] = []
     events: list[Event] = []
     randomize: dict[str, Distribution] = {}
 

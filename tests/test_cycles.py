@@ -1,0 +1,147 @@
+"""The path-traced teacher: Cycles draws the same geometry as the maps, pixel for pixel.
+
+These need Blender's ``bpy`` (the test extra installs it on Python 3.11); elsewhere they skip,
+except the tests of the missing-``bpy`` message.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from worldsim.physics import PhysicsWorld
+from worldsim.scene import load_scene, scene_from_dict
+from worldsim.teacher import render_frame
+
+from .conftest import SCENE_DIR
+
+
+def _bpy():
+    return pytest.importorskip("bpy", reason="Blender's bpy is not installed (pip install 'worldsim[cycles]')")
+
+
+@pytest.fixture()
+def cycles():
+    _bpy()
+    from worldsim import cycles
+
+    return cycles
+
+
+@pytest.mark.parametrize("name", ["tower_topple", "panda_push", "billiards_break", "mesh_bin"])
+def test_cycles_silhouettes_match_the_segmentation(cycles, name):
+    """Cycles' own geometry (one sample at each pixel centre, flat id colours) against TinyRenderer's ids."""
+    spec = load_scene(SCENE_DIR / f"{name}.yaml")
+    with PhysicsWorld(spec) as world:
+        world.step_frames(6)  # things have moved: poses are read per frame
+        with cycles.CyclesTeacher(world, resolution=(96, 72)) as teacher:
+            ids = teacher.render_ids(world)
+        seg = render_frame(world, resolution=(96, 72), visibility=False).segmentation
+    assert ids.shape == seg.shape == (72, 96)
+    assert (ids == seg).mean() > 0.99  # tessellation of spheres and meshes differs at a few edge pixels
+    for body in range(len(spec.bodies)):
+        mine, ref = ids == body, seg == body
+        if ref.sum() >= 30:
+            assert (mine & ref).sum() / (mine | ref).sum() > 0.9, spec.bodies[body].name
+
+
+def test_a_wrong_pose_would_be_caught(cycles):
+    """The silhouette check can fail: one box moved by 5 cm after Cycles read its shapes is seen."""
+    spec = load_scene(SCENE_DIR / "tower_topple.yaml")
+    with PhysicsWorld(spec) as world, cycles.CyclesTeacher(world, resolution=(96, 96)) as teacher:
+        seg = render_frame(world, resolution=(96, 96), visibility=False).segmentation
+        pos = np.asarray(world.state().positions[2]) + [0.05, 0.0, 0.0]
+        world.set_pose("b1", pos.tolist())
+        ids = teacher.render_ids(world)
+    mine, ref = ids == 2, seg == 2
+    assert (mine & ref).sum() / (mine | ref).sum() < 0.8
+
+
+def _hue(rgb: np.ndarray) -> np.ndarray:
+    return np.array([colorsys.rgb_to_hsv(*(c / 255.0))[0] for c in rgb.reshape(-1, 3)])
+
+
+def test_simulate_teacher_cycles_writes_a_path_traced_reference(cycles, tmp_path):
+    """`worldsim simulate --teacher cycles`: the shaded frames line up with the saved segmentation.
+
+    Each tower block has its own saturated hue; inside its mask (eroded by a pixel) the Cycles image
+    has that hue, and the silhouettes of the image (where the hue changes) are the mask's.
+    """
+    import imageio.v3 as iio
+
+    result = subprocess.run([sys.executable, "-m", "worldsim.cli", "simulate", SCENE_DIR / "tower_topple.yaml", "--out",
+                             tmp_path, "--seconds", "0.25", "--resolution", "96x96", "--teacher", "cycles",
+                             "--samples", "8"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    maps = np.load(tmp_path / "maps.npz")
+    video = iio.imread(tmp_path / "reference.mp4")
+    assert video.shape[0] == maps["rgb"].shape[0] == 7
+    spec = load_scene(SCENE_DIR / "tower_topple.yaml")
+    rgb, seg = maps["rgb"][-1], maps["segmentation"][-1]
+    assert not np.array_equal(rgb, maps["albedo"][-1])  # the path-traced image, not the unlit albedo
+    from scipy.ndimage import binary_erosion
+
+    for body in range(1, len(spec.bodies)):
+        inside = binary_erosion(seg == body)
+        if inside.sum() < 5:
+            continue
+        want = colorsys.rgb_to_hsv(*spec.bodies[body].color[:3])[0]
+        got = np.median(_hue(rgb[inside]))
+        assert min(abs(got - want), 1 - abs(got - want)) < 0.06, spec.bodies[body].name
+
+
+def test_cycles_frames_are_deterministic(cycles):
+    spec = load_scene(SCENE_DIR / "billiards_break.yaml")
+    with PhysicsWorld(spec) as world, cycles.CyclesTeacher(world, resolution=(48, 48),
+                                                           options=cycles.CyclesOptions(samples=4)) as teacher:
+        first = teacher.render(world)
+        again = teacher.render(world)
+    assert first.dtype == np.uint8 and first.shape == (48, 48, 3)
+    assert np.array_equal(first, again)
+
+
+def _pole(**light) -> dict:
+    return {"bodies": [{"name": "floor", "type": "plane"},
+                       {"name": "pole", "type": "box", "size": [0.08, 0.08, 0.6], "position": [0, 0, 0.3], "static": True}],
+            "cameras": [{"position": [0.0, -1.0, 1.2], "target": [0.25, 0.1, 0.0], "resolution": [64, 64]}],
+            "light": {"direction": [-0.8, -0.3, 0.6], **light}}
+
+
+def test_sun_size_softens_the_shadow(cycles):
+    """A wider sun gives a wider penumbra: more floor pixels near the pole's shadow that are neither
+    fully lit nor fully shadowed (measured at 0.5° and 20°: 42 and 90 pixels)."""
+    from scipy.ndimage import binary_dilation
+
+    def penumbra(angle: float) -> int:
+        spec = scene_from_dict(_pole(angle_deg=angle))
+        with PhysicsWorld(spec) as world, cycles.CyclesTeacher(world, options=cycles.CyclesOptions(samples=64)) as teacher:
+            img = teacher.render(world).astype(float).mean(-1)
+            frame = render_frame(world)
+        floor = frame.segmentation == 0
+        shadow = floor & (frame.light_visibility == 0)  # the hard shadow, from rays
+        near = binary_dilation(shadow, iterations=4) & floor
+        lit, dark = np.median(img[floor & ~shadow]), np.percentile(img[shadow], 10)
+        return int((near & (img > dark + 0.2 * (lit - dark)) & (img < lit - 0.2 * (lit - dark))).sum())
+
+    assert penumbra(20.0) > 1.5 * penumbra(0.5)
+
+
+def test_missing_bpy_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "bpy", None)  # makes `import bpy` raise ImportError
+    from worldsim.cycles import TeacherUnavailable, require_bpy
+
+    with pytest.raises(TeacherUnavailable, match=r"pip install 'worldsim\[cycles\]'"):
+        require_bpy()
+
+
+def test_cli_without_bpy_fails_in_one_line(tmp_path):
+    code = ("import sys; sys.modules['bpy'] = None; from worldsim.cli import main; "
+            f"sys.exit(main(['simulate', {str(SCENE_DIR / 'tower_topple.yaml')!r}, '--out', {str(tmp_path)!r}, "
+            "'--teacher', 'cycles']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "worldsim[cycles]" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,169 @@
+"""The triangles PyBullet draws, as trimesh meshes with world poses, for renderers outside PyBullet.
+
+Everything comes from ``getVisualShapeData``, the same list TinyRenderer draws, so a second
+renderer (Blender Cycles, :mod:`worldsim.cycles`) sees exactly the same bodies, links, meshes,
+scales, colours and textures as the reference pass and its condition maps. Poses are read each
+frame with :func:`shape_poses`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pybullet as pb
+
+from worldsim.camera import quat_to_matrix
+from worldsim.physics.world import PhysicsWorld
+
+SPHERE_SUBDIVISIONS = 3  # 642 vertices: smooth at 128² and below
+
+
+@dataclass
+class VisualShape:
+    """One visual shape of one link: a local mesh and where it sits on its link."""
+
+    body: int  # index into spec.bodies
+    uid: int
+    link: int  # -1 for the base
+    kind: str  # box, sphere, cylinder, capsule, mesh
+    mesh: object  # trimesh.Trimesh in the visual frame, already scaled
+    local: np.ndarray  # (4, 4) visual frame in the link frame
+    rgba: np.ndarray  # (4,)
+    texture: str | None  # image file multiplying the base colour, or None
+    smooth: bool  # shade with interpolated normals (curved primitives, meshes with normals)
+
+
+def pose_matrix(position, quaternion) -> np.ndarray:
+    """A 4x4 rigid transform from a position and an xyzw quaternion."""
+    out = np.eye(4)
+    out[:3, :3] = quat_to_matrix(np.asarray(quaternion, dtype=float))
+    out[:3, 3] = position
+    return out
+
+
+def _box(extents) -> object:
+    """A box with 24 vertices and per-face UVs 0..1, so faces shade flat and a texture covers each face."""
+    import trimesh
+
+    half = np.asarray(extents, dtype=float) / 2
+    verts, faces, uvs = [], [], []
+    for axis in range(3):
+        for sign in (1.0, -1.0):
+            u_axis, v_axis = [a for a in range(3) if a != axis]
+            if sign < 0:
+                u_axis, v_axis = v_axis, u_axis  # keep the winding outward
+            base = len(verts)
+            for du, dv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+                p = np.zeros(3)
+                p[axis], p[u_axis], p[v_axis] = sign * half[axis], du * half[u_axis], dv * half[v_axis]
+                verts.append(p)
+                uvs.append(((du + 1) / 2, (dv + 1) / 2))
+            faces += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
+    mesh = trimesh.Trimesh(np.array(verts), np.array(faces), process=False)
+    mesh.visual = trimesh.visual.TextureVisuals(uv=np.array(uvs))
+    return mesh
+
+
+@functools.lru_cache(maxsize=64)
+def _mesh_file(path: str) -> tuple[object, str | None]:
+    """A mesh file's triangles (vertices split by UV and normal, as in the file) and its texture image."""
+    import trimesh
+
+    mesh = trimesh.load(path, force="mesh", process=False, maintain_order=True)
+    image = None
+    material = getattr(mesh.visual, "material", None)
+    if material is not None and _declares_texture(path):
+        img = getattr(material, "image", None) or getattr(material, "baseColorTexture", None)
+        if img is not None:
+            image = _save_texture(img, path)
+    return mesh, image
+
+
+def _declares_texture(path: str) -> bool:
+    """Whether a mesh file names a colour texture (trimesh invents a 2x2 image for an OBJ without one)."""
+    if not path.lower().endswith(".obj"):
+        return True
+    folder = Path(path).parent
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if line.startswith("mtllib"):
+            mtl = folder / line.split(maxsplit=1)[1].strip()
+            if mtl.exists() and "map_Kd" in mtl.read_text(errors="replace"):
+                return True
+    return False
+
+
+def _save_texture(img, source: str) -> str:
+    """Write a PIL texture image from a mesh's material into the cache; returns the file."""
+    import hashlib
+
+    from worldsim.physics.meshes import cache_dir
+
+    key = hashlib.sha1(f"{source}:{Path(source).stat().st_mtime}".encode()).hexdigest()[:16]
+    out = cache_dir("textures") / f"mesh_{key}.png"
+    if not out.exists():
+        tmp = out.with_suffix(f".tmp{id(img)}.png")
+        img.convert("RGB").save(tmp)
+        tmp.replace(out)
+    return str(out)
+
+
+def _primitive(kind: int, dims) -> tuple[str, object]:
+    import trimesh
+
+    if kind == pb.GEOM_BOX:
+        return "box", _box(dims)
+    if kind == pb.GEOM_SPHERE:
+        return "sphere", trimesh.creation.icosphere(subdivisions=SPHERE_SUBDIVISIONS, radius=dims[0])
+    if kind == pb.GEOM_CYLINDER:
+        return "cylinder", trimesh.creation.cylinder(radius=dims[1], height=dims[0], sections=48).smooth_shaded
+    if kind == pb.GEOM_CAPSULE:
+        return "capsule", trimesh.creation.capsule(height=dims[0], radius=dims[1], count=[48, 24])
+    raise ValueError(f"visual geometry type {kind} is not supported")
+
+
+def visual_shapes(world: PhysicsWorld) -> list[VisualShape]:
+    """Every visual shape of every body in ``world``, in body order."""
+    from worldsim.physics.builders import texture_file
+
+    shapes = []
+    for index, built in enumerate(world.bodies):
+        body = world.spec.bodies[index]
+        body_texture = texture_file(body.texture) if getattr(body, "texture", None) is not None else None
+        for row in pb.getVisualShapeData(built.uid, physicsClientId=world.client):
+            _, link, kind, dims, filename, local_pos, local_orn, rgba = row[:8]
+            texture = body_texture
+            if kind == pb.GEOM_MESH:
+                mesh, file_texture = _mesh_file(filename.decode())
+                mesh = mesh.copy()
+                mesh.apply_scale(np.asarray(dims, dtype=float))
+                name, smooth = "mesh", mesh.vertex_normals is not None
+                texture = texture or file_texture
+            else:
+                name, mesh = _primitive(kind, dims)
+                smooth = name != "box"
+            shapes.append(VisualShape(index, built.uid, link, name, mesh, pose_matrix(local_pos, local_orn),
+                                      np.asarray(rgba, dtype=float), texture, smooth))
+    return shapes
+
+
+def link_frames(world: PhysicsWorld, uid: int) -> dict[int, np.ndarray]:
+    """World transforms (4x4) of a body's base link frame (-1) and every link frame (URDF frames)."""
+    kw = {"physicsClientId": world.client}
+    com_pos, com_orn = pb.getBasePositionAndOrientation(uid, **kw)
+    inertial_pos, inertial_orn = pb.getDynamicsInfo(uid, -1, **kw)[3:5]
+    # The base pose PyBullet reports is the inertial frame; the URDF link frame sits at its inverse offset.
+    frames = {-1: pose_matrix(com_pos, com_orn) @ np.linalg.inv(pose_matrix(inertial_pos, inertial_orn))}
+    n = pb.getNumJoints(uid, **kw)
+    if n:
+        for link, state in enumerate(pb.getLinkStates(uid, list(range(n)), computeForwardKinematics=True, **kw)):
+            frames[link] = pose_matrix(state[4], state[5])
+    return frames
+
+
+def shape_poses(world: PhysicsWorld, shapes: list[VisualShape]) -> list[np.ndarray]:
+    """The current world transform (4x4) of every shape."""
+    frames = {uid: link_frames(world, uid) for uid in {s.uid for s in shapes}}
+    return [frames[s.uid][s.link] @ s.local for s in shapes]
