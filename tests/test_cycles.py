@@ -145,3 +145,16 @@ def test_cli_without_bpy_fails_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 2
     assert "worldsim[cycles]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_render_look_cycles_uses_the_shipped_cycles_checkpoint(cycles, tmp_path):
+    from worldsim.checkpoint import load_model
+
+    model, _ = load_model("cycles")
+    assert model.config.pbr  # the shipped Cycles-look checkpoint conditions on surfaces and lighting
+    result = subprocess.run([sys.executable, "-m", "worldsim.cli", "render", SCENE_DIR / "tower_topple.yaml", "--out",
+                             tmp_path, "--look", "cycles", "--seconds", "0.2", "--steps", "1"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "reference: cycles" in result.stdout and "PSNR" in result.stdout
+    frames = np.load(tmp_path / "frames.npz")
+    assert frames["model"].shape == frames["reference"].shape == (5, 64, 64, 3)

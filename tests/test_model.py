@@ -73,3 +73,36 @@ def test_same_seed_same_sample():
     a = flow.sample(model, torch.randn(2, 2, 3, 32, 32, generator=torch.Generator().manual_seed(3)), cond, 2)
     b = flow.sample(model, torch.randn(2, 2, 3, 32, 32, generator=torch.Generator().manual_seed(3)), cond, 2)
     assert torch.equal(a, b)
+
+
+def test_widened_cycles_model_starts_as_exactly_its_source():
+    """--init default --look cycles: the new inputs get zero weights, so before fine-tuning the widened
+    model renders exactly what the source renders, whatever the new inputs say."""
+    from worldsim.conditioning import ENV_DIM, PBR_CHANNELS
+    from worldsim.model import widen_from
+
+    torch.manual_seed(0)
+    source = build_model("tiny")
+    for p in source.parameters():  # a trained-looking source: no zero-initialised branches left
+        torch.nn.init.normal_(p, std=0.05)
+    wide = build_model("tiny", pbr=True)
+    widen_from(wide, source.state_dict(), source.config)
+    cond = _cond()
+    cond.pbr = torch.rand(2, 2, PBR_CHANNELS, 32, 32)
+    cond.environment = torch.rand(2, ENV_DIM)
+    x, t = torch.randn(2, 2, 3, 32, 32), torch.rand(2)
+    with torch.no_grad():
+        assert torch.allclose(wide(x, t, cond), source(x, t, cond), atol=1e-5)
+        cond.pbr = cond.pbr * 3  # and it learns to use them: the new weights get gradients
+    loss = wide(x, t, cond).square().mean()
+    loss.backward()
+    assert wide.patch_embed.weight.grad.reshape(wide.config.dim, -1, wide.config.in_channels)[..., -PBR_CHANNELS:].abs().sum() > 0
+
+
+def test_cycles_model_refuses_missing_pbr_conditions_and_other_architectures():
+    from worldsim.model import widen_from
+
+    with pytest.raises(ValueError, match="pbr conditions"):
+        build_model("tiny", pbr=True)(torch.randn(2, 2, 3, 32, 32), torch.rand(2), _cond())
+    with pytest.raises(ValueError, match="same architecture"):
+        widen_from(build_model("tiny", pbr=True), build_model("small").state_dict(), build_model("small").config)

@@ -276,7 +276,7 @@ class CyclesTeacher:
     def _pose(self, world: PhysicsWorld) -> None:
         from mathutils import Matrix
 
-        for obj, pose in zip(self.objects, shape_poses(world, self.shapes)):
+        for obj, pose in zip(self.objects, shape_poses(world, self.shapes), strict=False):
             obj.matrix_world = Matrix(pose.tolist())
 
     def _render(self, name: str) -> np.ndarray:
@@ -305,7 +305,7 @@ class CyclesTeacher:
         sc.cycles.samples, sc.cycles.use_denoising, sc.cycles.filter_width = 1, False, 0.01
         sc.view_settings.view_transform = "Raw"
         sc.world = None
-        for obj, shape in zip(self.objects, self.shapes):
+        for obj, shape in zip(self.objects, self.shapes, strict=False):
             obj.data.materials.clear()
             obj.data.materials.append(self._id_material(shape.body))
         try:
@@ -314,7 +314,7 @@ class CyclesTeacher:
         finally:
             sc.cycles.samples, sc.cycles.use_denoising, sc.cycles.filter_width, sc.view_settings.view_transform = saved[:4]
             sc.world = saved[4]
-            for obj, mats in zip(self.objects, saved[5]):
+            for obj, mats in zip(self.objects, saved[5], strict=False):
                 obj.data.materials.clear()
                 for m in mats:
                     obj.data.materials.append(m)

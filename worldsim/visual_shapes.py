@@ -70,9 +70,13 @@ def _box(extents) -> object:
 @functools.lru_cache(maxsize=64)
 def _mesh_file(path: str) -> tuple[object, str | None]:
     """A mesh file's triangles (vertices split by UV and normal, as in the file) and its texture image."""
+    import warnings
+
     import trimesh
 
-    mesh = trimesh.load(path, force="mesh", process=False, maintain_order=True)
+    with warnings.catch_warnings():  # trimesh warns about NaN UVs in some OBJ files (the Panda's); harmless
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mesh = trimesh.load(path, force="mesh", process=False, maintain_order=True)
     image = None
     material = getattr(mesh.visual, "material", None)
     if material is not None and _declares_texture(path):

@@ -162,3 +162,20 @@ def test_urdf_unknown_joint_is_a_scene_error():
     with pytest.raises(SceneError, match="elbow") as info:
         PhysicsWorld(spec)
     assert info.value.field == "bodies[0].joint_positions"
+
+
+def test_pbr_and_lighting_fields_have_defaults_and_are_checked():
+    from worldsim.errors import SceneError
+    from worldsim.scene import scene_from_dict
+
+    spec = scene_from_dict({"bodies": [{"name": "a", "type": "sphere", "radius": 0.1, "material": "glossy", "metallic": 1.0}]})
+    assert spec.bodies[0].pbr == (0.08, 1.0, 0.8)
+    assert spec.environment.kind == "sky" and spec.area_lights == []
+    for bad, field in [({"roughness": 1.5}, "bodies[0].roughness"), ({"metallic": "yes"}, "bodies[0].metallic")]:
+        with pytest.raises(SceneError, match=field.replace("[", r"\[").replace("]", r"\]")):
+            scene_from_dict({"bodies": [{"name": "a", "type": "sphere", "radius": 0.1, **bad}]})
+    with pytest.raises(SceneError, match=r"area_lights\[0\]"):
+        scene_from_dict({"bodies": [{"name": "a", "type": "sphere", "radius": 0.1}],
+                         "area_lights": [{"position": [0, 0, 1], "target": [0, 0, 1]}]})
+    with pytest.raises(SceneError, match="environment.kind"):
+        scene_from_dict({"bodies": [{"name": "a", "type": "sphere", "radius": 0.1}], "environment": {"kind": "hdri"}})

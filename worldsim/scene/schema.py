@@ -165,7 +165,7 @@ class BodyBase(Strict_):
         """(roughness, metallic, specular) with the material's defaults filled in."""
         defaults = PBR_DEFAULTS[self.material]
         given = (self.roughness, self.metallic, self.specular)
-        return tuple(float(d if g is None else g) for g, d in zip(given, defaults))  # type: ignore[return-value]
+        return tuple(float(d if g is None else g) for g, d in zip(given, defaults, strict=False))  # type: ignore[return-value]
 
     @property
     def rgba(self) -> list[float]:
