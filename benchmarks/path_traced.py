@@ -1,7 +1,8 @@
 """The trade the Cycles look offers: path-traced frames vs the learned renderer's, in one run.
 
 Run: ``python benchmarks/path_traced.py [--checkpoint cycles] [--clips 3] [--frames 16] [--samples 32]``
-(needs ``bpy``; not named cycles.py, which would shadow Blender's own ``cycles`` add-on). For held-out random scenes (template seeds from 10^9, never trained on) it renders
+(needs ``bpy``; the file is not named cycles.py, which would shadow Blender's own ``cycles`` add-on).
+For held-out random scenes (template seeds from 10^9, never trained on) it renders
 every frame with Cycles (the teacher's settings: ``--samples`` per pixel, denoised, every core),
 with TinyRenderer, and with the learned Cycles-look renderer, at 64² and 128², and reports frames/s
 of each, the learned/Cycles speed ratio, and the learned frames' PSNR/SSIM against Cycles.
@@ -100,7 +101,8 @@ def main() -> None:
                 scores.append((np.mean([psnr(a, b) for a, b in zip(learned, cycles, strict=True)]),
                                np.mean([ssim(a, b) for a, b in zip(learned, cycles, strict=True)])))
                 videos.append(_side_by_side([clip["rgb"], cycles, learned]))
-        row = {"resolution": res, "cycles_frames_per_s": 1 / np.mean(cyc_s), "cycles_scene_build_s": float(np.mean(build_s)),
+        row = {"resolution": res, "cycles_frames_per_s": 1 / np.mean(cyc_s),
+               "cycles_scene_build_s": float(np.mean(build_s)),
                "tinyrenderer_frames_per_s": 1 / np.mean(tiny_s), "learned_frames_per_s": 1 / np.mean(model_s),
                "learned_over_cycles": float(np.mean(cyc_s) / np.mean(model_s)), "trained_weights": res == trained.resolution}
         if scores:

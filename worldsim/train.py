@@ -306,4 +306,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             import torch.distributed as dist
 
             if dist.is_initialized():
+                # Every rank reaches this point before any tears gloo down: one CI run saw rank 1 abort
+                # ("terminate called without an active exception") when its peer left first.
+                dist.barrier()
                 dist.destroy_process_group()
