@@ -109,7 +109,8 @@ def main() -> None:
             row["psnr_vs_cycles"] = float(np.mean([s[0] for s in scores]))
             row["ssim_vs_cycles"] = float(np.mean([s[1] for s in scores]))
         rows.append(row)
-    print(f"{'res':>5} {'Cycles f/s':>11} {'build s':>8} {'Tiny f/s':>9} {'learned f/s':>12} {'ratio':>7} {'PSNR':>7} {'SSIM':>6}")
+    print(f"{'res':>5} {'Cycles f/s':>11} {'build s':>8} {'Tiny f/s':>9} {'learned f/s':>12} {'ratio':>7} "
+          f"{'PSNR':>7} {'SSIM':>6}")
     for r in rows:
         print(f"{r['resolution']:>5} {r['cycles_frames_per_s']:>11.2f} {r['cycles_scene_build_s']:>8.2f} "
               f"{r['tinyrenderer_frames_per_s']:>9.1f} {r['learned_frames_per_s']:>12.1f} {r['learned_over_cycles']:>6.1f}x "
