@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from worldsim.scene.schema import Camera
+from worldsim.scene.view import Camera
 
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 

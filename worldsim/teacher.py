@@ -13,7 +13,7 @@ import pybullet as pb
 from worldsim.camera import extrinsics, gl_projection, gl_view, intrinsics, linear_depth
 from worldsim.gbuffer import Frame, derive_maps
 from worldsim.physics.world import PhysicsWorld
-from worldsim.scene.schema import Camera, Light
+from worldsim.scene.view import Camera, Light
 
 
 def _light_args(light: Light, lit: bool) -> dict:

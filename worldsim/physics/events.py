@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from worldsim.scene.schema import (
+from worldsim.scene.events import (
     Event,
     ForceEvent,
     ImpulseEvent,

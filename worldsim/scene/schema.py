@@ -4,6 +4,8 @@ Validated by pydantic: every model forbids unknown keys, scalars are strict (no 
 number), numbers are finite, and cross-field rules (mass *or* density, events naming real bodies)
 are checked in validators. :mod:`worldsim.scene.loader` turns pydantic's errors into a
 :class:`~worldsim.errors.SceneError` naming the file and the field path (``bodies[3].mass``).
+Cameras and lights live in :mod:`worldsim.scene.view`, events in :mod:`worldsim.scene.events`;
+this module holds the bodies and the whole :class:`SceneSpec`, and re-exports the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from worldsim.materials import MATERIALS, PBR_DEFAULTS
 from worldsim.scene.assets import resolve_asset
+from worldsim.scene.events import (  # noqa: F401  (re-exported: the whole format is importable from here)
+    Event,
+    EventBase,
+    ForceEvent,
+    ImpulseEvent,
+    JointTargetEvent,
+    RemoveEvent,
+    SetVelocityEvent,
+    SpawnEvent,
+)
 from worldsim.scene.types import (
     Bool,
     Color,
@@ -26,11 +38,11 @@ from worldsim.scene.types import (
     PositiveVec2,
     PositiveVec3,
     Quaternion,
-    Resolution,
     Strict_,
     UnitFloat,
     Vec3,
 )
+from worldsim.scene.view import AreaLight, Camera, Environment, Light  # noqa: F401  (re-exported)
 
 MAX_STEPS_PER_FRAME = 10_000
 
@@ -300,149 +312,6 @@ class UrdfBody(BodyBase):
 
 Body = Annotated[
     Union[BoxBody, SphereBody, CylinderBody, CapsuleBody, PlaneBody, MeshBody, UrdfBody],
-    Field(discriminator="type"),
-]
-
-
-class Camera(Strict_):
-    """A pinhole camera: look-at (``position`` + ``target``) or pose (``position`` + ``orientation``).
-
-    ``orientation`` is the camera-to-world rotation as a quaternion xyzw in the OpenCV camera
-    convention (x right, y down, z forward). ``fov_deg`` is the vertical field of view.
-    """
-
-    name: Name = "main"
-    position: Vec3 = [2.5, -2.5, 2.0]
-    target: Vec3 | None = None
-    orientation: Quaternion | None = None
-    up: Vec3 = [0.0, 0.0, 1.0]
-    fov_deg: Annotated[float, Field(gt=1, lt=179, allow_inf_nan=False, strict=True)] = 60.0
-    resolution: Resolution = [128, 128]
-    near: PositiveFloat = 0.05
-    far: PositiveFloat = 50.0
-
-    @model_validator(mode="after")
-    def _pose(self) -> "Camera":
-        if self.target is not None and self.orientation is not None:
-            raise ValueError("give either target (look-at) or orientation, not both")
-        if self.target is None and self.orientation is None:
-            self.target = [0.0, 0.0, 0.0]
-        if self.target is not None and math.dist(self.target, self.position) < 1e-6:
-            raise ValueError("camera target must differ from its position")
-        if self.far <= self.near:
-            raise ValueError("far must be greater than near")
-        return self
-
-
-class Light(Strict_):
-    """One directional light (the sun). ``direction`` points from the scene towards the light.
-
-    ``ambient``/``diffuse``/``specular`` are TinyRenderer's coefficients; ``strength`` (irradiance,
-    W/m²) and ``angle_deg`` (the sun's angular diameter: larger gives softer shadows) are the
-    path-traced teacher's.
-    """
-
-    direction: Vec3 = [0.4, -0.6, 1.0]
-    color: Color = [1.0, 1.0, 1.0]
-    ambient: UnitFloat = 0.45
-    diffuse: UnitFloat = 0.6
-    specular: UnitFloat = 0.1
-    distance: PositiveFloat = 10.0
-    shadows: Bool = True
-    strength: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)] = 3.0
-    angle_deg: Annotated[float, Field(ge=0, le=90, allow_inf_nan=False, strict=True)] = 3.0
-
-    @field_validator("direction")
-    @classmethod
-    def _nonzero(cls, value: list[float]) -> list[float]:
-        if math.sqrt(sum(v * v for v in value)) < 1e-6:
-            raise ValueError("light direction must not be the zero vector")
-        return value
-
-
-class Environment(Strict_):
-    """Light from everywhere for the path-traced teacher: a ``sky`` (``color`` at the horizon
-    blending to ``zenith_color`` overhead) or a ``uniform`` colour, scaled by ``strength``."""
-
-    kind: Literal["sky", "uniform"] = "sky"
-    color: Color = [0.85, 0.88, 0.92]
-    zenith_color: Color = [0.45, 0.6, 0.9]
-    strength: Annotated[float, Field(ge=0, le=20, allow_inf_nan=False, strict=True)] = 0.6
-
-
-class AreaLight(Strict_):
-    """A square emitter for the path-traced teacher, facing ``target``; ``power`` in watts."""
-
-    position: Vec3
-    target: Vec3 = [0.0, 0.0, 0.0]
-    size: PositiveFloat = 0.5
-    power: Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False, strict=True)] = 100.0
-    color: Color = [1.0, 1.0, 1.0]
-
-    @model_validator(mode="after")
-    def _aimed(self) -> "AreaLight":
-        if math.dist(self.position, self.target) < 1e-6:
-            raise ValueError("an area light's target must differ from its position")
-        return self
-
-
-class EventBase(Strict_):
-    """Fields every event has: when it fires and which body it acts on."""
-
-    time: NonNegFloat
-    body: Name
-
-
-class ImpulseEvent(EventBase):
-    """An instantaneous impulse (N·s) at ``point`` (world; default the body's centre of mass)."""
-
-    type: Literal["impulse"]
-    impulse: Vec3
-    point: Vec3 | None = None
-
-
-class ForceEvent(EventBase):
-    """A constant world-frame force (N) applied for ``duration`` seconds."""
-
-    type: Literal["force"]
-    force: Vec3
-    duration: PositiveFloat
-    point: Vec3 | None = None
-
-
-class SetVelocityEvent(EventBase):
-    """Set the base's linear (and optionally angular) velocity."""
-
-    type: Literal["set_velocity"]
-    linear: Vec3
-    angular: Vec3 | None = None
-
-
-class SpawnEvent(EventBase):
-    """Bring a body declared with ``active: false`` into the world (optionally at a new position)."""
-
-    type: Literal["spawn"]
-    position: Vec3 | None = None
-    linear_velocity: Vec3 | None = None
-
-
-class RemoveEvent(EventBase):
-    """Take a body out of the world."""
-
-    type: Literal["remove"]
-
-
-class JointTargetEvent(EventBase):
-    """Drive one joint of a URDF body to a target position with a position controller."""
-
-    type: Literal["joint_target"]
-    joint: str
-    position: Float
-    max_force: PositiveFloat = 200.0
-
-
-Event = Annotated[
-    Union[ImpulseEvent, ForceEvent, SetVelocityEvent, SpawnEvent, RemoveEvent, JointTargetEvent],
     Field(discriminator="type"),
 ]
 
