@@ -63,10 +63,6 @@ def _tiny_seconds_per_frame(spec, seed: int, frames: int, res: int) -> float:
         return (time.perf_counter() - start) / frames
 
 
-def _side_by_side(rows: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(rows, axis=2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="cycles")
@@ -93,14 +89,15 @@ def main() -> None:
             cyc_s.append(per_frame)
             build_s.append(build)
             tiny_s.append(_tiny_seconds_per_frame(spec, seed, args.frames, res))
-            renderer.render_clip(clip, seed=i) if i == 0 else None  # warm-up
+            if i == 0:
+                renderer.render_clip(clip, seed=i)  # warm-up
             start = time.perf_counter()
             learned = renderer.render_clip(clip, seed=i)
             model_s.append((time.perf_counter() - start) / args.frames)
             if res == trained.resolution:
                 scores.append((np.mean([psnr(a, b) for a, b in zip(learned, cycles, strict=True)]),
                                np.mean([ssim(a, b) for a, b in zip(learned, cycles, strict=True)])))
-                videos.append(_side_by_side([clip["rgb"], cycles, learned]))
+                videos.append(np.concatenate([clip["rgb"], cycles, learned], axis=2))
         row = {"resolution": res, "cycles_frames_per_s": 1 / np.mean(cyc_s),
                "cycles_scene_build_s": float(np.mean(build_s)),
                "tinyrenderer_frames_per_s": 1 / np.mean(tiny_s), "learned_frames_per_s": 1 / np.mean(model_s),

@@ -56,9 +56,9 @@ def _cycles_options(args: argparse.Namespace):
     """Cycles settings from the command line (None for the TinyRenderer teacher); fails early without bpy."""
     if args.teacher != "cycles":
         return None
-    from worldsim.cycles import CyclesOptions, require_bpy
+    from worldsim.cycles import CyclesOptions, check_bpy
 
-    require_bpy()
+    check_bpy()
     return CyclesOptions(samples=args.samples, denoise=not args.no_denoise)
 
 
@@ -73,7 +73,6 @@ def cmd_dataset(args: argparse.Namespace) -> None:
     """Generate (or resume) paired training data."""
     from worldsim.dataset import generate
 
-    _cycles_options(args)
     generate(args.out, frames=args.frames, resolution=args.resolution, workers=args.workers, seed=args.seed,
              ray_address=args.ray_address, teacher=args.teacher, samples=args.samples, denoise=not args.no_denoise,
              frames_per_clip=args.frames_per_clip, clips_per_shard=args.clips_per_shard)
@@ -137,10 +136,10 @@ def _reference_teacher(renderer) -> str:
     """The reference a learned look is compared with: Cycles for the Cycles look when bpy is installed."""
     if not renderer.model.config.pbr:
         return "tiny"
-    from worldsim.cycles import TeacherUnavailable, require_bpy
+    from worldsim.cycles import TeacherUnavailable, check_bpy
 
     try:
-        require_bpy()
+        check_bpy()
         return "cycles"
     except TeacherUnavailable:
         print("note: bpy is not installed, so the reference (and the metrics) are TinyRenderer's, not Cycles'")

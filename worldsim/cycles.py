@@ -22,6 +22,7 @@ import numpy as np
 
 from worldsim.camera import camera_to_world_rotation
 from worldsim.errors import WorldsimError
+from worldsim.materials import srgb_to_linear
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import Camera, SceneSpec
 from worldsim.visual_shapes import VisualShape, shape_poses, visual_shapes
@@ -50,6 +51,21 @@ def require_bpy():
     return bpy
 
 
+def check_bpy() -> None:
+    """Raise :class:`TeacherUnavailable` unless ``bpy`` is installed, without importing it: a parent
+    that only spawns Cycles workers need not load Blender (nor pass its script folders to them)."""
+    import importlib.util
+    import sys
+
+    if "bpy" in sys.modules:  # imported already (None marks a blocked import)
+        missing = sys.modules["bpy"] is None
+    else:
+        missing = importlib.util.find_spec("bpy") is None
+    if missing:
+        raise TeacherUnavailable(f"the Cycles teacher needs Blender's bpy module, which is not installed; install it "
+                                 f"with: {INSTALL_HINT}")
+
+
 @dataclass(frozen=True)
 class CyclesOptions:
     """Render settings. More samples cost time linearly; the denoiser (OpenImageDenoise) lets few samples look clean."""
@@ -62,12 +78,6 @@ class CyclesOptions:
     def __post_init__(self):
         if self.samples < 1 or self.bounces < 0 or self.threads < 0:
             raise ValueError(f"bad Cycles options {self}: samples >= 1, bounces >= 0, threads >= 0")
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """Scene colours are display (sRGB) values; Blender shades in linear light."""
-    c = np.asarray(c, dtype=float)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 def _use_nodes(datablock) -> None:
@@ -121,7 +131,6 @@ class CyclesTeacher:
         self._lights(world.spec)
         self.shapes = visual_shapes(world)
         self.objects = [self._object(i, s, world.spec) for i, s in enumerate(self.shapes)]
-        self._id_materials: list | None = None
 
     # --- scene setup -----------------------------------------------------------------------
     def _settings(self) -> None:
@@ -236,7 +245,7 @@ class CyclesTeacher:
         tex = nodes.new("ShaderNodeTexImage")
         tex.image = bpy.data.images.load(shape.texture, check_existing=True)
         tex.interpolation = "Closest"  # TinyRenderer samples textures without filtering
-        if shape.mesh.visual.kind != "texture" or getattr(shape.mesh.visual, "uv", None) is None:
+        if shape.uv is None:
             coords = nodes.new("ShaderNodeTexCoord")  # no UVs: project along the object's axes
             tex.projection = "BOX"
             links.new(coords.outputs["Generated"], tex.inputs["Vector"])
@@ -259,10 +268,9 @@ class CyclesTeacher:
         data.loops.foreach_set("vertex_index", faces.ravel())
         data.polygons.add(len(faces))
         data.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
-        uv = getattr(mesh.visual, "uv", None) if mesh.visual.kind == "texture" else None
-        if uv is not None and len(uv) == len(verts):
+        if shape.uv is not None:
             layer = data.uv_layers.new(name="uv")
-            layer.data.foreach_set("uv", np.asarray(uv, dtype=np.float32)[faces].ravel())
+            layer.data.foreach_set("uv", shape.uv[faces].ravel())
         data.update()
         data.polygons.foreach_set("use_smooth", np.full(len(faces), shape.smooth))
         if shape.smooth:

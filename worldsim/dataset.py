@@ -63,7 +63,7 @@ def light_vector(spec) -> np.ndarray:
 def environment_vector(spec) -> np.ndarray:
     """The path-traced teacher's global lighting as a (9,) vector: sun strength / 5, sun angle / 10°,
     sky flag, horizon and zenith colours (linear) times the environment's strength."""
-    from worldsim.cycles import srgb_to_linear
+    from worldsim.materials import srgb_to_linear
 
     env, light = spec.environment, spec.light
     return np.concatenate([[light.strength / 5.0, light.angle_deg / 10.0, float(env.kind == "sky")],
@@ -84,7 +84,7 @@ def area_light_map(spec, world_position: np.ndarray, normals: np.ndarray) -> np.
     Each light is a small Lambertian emitter: E = P cos θ_light cos θ_surface / (π d²). Zero where
     ``normals`` is zero (empty space).
     """
-    from worldsim.cycles import srgb_to_linear
+    from worldsim.materials import srgb_to_linear
 
     out = np.zeros(world_position.shape[:-1] + (3,), np.float32)
     for light in spec.area_lights:
@@ -217,9 +217,9 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     out.mkdir(parents=True, exist_ok=True)
     per_shard = frames_per_clip * clips_per_shard
     if teacher == "cycles":
-        from worldsim.cycles import require_bpy
+        from worldsim.cycles import check_bpy
 
-        require_bpy()  # say so before spawning workers
+        check_bpy()  # say so before spawning workers
     elif teacher != "tiny":
         raise ValueError(f"unknown teacher {teacher!r}; expected tiny or cycles")
     config = DatasetConfig(seed, resolution, frames_per_clip, clips_per_shard, max(1, -(-frames // per_shard)),

@@ -6,6 +6,8 @@ so they are a fixed list here rather than per-scene. Id 0 is reserved for empty 
 
 from __future__ import annotations
 
+import numpy as np
+
 MATERIALS: tuple[str, ...] = (
     "default",
     "matte",
@@ -43,3 +45,9 @@ PBR_DEFAULTS: dict[str, tuple[float, float, float]] = {
     "ground": (0.8, 0.0, 0.3),
     "robot": (0.4, 0.0, 0.5),
 }
+
+
+def srgb_to_linear(c) -> np.ndarray:
+    """Scene colours are display (sRGB) values; path tracing and irradiance work in linear light."""
+    c = np.asarray(c, dtype=float)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)

@@ -33,7 +33,8 @@ class VisualShape:
     local: np.ndarray  # (4, 4) visual frame in the link frame
     rgba: np.ndarray  # (4,)
     texture: str | None  # image file multiplying the base colour, or None
-    smooth: bool  # shade with interpolated normals (curved primitives, meshes with normals)
+    smooth: bool  # shade with interpolated vertex normals (curved primitives and meshes), else flat
+    uv: np.ndarray | None  # (V, 2) float32 texture coordinates per vertex, or None
 
 
 def pose_matrix(position, quaternion) -> np.ndarray:
@@ -128,6 +129,11 @@ def _primitive(kind: int, dims) -> tuple[str, object]:
     raise ValueError(f"visual geometry type {kind} is not supported")
 
 
+def _uv(mesh) -> np.ndarray | None:
+    uv = getattr(mesh.visual, "uv", None) if mesh.visual.kind == "texture" else None
+    return None if uv is None or len(uv) != len(mesh.vertices) else np.asarray(uv, dtype=np.float32)
+
+
 def visual_shapes(world: PhysicsWorld) -> list[VisualShape]:
     """Every visual shape of every body in ``world``, in body order."""
     from worldsim.physics.builders import texture_file
@@ -143,13 +149,14 @@ def visual_shapes(world: PhysicsWorld) -> list[VisualShape]:
                 mesh, file_texture = _mesh_file(filename.decode())
                 mesh = mesh.copy()
                 mesh.apply_scale(np.asarray(dims, dtype=float))
-                name, smooth = "mesh", mesh.vertex_normals is not None
+                # trimesh gives the file's normals where it has them, else area-weighted averages
+                name, smooth = "mesh", True
                 texture = texture or file_texture
             else:
                 name, mesh = _primitive(kind, dims)
                 smooth = name != "box"
             shapes.append(VisualShape(index, built.uid, link, name, mesh, pose_matrix(local_pos, local_orn),
-                                      np.asarray(rgba, dtype=float), texture, smooth))
+                                      np.asarray(rgba, dtype=float), texture, smooth, _uv(mesh)))
     return shapes
 
 
