@@ -80,6 +80,7 @@ class WorldsimEnv(gym.Env):
         self._steps, self._render_seed = 0, 0
         self._last_learned: np.ndarray | None = None
         self._last_obs: Any = None
+        self._obs_current = False  # does _last_learned show the world as it is now?
         self._broken = False
         self._viewer_context: np.ndarray | None = None
 
@@ -174,7 +175,7 @@ class WorldsimEnv(gym.Env):
             if learned is None:
                 inputs, seed, context = self._learned_request()
                 learned = obs_lib.render_learned(self.renderer, [inputs], [seed], [context])[0]
-            self._last_learned = learned
+            self._last_learned, self._obs_current = learned, True
             core = obs_lib.resize(learned, self.image_size)
         else:
             frame = obs_lib.capture(self.world, self.obs_mode, self.image_size, self.camera)
@@ -222,6 +223,7 @@ class WorldsimEnv(gym.Env):
             raise gym.error.ResetNeeded("the physics blew up in this episode; call reset() before step()")
         action = self.check_action(action)
         self._steps += 1
+        self._obs_current = False
         try:
             self._apply_action(action)
         except PhysicsError as exc:
@@ -244,7 +246,8 @@ class WorldsimEnv(gym.Env):
         if self.render_backend == "pybullet":
             return render_frame(self.world, self.camera, (self.image_size, self.image_size), passes="rgb",
                                 visibility=False).rgb
-        if self.obs_mode == "rgb" and self._last_learned is not None:
+        if self.obs_mode == "rgb" and self._last_learned is not None and (self._obs_current or self._broken):
+            # the observation shows this state (or the last good one, if the physics blew up)
             return obs_lib.resize(self._last_learned, self.image_size)
         inputs, seed, _ = self._learned_request()
         frame = obs_lib.render_learned(self.renderer, [inputs], [seed], [self._viewer_context])[0]
@@ -264,3 +267,4 @@ class WorldsimEnv(gym.Env):
         self._set_task_state(snap.task)
         self._steps, self._render_seed = snap.step, snap.render_seed
         self._last_learned, self._last_obs, self._broken = snap.last_learned, snap.last_obs, False
+        self._obs_current = snap.last_learned is not None

@@ -189,6 +189,64 @@ def test_a_physics_blow_up_ends_the_episode_with_an_info_flag():
     env.reset(seed=1)  # and the env is usable again
 
 
+def _launch_scene(bin_x: float, damping: float = 0.04):
+    return scene_from_dict({
+        "bodies": [{"name": "floor", "type": "plane", "size": [8, 4], "position": [1.5, 0, 0]},
+                   {"name": "pad", "type": "box", "static": True, "size": [0.2, 0.2, 0.1], "position": [0, 0, 0.05]},
+                   {"name": "ball", "type": "sphere", "radius": 0.05, "mass": 0.2, "position": [0, 0, 0.15],
+                    "linear_damping": damping},
+                   {"name": "bin", "type": "mesh", "file": "assets/bin.obj", "static": True,
+                    "collision": "exact", "position": [bin_x, 0, 0]}],
+        "cameras": [{"position": [1.4, -3.2, 1.3], "target": [1.4, 0, 0.4], "resolution": [32, 32]}],
+    }, base_dir=worldsim_envs.core.TASK_SCENES)
+
+
+def test_launch_dense_reward_measures_where_the_ball_comes_down():
+    # 5 m/s at 45 degrees from 0.15 m. Without damping (Bullet's default acts as drag), the ball's
+    # centre is back at 0.05 m (touching the floor) after t = (v_z + sqrt(v_z^2 + 2 g 0.1)) / g,
+    # having flown x = v_x t.
+    v, g = 5.0 * np.sqrt(0.5), 9.81
+    landing_x = v * (v + np.sqrt(v * v + 2 * g * 0.1)) / g
+    env = LaunchToBin(scene=_launch_scene(bin_x=3.5, damping=0.0), reward_type="dense")  # the bin far beyond the landing
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(np.zeros(2))  # action 0 = 5 m/s at 45 degrees
+    assert reward == pytest.approx(-(3.5 - landing_x), abs=0.03)
+    assert not info["is_success"]
+
+
+def test_launch_dense_reward_ranks_short_shots_that_all_end_against_the_bin():
+    # Short, flat shots land on the floor and roll to rest against the bin's outer wall, all 0.45 m
+    # from its centre: a reward on where the ball rests would score them the same (the trap an agent
+    # fell into). Scored where the ball comes down, the longer one is better, and a shot that drops
+    # into the bin is better than all of them.
+    env = LaunchToBin(scene=_launch_scene(bin_x=1.6), reward_type="dense")
+
+    def shot(speed: float) -> tuple[float, bool, float]:
+        env.reset(seed=0)
+        _, reward, _, _, info = env.step(np.array([speed, 0.0], np.float32))  # 45 degrees
+        return reward, info["is_success"], float(env._position("ball")[0])
+
+    short = [shot(s) for s in (-1.0, -0.9, -0.8, -0.7, -0.6)]
+    assert all(abs(rest - (1.6 - 0.45)) < 0.02 and not success for _, success, rest in short)
+    rewards = [r for r, _, _ in short]
+    assert rewards == sorted(rewards) and rewards[-1] - rewards[0] > 0.4
+    inside = [r for r, success, _ in (shot(s) for s in (-0.3, -0.2)) if success]
+    assert inside and min(inside) > max(rewards)
+
+
+def test_frame_callback_films_every_frame_of_a_shot():
+    env = LaunchToBin(obs_mode="rgb", image_size=32, render_mode="rgb_array", horizon=0.5)
+    obs, _ = env.reset(seed=0)
+    seen: list[tuple[float, np.ndarray]] = []
+    env.frame_callback = lambda e: seen.append((float(e._position("ball")[0]), e.render()))
+    _, _, _, _, info = env.step(np.zeros(2, np.float32))
+    assert len(seen) == round(info["sim_time"] * env.metadata["render_fps"])  # 0.5 s in the air at 24 fps
+    xs = [x for x, _ in seen]
+    assert xs == sorted(xs) and xs[-1] > 1.0  # the ball flies along +x
+    # render() draws the world as it is during the shot, not the stale pre-shot observation
+    assert not np.array_equal(seen[-1][1], obs) and not np.array_equal(seen[0][1], seen[-1][1])
+
+
 def test_image_size_and_modes():
     env = make(SHORT["Billiards"], obs_mode="rgb", image_size=96, render_mode="rgb_array", render_backend="pybullet")
     obs, _ = env.reset(seed=0)
