@@ -1,7 +1,8 @@
 """Train Stable-Baselines3 SAC (with hindsight experience replay on goal tasks) on a worldsim env.
 
     python examples/train_sac_her.py --env worldsim/PandaReach-v0 --steps 20000 --out runs/sac_reach
-    python examples/train_sac_her.py --env worldsim/PandaReach-v0 --obs-mode rgb --steps 20000 --out runs/sac_reach_rgb
+    python examples/train_sac_her.py --env worldsim/LaunchToBin-v0 --obs-mode rgb --image-size 32 \
+        --steps 6000 --out runs/sac_launch_rgb
 
 Every ``--eval-every`` environment steps the deterministic policy is run for ``--eval-episodes``
 episodes on held-out seeds; the success rate against environment steps goes to
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import worldsim_envs  # noqa: F401  (registers the ids)
+from pixel_encoder import ShiftCNN  # a sibling file: scripts run with examples/ on sys.path
 from stable_baselines3 import SAC, HerReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -75,6 +77,16 @@ def plot(history: list[dict], title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def policy_kwargs(image_obs: bool, encoder: str) -> dict:
+    """Network settings: two 256-unit layers, and for image observations the chosen encoder."""
+    kwargs: dict = {"net_arch": [256, 256]}
+    if image_obs:
+        kwargs["normalize_images"] = True
+        if encoder == "shift":
+            kwargs["features_extractor_class"] = ShiftCNN
+    return kwargs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="worldsim/PandaReach-v0")
@@ -84,22 +96,29 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-freq", type=int, default=1, help="env steps per gradient step (pixels: try 2-4)")
+    parser.add_argument("--image-size", type=int, default=64, help="side of pixel observations")
+    parser.add_argument("--encoder", choices=("shift", "nature"), default="shift",
+                        help="shift: small CNN with DrQ random shifts (pixel_encoder.py); nature: SB3's NatureCNN")
     parser.add_argument("--out", type=Path, default=Path("runs/sac_her"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    env = gym.make(args.env, obs_mode=args.obs_mode)
-    eval_env = gym.make(args.env, obs_mode=args.obs_mode)
     pixels = args.obs_mode != "state"
+    kwargs = {"obs_mode": args.obs_mode, **({"image_size": args.image_size} if pixels else {})}
+    env, eval_env = gym.make(args.env, **kwargs), gym.make(args.env, **kwargs)
     goal = isinstance(env.observation_space, gym.spaces.Dict)  # goal tasks get HER; one-shot tasks plain SAC
     policy = "MultiInputPolicy" if goal else ("CnnPolicy" if pixels else "MlpPolicy")
     model = SAC(
         policy, env, seed=args.seed, verbose=0,
         replay_buffer_class=HerReplayBuffer if goal else None,
         replay_buffer_kwargs={"n_sampled_goal": 4, "goal_selection_strategy": "future"} if goal else None,
-        learning_starts=min(1_000, args.steps // 4), batch_size=256 if not pixels else 64, buffer_size=min(args.steps, 1_000_000),
-        gamma=0.95, tau=0.05, train_freq=args.train_freq, learning_rate=1e-3 if not pixels else 3e-4,
-        policy_kwargs={"net_arch": [256, 256]} if not pixels else {"net_arch": [256, 256], "normalize_images": True},
+        learning_starts=min(1_000, args.steps // 4), batch_size=256 if not pixels else 128,
+        buffer_size=min(args.steps, 1_000_000),
+        gamma=0.95, tau=0.05, train_freq=args.train_freq, learning_rate=1e-3,
+        # DrQ's initial temperature for pixels: at SAC's default of 1.0 the entropy bonus outweighs
+        # rewards of order 1 for thousands of steps, and the deterministic action drifts meanwhile.
+        ent_coef="auto" if not pixels else "auto_0.1",
+        policy_kwargs=policy_kwargs(pixels and not goal, args.encoder),
     )
     callback = Evaluate(eval_env, args.eval_every, args.eval_episodes, args.steps, args.out)
     model.learn(total_timesteps=args.steps, callback=callback)
