@@ -8,6 +8,9 @@ Every ``--eval-every`` environment steps the deterministic policy is run for ``-
 episodes on held-out seeds; the success rate against environment steps goes to
 ``OUT/success.json`` and ``OUT/success.png``. The trained policy is saved as ``OUT/model.zip``
 (SB3's format: load only files you made yourself, it unpickles).
+
+Image observations of one-shot tasks get ``--encoder`` (default: the shift-augmented CNN of
+``pixel_encoder.py``); goal dicts with an image inside keep SB3's ``CombinedExtractor``.
 """
 
 from __future__ import annotations
