@@ -66,10 +66,9 @@ class ShotTask(WorldsimEnv):
         self._launched()
         for _ in range(int(math.ceil(self.horizon * fps))):
             world.step_frames(1)
-            state = world.state()
+            state = self._state = world.state()  # keeps _physics_state current for the hooks below
             self._after_frame(state)
             if self.frame_callback is not None:
-                self._state = None  # the callback may observe or render: the world has moved
                 self.frame_callback(self)
             moving = state.present & (np.linalg.norm(state.velocities, axis=1) > REST_SPEED)
             if not moving.any():
@@ -141,7 +140,7 @@ class LaunchToBin(ShotTask):
     _touchdown: np.ndarray | None = None  # where the ball first came down in this shot
 
     def _launched(self) -> None:
-        self._touchdown: np.ndarray | None = None
+        self._touchdown = None
 
     def _after_frame(self, state: PhysicsState) -> None:
         if self._touchdown is not None:
