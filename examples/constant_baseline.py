@@ -22,20 +22,24 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import worldsim_envs  # noqa: F401  (registers the ids)
+from train_sac_her import EVAL_SEED, success_rate  # a sibling file: scripts run with examples/ on sys.path
 
 from worldsim.io import write_atomic
 
-EVAL_SEED = 10**6  # the held-out seeds train_sac_her.py evaluates on
+
+class FixedShot:
+    """A policy that ignores its observation: SB3's ``predict`` interface around one action."""
+
+    def __init__(self, action: np.ndarray):
+        self.action = np.asarray(action, np.float32)
+
+    def predict(self, obs, deterministic: bool = True) -> tuple[np.ndarray, None]:
+        return self.action, None
 
 
 def constant_success(env: gym.Env, action: np.ndarray, episodes: int, seed: int = EVAL_SEED) -> float:
-    """Success rate of always playing ``action`` on one-step episodes with seeds ``seed``, ``seed+1``, …"""
-    wins = 0
-    for k in range(episodes):
-        env.reset(seed=seed + k)
-        _, _, _, _, info = env.step(action)
-        wins += bool(info.get("is_success"))
-    return wins / episodes
+    """Success rate of always playing ``action``, on the same held-out seeds as the trained agents."""
+    return success_rate(FixedShot(action), env, episodes, seed)
 
 
 def action_grid(space: gym.spaces.Box, points: int) -> list[np.ndarray]:

@@ -65,8 +65,12 @@ def strip(observations: list[np.ndarray], finals: list[np.ndarray]) -> np.ndarra
     scale = VIEW // observations[0].shape[0]
     top = [np.kron(o, np.ones((scale, scale, 1), np.uint8)) for o in observations]
     gap = np.full((VIEW, 2, 3), 255, np.uint8)
-    row = lambda images: np.concatenate([x for im in images for x in (im, gap)][:-1], axis=1)  # noqa: E731
-    return np.concatenate([row(top), np.full((2, row(top).shape[1], 3), 255, np.uint8), row(finals)], axis=0)
+
+    def row(images: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([x for im in images for x in (im, gap)][:-1], axis=1)
+
+    upper, lower = row(top), row(finals)
+    return np.concatenate([upper, np.full((2, upper.shape[1], 3), 255, np.uint8), lower], axis=0)
 
 
 def main() -> None:

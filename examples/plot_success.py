@@ -26,6 +26,31 @@ def parse_run(text: str) -> tuple[str, Path]:
     return label, path
 
 
+def plot_curves(curves: list[tuple[str, list[dict]]], path: Path, title: str = "", baseline: dict | None = None) -> None:
+    """Success rate against environment steps, one line per ``(label, success.json history)``.
+
+    ``baseline``: a ``constant_baseline.json`` document, drawn as a dashed line at its best rate.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, history in curves:
+        ax.plot([h["env_steps"] for h in history], [h["success_rate"] for h in history], marker="o", ms=3, label=label)
+    if baseline:
+        best = baseline["best"]
+        ax.axhline(best["success_rate"], ls="--", c="gray", label=f"best constant action ({best['success_rate']:.2f})")
+    ax.set(xlabel="environment steps", ylabel="success rate (held-out seeds)", ylim=(-0.02, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=parse_run, action="append", required=True, help="LABEL=DIR, repeatable")
@@ -33,24 +58,9 @@ def main() -> None:
     parser.add_argument("--title", default="")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for label, path in args.run:
-        history = json.loads(path.read_text())
-        ax.plot([h["env_steps"] for h in history], [h["success_rate"] for h in history], marker="o", ms=3, label=label)
-    if args.baseline:
-        best = json.loads(args.baseline.read_text())["best"]
-        ax.axhline(best["success_rate"], ls="--", c="gray", label=f"best constant action ({best['success_rate']:.2f})")
-    ax.set(xlabel="environment steps", ylabel="success rate (held-out seeds)", ylim=(-0.02, 1.02), title=args.title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
+    curves = [(label, json.loads(path.read_text())) for label, path in args.run]
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    plot_curves(curves, args.out, args.title, baseline)
     print(f"wrote {args.out}")
 
 

@@ -22,15 +22,21 @@ from pathlib import Path
 
 import gymnasium as gym
 import worldsim_envs  # noqa: F401  (registers the ids)
-from pixel_encoder import ShiftCNN  # a sibling file: scripts run with examples/ on sys.path
+from pixel_encoder import ShiftCNN  # sibling files: scripts run with examples/ on sys.path
+from plot_success import plot_curves
 from stable_baselines3 import SAC, HerReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
 from worldsim.io import write_atomic
 
+EVAL_SEED = 10**6  # held-out seeds EVAL_SEED, EVAL_SEED+1, …: training episodes never use them
 
-def success_rate(model: SAC, env: gym.Env, episodes: int, seed: int) -> float:
-    """Fraction of ``episodes`` (seeds ``seed``, ``seed+1``, …) that end in success."""
+
+def success_rate(model: SAC, env: gym.Env, episodes: int, seed: int = EVAL_SEED) -> float:
+    """Fraction of ``episodes`` (seeds ``seed``, ``seed+1``, …) that end in success.
+
+    ``model`` is anything with SB3's ``predict(obs, deterministic=True) -> (action, state)``.
+    """
     wins = 0
     for k in range(episodes):
         obs, _ = env.reset(seed=seed + k)
@@ -54,7 +60,7 @@ class Evaluate(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.num_timesteps % self.every == 0:
-            rate = success_rate(self.model, self.env, self.episodes, seed=10**6)
+            rate = success_rate(self.model, self.env, self.episodes)
             elapsed = time.perf_counter() - self.start
             eta = elapsed / self.num_timesteps * (self.total - self.num_timesteps)
             self.history.append({"env_steps": self.num_timesteps, "success_rate": rate, "seconds": round(elapsed, 1)})
@@ -62,22 +68,6 @@ class Evaluate(BaseCallback):
                   f"ETA {eta / 60:.1f} min", flush=True)
             write_atomic(self.out / "success.json", json.dumps(self.history, indent=2))
         return True
-
-
-def plot(history: list[dict], title: str, path: Path) -> None:
-    """Success rate against environment steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot([h["env_steps"] for h in history], [h["success_rate"] for h in history], marker="o")
-    ax.set(xlabel="environment steps", ylabel="success rate", ylim=(-0.02, 1.02), title=title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def policy_kwargs(image_obs: bool, encoder: str) -> dict:
@@ -126,7 +116,7 @@ def main() -> None:
     callback = Evaluate(eval_env, args.eval_every, args.eval_episodes, args.steps, args.out)
     model.learn(total_timesteps=args.steps, callback=callback)
     model.save(args.out / "model.zip")
-    plot(callback.history, f"SAC+HER on {args.env} ({args.obs_mode})", args.out / "success.png")
+    plot_curves([(args.obs_mode, callback.history)], args.out / "success.png", f"SAC+HER on {args.env}")
     print(f"wrote {args.out}/success.json, success.png, model.zip")
 
 
