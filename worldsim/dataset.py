@@ -187,6 +187,12 @@ def make_shard(config: DatasetConfig, shard: int) -> dict[str, np.ndarray]:
     return {key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS + PBR_KEYS}
 
 
+def stored_keys(*arrays: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """The shard keys every one of ``arrays`` holds: :data:`SHARD_KEYS`, plus :data:`PBR_KEYS` where
+    all of them have those (shards written before the Cycles teacher existed do not)."""
+    return SHARD_KEYS + tuple(k for k in PBR_KEYS if all(k in a for a in arrays))
+
+
 def shard_path(out: Path, shard: int) -> Path:
     """Where shard ``shard`` lives."""
     return Path(out) / f"shard_{shard:05d}.npz"
@@ -258,8 +264,7 @@ def read_shard(path: str | Path) -> dict[str, np.ndarray]:
     if missing:
         raise DataError(f"{path}: not a worldsim shard (missing {', '.join(missing)})")
     clips = arrays["rgb"].shape[0]
-    keys = SHARD_KEYS + tuple(k for k in PBR_KEYS if k in arrays)
-    if any(arrays[k].shape[0] != clips for k in keys):
+    if any(arrays[k].shape[0] != clips for k in stored_keys(arrays)):
         raise DataError(f"{path}: arrays disagree on the number of clips")
     return arrays
 
@@ -270,6 +275,4 @@ def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, n
     if not paths:
         raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")
     shards = [read_shard(p) for p in paths]
-    # The look's extra conditions come along when every shard has them (older shards do not).
-    keys = SHARD_KEYS + tuple(k for k in PBR_KEYS if all(k in s for s in shards))
-    return {key: np.concatenate([s[key] for s in shards]) for key in keys}
+    return {key: np.concatenate([s[key] for s in shards]) for key in stored_keys(*shards)}

@@ -22,7 +22,7 @@ import torch
 from worldsim import flow
 from worldsim.checkpoint import load_tensors, save_model, save_tensors
 from worldsim.conditioning import build_conditions, context_to_model, frames_to_model, model_to_frames
-from worldsim.dataset import CLIP_KEYS, PBR_KEYS, SHARD_KEYS, load_dataset
+from worldsim.dataset import CLIP_KEYS, PBR_KEYS, load_dataset, stored_keys
 from worldsim.errors import DataError
 from worldsim.metrics import psnr
 from worldsim.model import build_model
@@ -63,7 +63,7 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     start = rng.integers(0, length - frames + 1, size=batch)
     idx = start[:, None] + np.arange(frames)[None]
     out = {}
-    for key in SHARD_KEYS + tuple(k for k in PBR_KEYS if k in arrays):
+    for key in stored_keys(arrays):
         value = arrays[key][pick]
         out[key] = value if key in CLIP_KEYS else value[np.arange(batch)[:, None], idx]
     before = np.maximum(start[:, None] - np.arange(context_frames, 0, -1)[None], 0)  # (B, K), oldest first
