@@ -21,7 +21,7 @@ from worldsim.io import atomic_path, write_atomic
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
 NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT,
                      "pure_video": DEFAULT_CHECKPOINT.with_name("pure_video.safetensors"),  # the drift baseline
-                   "cycles": DEFAULT_CHECKPOINT.with_name("cycles.safetensors")}  # the path-traced look
+                     "cycles": DEFAULT_CHECKPOINT.with_name("cycles.safetensors")}  # the path-traced look
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from worldsim.dataset import CLIP_KEYS, clip_arrays
 from worldsim.evaluate import HELD_OUT_SEED, floor_bodies
+from worldsim.io import write_atomic
 from worldsim.metrics import clip_metrics
 from worldsim.render import Renderer
 from worldsim.templates import random_scene
@@ -77,8 +78,8 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
     report = {"models": list(models), "horizons": list(horizons), "clips": clips, "resolution": res,
               "start_frames": start, "table": table, "per_clip": per_clip, "seconds": time.perf_counter() - t0,
               "sampling_steps": {n: r.steps for n, r in models.items()}}
-    (out / "drift.json").write_text(json.dumps(report, indent=2, default=float))
-    (out / "drift.md").write_text(markdown(table, horizons) + "\n")
+    write_atomic(out / "drift.json", json.dumps(report, indent=2, default=float))
+    write_atomic(out / "drift.md", markdown(table, horizons) + "\n")
     plot(curves, out / "drift.png")
     return report
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from worldsim.dataset import clip_arrays
+from worldsim.io import write_atomic
 from worldsim.metrics import clip_metrics
 from worldsim.render import Renderer
 from worldsim.scene.schema import PlaneBody
@@ -62,7 +63,7 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
               "clips": clips,
               "frames": frames, "resolution": renderer.resolution, "overall": overall, "per_clip": results,
               "seconds": time.perf_counter() - start}
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    write_atomic(out / "metrics.json", json.dumps(report, indent=2))
     plot_metrics(results, out / "metrics.png")
     return report
 
