@@ -31,3 +31,8 @@ class PhysicsError(WorldsimError):
 
 class DataError(WorldsimError):
     """A dataset shard or checkpoint is truncated, corrupt, pickled or otherwise unreadable."""
+
+
+class SceneWarning(UserWarning):
+    """A scene that simulates but probably not as its author meant (bodies overlapping at t = 0,
+    extreme mass ratios). The message names the file and the bodies or field."""

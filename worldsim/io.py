@@ -12,6 +12,14 @@ import numpy as np
 from worldsim.errors import DataError
 
 
+def cache_dir(kind: str) -> Path:
+    """A per-kind cache directory (``$WORLDSIM_CACHE`` or ``~/.cache/worldsim``), created on first use."""
+    root = Path(os.environ.get("WORLDSIM_CACHE", Path.home() / ".cache" / "worldsim"))
+    path = root / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def atomic_path(path: str | Path) -> Path:
     """A temporary sibling path; write there, then :func:`os.replace` onto ``path``."""
     path = Path(path)

@@ -2,8 +2,9 @@
 
 File formats (all arrays; ``T`` frames, ``N`` bodies, ``H x W`` pixels):
 
-``state.npz``: ``time (T,)``, ``body_names (N,)``, ``positions (T,N,3)``, ``quaternions (T,N,4)``
-(xyzw), ``velocities (T,N,3)``, ``angular_velocities (T,N,3)``, ``present (T,N)``, ``masses (N,)``,
+``state.npz``: ``time (T,)``, ``body_names (N,)``, ``positions (T,N,3)`` (the frame the scene
+placed: a URDF's root link frame), ``centers_of_mass (T,N,3)``, ``quaternions (T,N,4)`` (xyzw),
+``velocities (T,N,3)``, ``angular_velocities (T,N,3)``, ``present (T,N)``, ``masses (N,)``,
 ``collision_frame (K,)``, ``collision_bodies (K,2)``, ``collision_position (K,3)``,
 ``collision_force (K,)`` (strongest normal force of each touching pair during each frame), ``fps ()``
 and ``joint_positions__<body> (T,J)`` for each articulated body.
@@ -49,6 +50,7 @@ class Recording:
             "time": np.array([x.time for x in s]),
             "body_names": np.array(s[0].names),
             "positions": np.stack([x.positions for x in s]),
+            "centers_of_mass": np.stack([x.centers_of_mass for x in s]),
             "quaternions": np.stack([x.quaternions for x in s]),
             "velocities": np.stack([x.velocities for x in s]),
             "angular_velocities": np.stack([x.angular_velocities for x in s]),

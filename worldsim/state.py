@@ -21,8 +21,9 @@ class Contact:
 class PhysicsState:
     """Every body's state at one instant. Index ``i`` refers to ``names[i]`` throughout.
 
-    Quaternions are xyzw. Bodies not (yet / any more) in the world have ``present[i] == False``
-    and hold their declared pose with zero velocity.
+    Positions and quaternions are those of the frame the scene placed each body at (a URDF's root
+    link frame); velocities are that frame's origin's. Quaternions are xyzw. Bodies not (yet / any
+    more) in the world have ``present[i] == False`` and hold their declared pose with zero velocity.
     """
 
     time: float
@@ -34,6 +35,9 @@ class PhysicsState:
     present: np.ndarray  # (N,) bool
     joint_positions: dict[str, np.ndarray] = field(default_factory=dict)
     contacts: list[Contact] = field(default_factory=list)
+    # (N, 3) each base's centre of mass; equal to ``positions`` except for URDF bodies whose base
+    # link's <inertial> origin is offset from the link frame (positions are the frame the scene placed).
+    centers_of_mass: np.ndarray | None = None
 
     def index(self, name: str) -> int:
         """Index of the body called ``name``."""

@@ -104,7 +104,7 @@ def _save_texture(img, source: str) -> str:
     """Write a PIL texture image from a mesh's material into the cache; returns the file."""
     import hashlib
 
-    from worldsim.physics.meshes import cache_dir
+    from worldsim.io import cache_dir
 
     key = hashlib.sha1(f"{source}:{Path(source).stat().st_mtime}".encode()).hexdigest()[:16]
     out = cache_dir("textures") / f"mesh_{key}.png"

@@ -154,14 +154,11 @@ def test_python_api_builds_the_same_scene():
     assert spec.body("ball").radius == 0.1 and spec.camera().name == "main"
 
 
-def test_urdf_unknown_joint_is_a_scene_error():
-    from worldsim.physics import PhysicsWorld
-
-    spec = scene_from_dict({"bodies": [{"name": "arm", "type": "urdf", "file": "kuka_iiwa/model.urdf",
-                                        "joint_positions": {"elbow": 1.0}}]})
+def test_urdf_unknown_joint_is_a_scene_error_at_validation():
     with pytest.raises(SceneError, match="elbow") as info:
-        PhysicsWorld(spec)
-    assert info.value.field == "bodies[0].joint_positions"
+        scene_from_dict({"bodies": [{"name": "arm", "type": "urdf", "file": "kuka_iiwa/model.urdf",
+                                     "joint_positions": {"elbow": 1.0}}]}, file="arm.yaml")
+    assert info.value.file == "arm.yaml" and info.value.field == "bodies[0].joint_positions"
 
 
 def test_pbr_and_lighting_fields_have_defaults_and_are_checked():
@@ -179,3 +176,48 @@ def test_pbr_and_lighting_fields_have_defaults_and_are_checked():
                          "area_lights": [{"position": [0, 0, 1], "target": [0, 0, 1]}]})
     with pytest.raises(SceneError, match="environment.kind"):
         scene_from_dict({"bodies": [{"name": "a", "type": "sphere", "radius": 0.1}], "environment": {"kind": "hdri"}})
+
+
+KUKA = {"name": "arm", "type": "urdf", "file": "kuka_iiwa/model.urdf", "static": True}
+BALL = {"name": "ball", "type": "sphere", "radius": 0.1}
+
+
+@pytest.mark.parametrize("doc, field, message", [
+    ({"bodies": [KUKA], "events": [{"time": 0.1, "type": "joint_target", "body": "arm", "joint": "elbow", "position": 1.0}]},
+     "events[0].joint", "'arm' has no movable joint 'elbow'; it has lbr_iiwa_joint_1"),
+    ({"bodies": [BALL], "events": [{"time": 0.1, "type": "set_dynamics", "body": "ball"}]},
+     "events[0]", "set_dynamics changes nothing"),
+    ({"bodies": [BALL], "events": [{"time": 0.1, "type": "set_dynamics", "body": "ball", "friction": -1.0}]},
+     "events[0].friction", "greater than or equal to 0"),
+    ({"bodies": [KUKA], "events": [{"time": 0.1, "type": "set_dynamics", "body": "arm", "friction": 0.1}]},
+     "events[0]", "set_dynamics needs a moving body, 'arm' is static"),
+    ({"bodies": [BALL], "events": [{"time": 0.1, "type": "set_gravity", "gravity": [0, 0]}]},
+     "events[0].gravity", "at least 3"),
+    ({"bodies": [BALL], "constraints": [{"type": "hinge", "body": "ball", "axis": [0, 0, 0]}]},
+     "constraints[0].axis", "must not be all zeros"),
+    ({"bodies": [BALL], "constraints": [{"type": "ball", "body": "bal"}]},
+     "constraints[0].body", "no body named 'bal'; bodies are ball"),
+    ({"bodies": [BALL], "constraints": [{"type": "fixed", "body": "ball", "to": "ball"}]},
+     "constraints[0].to", "cannot be constrained to itself"),
+    ({"bodies": [{**BALL, "static": True}], "constraints": [{"type": "fixed", "body": "ball"}]},
+     "constraints[0]", "needs at least one moving body"),
+    ({"bodies": [BALL, {"name": "floor", "type": "plane"}], "constraints": [{"type": "fixed", "body": "ball", "to": "floor"}]},
+     "constraints[0].to", "a plane cannot be constrained"),
+    ({"bodies": [BALL], "physics": {"combine": "sum"}}, "physics.combine", "'product' or 'moving_body'"),
+    ({"bodies": [BALL], "physics": {"linear_damping": -0.1}}, "physics.linear_damping", "greater than or equal to 0"),
+    ({"bodies": [{**BALL, "ccd": "yes"}]}, "bodies[0].ccd", "valid boolean"),
+])
+def test_new_scene_fields_name_file_and_field(doc, field, message):
+    with pytest.raises(SceneError) as info:
+        scene_from_dict(doc, file="mine.yaml")
+    assert info.value.file == "mine.yaml"
+    assert info.value.field == field, str(info.value)
+    assert message in info.value.detail, str(info.value)
+
+
+def test_randomize_and_sweep_reach_fields_left_to_the_physics_defaults():
+    from worldsim.scene import sample, with_values
+
+    spec = scene_from_dict({"bodies": [BALL], "randomize": {"bodies[ball].friction": {"uniform": [0.1, 0.2]}}})
+    assert 0.1 <= sample(spec, 3).bodies[0].friction <= 0.2
+    assert with_values(scene_from_dict({"bodies": [BALL]}), {"bodies[ball].restitution": 0.5}).bodies[0].restitution == 0.5

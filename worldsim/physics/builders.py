@@ -6,13 +6,15 @@ import hashlib
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pybullet as pb
 
 from worldsim.errors import SceneError
-from worldsim.io import write_atomic
-from worldsim.physics.meshes import cache_dir, mesh_as_obj, mesh_volume
+from worldsim.io import cache_dir, write_atomic
+from worldsim.physics.meshes import mesh_as_obj
+from worldsim.scene.mass import body_mass
 from worldsim.scene.schema import (
     BodyBase,
     BoxBody,
@@ -25,8 +27,13 @@ from worldsim.scene.schema import (
     SphereBody,
     UrdfBody,
 )
+from worldsim.scene.settings import PhysicsSettings, contact_values
 
-DEFAULT_DENSITY = 500.0  # kg/m^3 (light wood) when a moving body gives neither mass nor density
+# A plane collides as a box this wide with its top face on the plane, not as Bullet's plane shape:
+# the convex-plane algorithm keeps one contact point per step, and a 1 cm box that landed on an edge
+# settled 2.5 mm into such a plane, still spinning at 10 rad/s; box-box contacts hold it at 0.01 mm.
+PLANE_HALF_EXTENT = 1000.0  # m
+PLANE_THICKNESS = 1.0  # m
 
 
 @dataclass
@@ -47,30 +54,6 @@ def orientation_xyzw(body: BodyBase) -> list[float]:
     if body.euler_deg is not None:
         return list(pb.getQuaternionFromEuler([math.radians(a) for a in body.euler_deg]))
     return [0.0, 0.0, 0.0, 1.0]
-
-
-def primitive_volume(body: BodyBase) -> float:
-    """Volume (m^3) of a primitive body, used to turn a density into a mass."""
-    if isinstance(body, BoxBody):
-        return float(np.prod(body.size))
-    if isinstance(body, SphereBody):
-        return 4.0 / 3.0 * math.pi * body.radius**3
-    if isinstance(body, CylinderBody):
-        return math.pi * body.radius**2 * body.length
-    if isinstance(body, CapsuleBody):
-        return math.pi * body.radius**2 * body.length + 4.0 / 3.0 * math.pi * body.radius**3
-    if isinstance(body, MeshBody):
-        return mesh_volume(body.file, body.scale3)
-    raise TypeError(type(body).__name__)
-
-
-def body_mass(body: BodyBase) -> float:
-    """Mass in kg: 0 for static bodies, else the given mass or density times volume."""
-    if body.static:
-        return 0.0
-    if body.mass is not None:
-        return float(body.mass)
-    return float((body.density or DEFAULT_DENSITY) * primitive_volume(body))
 
 
 def texture_file(texture: CheckerTexture | ImageTexture) -> str:
@@ -104,7 +87,7 @@ def _plane_obj(size: list[float]) -> str:
 
 def _decomposed(obj: str, client: int) -> str:
     """V-HACD convex decomposition (PyBullet's built-in), cached by mesh content."""
-    key = hashlib.sha1(open(obj, "rb").read()).hexdigest()[:16]
+    key = hashlib.sha1(Path(obj).read_bytes()).hexdigest()[:16]
     out = cache_dir("vhacd") / f"{key}.obj"
     if not out.exists():
         tmp = f"{out}.tmp{os.getpid()}.obj"
@@ -129,7 +112,8 @@ def _shapes(body: BodyBase, client: int) -> tuple[int, int]:
         return (pb.createCollisionShape(geom, radius=body.radius, height=body.length, **kw),
                 pb.createVisualShape(geom, radius=body.radius, length=body.length, rgbaColor=rgba, **kw))
     if isinstance(body, PlaneBody):
-        return (pb.createCollisionShape(pb.GEOM_PLANE, **kw),
+        half = [PLANE_HALF_EXTENT, PLANE_HALF_EXTENT, PLANE_THICKNESS / 2]
+        return (pb.createCollisionShape(pb.GEOM_BOX, halfExtents=half, collisionFramePosition=[0, 0, -half[2]], **kw),
                 pb.createVisualShape(pb.GEOM_MESH, fileName=_plane_obj(body.size), rgbaColor=rgba, **kw))
     if isinstance(body, MeshBody):
         obj = mesh_as_obj(body.file)
@@ -147,19 +131,38 @@ def _shapes(body: BodyBase, client: int) -> tuple[int, int]:
     raise TypeError(type(body).__name__)
 
 
-def _set_dynamics(uid: int, body: BodyBase, links: list[int], client: int) -> None:
+def _set_dynamics(uid: int, body: BodyBase, links: list[int], physics: PhysicsSettings, client: int) -> None:
+    values = contact_values(body, physics, from_file=isinstance(body, UrdfBody))
     for link in links:
-        pb.changeDynamics(uid, link, lateralFriction=body.friction, rollingFriction=body.rolling_friction,
-                          spinningFriction=body.spinning_friction, restitution=body.restitution,
-                          linearDamping=body.linear_damping, angularDamping=body.angular_damping,
-                          physicsClientId=client)
+        pb.changeDynamics(uid, link, physicsClientId=client, **values)
+    if body.ccd:
+        # Swept-sphere CCD on the base: a sphere inside the shape is swept along each step's motion.
+        pb.changeDynamics(uid, -1, ccdSweptSphereRadius=0.9 * _inner_radius(body), physicsClientId=client)
 
 
-def build_body(body: BodyBase, index: int, client: int) -> BuiltBody:
+def _inner_radius(body: BodyBase) -> float:
+    """Radius of a sphere that fits inside the body's collision shape (for CCD)."""
+    if isinstance(body, BoxBody):
+        return min(body.size) / 2
+    if isinstance(body, CylinderBody):
+        return min(body.radius, body.length / 2)
+    if isinstance(body, (SphereBody, CapsuleBody)):
+        return body.radius
+    if isinstance(body, MeshBody):
+        from worldsim.scene.meshes import solid_mesh
+
+        return float(min(solid_mesh(body.file).extents * np.asarray(body.scale3))) / 2
+    return 0.01  # a URDF's base: its links' shapes are PyBullet's to know; a small sphere still sweeps
+
+
+def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings | None = None) -> BuiltBody:
     """Create one body in the PyBullet client and set its contact properties and velocities.
 
-    Raises:
-        SceneError: a URDF names joints it does not have (field ``bodies[index].joint_positions``).
+    Args:
+        body: the validated body.
+        index: its index in the scene (for error fields).
+        client: the PyBullet client.
+        physics: the scene's contact and damping defaults (default: :class:`PhysicsSettings` defaults).
     """
     if isinstance(body, UrdfBody):
         built = _build_urdf(body, index, client)
@@ -167,15 +170,16 @@ def build_body(body: BodyBase, index: int, client: int) -> BuiltBody:
     else:
         collision, visual = _shapes(body, client)
         mass = body_mass(body)
+        # Bullet sweeps only maximal-coordinate rigid bodies for CCD, so a ccd body is made as one.
         uid = pb.createMultiBody(mass, collision, visual, body.position, orientation_xyzw(body),
-                                 physicsClientId=client)
+                                 useMaximalCoordinates=body.ccd, physicsClientId=client)
         built = BuiltBody(uid=uid, mass=mass)
         links = [-1]
     if body.texture is not None:
         tex = pb.loadTexture(texture_file(body.texture), physicsClientId=client)
         for link in links:
             pb.changeVisualShape(built.uid, link, textureUniqueId=tex, physicsClientId=client)
-    _set_dynamics(built.uid, body, links, client)
+    _set_dynamics(built.uid, body, links, physics or PhysicsSettings(), client)
     if not body.collide:
         for link in links:
             pb.setCollisionFilterGroupMask(built.uid, link, 0, 0, physicsClientId=client)
@@ -199,10 +203,6 @@ def _build_urdf(body: UrdfBody, index: int, client: int) -> BuiltBody:
         links[info[12].decode()] = j
         if info[2] in (pb.JOINT_REVOLUTE, pb.JOINT_PRISMATIC):
             joints[info[1].decode()] = j
-    unknown = sorted(set(body.joint_positions) - set(joints))
-    if unknown:
-        raise SceneError(f"joint(s) {', '.join(unknown)} not in {os.path.basename(body.file)}; "
-                         f"movable joints are {', '.join(joints)}", field=f"bodies[{index}].joint_positions")
     for name, j in joints.items():
         target = body.joint_positions.get(name, 0.0)
         pb.resetJointState(uid, j, target, physicsClientId=client)

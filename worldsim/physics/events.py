@@ -13,9 +13,12 @@ from worldsim.scene.events import (
     ImpulseEvent,
     JointTargetEvent,
     RemoveEvent,
+    SetDynamicsEvent,
+    SetGravityEvent,
     SetVelocityEvent,
     SpawnEvent,
 )
+from worldsim.scene.settings import CONTACT_FIELDS
 
 if TYPE_CHECKING:
     from worldsim.physics.world import PhysicsWorld
@@ -84,3 +87,7 @@ class _Fire:
             world.remove(e.body)
         elif isinstance(e, JointTargetEvent):
             world.set_joint_target(e.body, e.joint, e.position, e.max_force)
+        elif isinstance(e, SetDynamicsEvent):
+            world.set_dynamics(e.body, **{CONTACT_FIELDS.get(k, k): v for k, v in e.changes().items()})
+        elif isinstance(e, SetGravityEvent):
+            world.set_gravity(e.gravity)

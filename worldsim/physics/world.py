@@ -12,21 +12,27 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet as pb
 
-from worldsim.errors import PhysicsError
+from worldsim.errors import PhysicsError, SceneWarning
 from worldsim.materials import material_id
 from worldsim.physics.builders import BuiltBody, build_body, orientation_xyzw
+from worldsim.physics.constraints import create_constraint
 from worldsim.physics.events import EventQueue
-from worldsim.scene.schema import SceneSpec
+from worldsim.scene.schema import SceneSpec, UrdfBody
+from worldsim.scene.settings import contact_values
 from worldsim.state import Contact, PhysicsState
 
 PARK_Z = -1000.0  # inactive bodies wait far below the scene, outside every camera's far plane
 # Bullet clamps multibody speeds at 100 m/s; a body at the clamp has left physics behind.
 MAX_SPEED = 99.0
+# Bodies placed inside each other deeper than this at t = 0 are pushed apart at speed: warn.
+OVERLAP_TOLERANCE = 1e-3  # m
+IDENTITY = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
 
 
 @dataclass
@@ -39,6 +45,8 @@ class Snapshot:
     queue: EventQueue
     joint_targets: dict[tuple[int, int], tuple[float, float]]
     contacts: dict[tuple[int, int], Contact] = field(default_factory=dict)
+    dynamics: list[dict] = field(default_factory=list)  # each body's base dynamics (set_dynamics changes them)
+    gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
 
 
 class PhysicsWorld:
@@ -46,6 +54,13 @@ class PhysicsWorld:
 
     Time advances in physics steps of ``spec.sim.timestep``; an output frame is
     ``spec.sim.steps_per_frame`` steps. Scripted events fire at the first step at or after their time.
+
+    Poses are those of the frame the scene placed (a URDF's root link frame, a primitive's or a
+    mesh's own origin); :meth:`state` also reports each body's centre of mass, which differs from
+    that frame only for URDF bodies whose base link has an ``<inertial><origin>``.
+
+    Warns (:class:`SceneWarning`, naming the file and both bodies) when two bodies, at least one
+    of them moving, start inside each other: PyBullet would push them apart at speed.
     """
 
     def __init__(self, spec: SceneSpec, seed: int = 0):
@@ -57,7 +72,14 @@ class PhysicsWorld:
         self._joint_targets: dict[tuple[int, int], tuple[float, float]] = {}
         try:
             self._configure()
-            self.bodies: list[BuiltBody] = [build_body(b, i, self.client) for i, b in enumerate(spec.bodies)]
+            self.bodies: list[BuiltBody] = [build_body(b, i, self.client, spec.physics) for i, b in enumerate(spec.bodies)]
+            # Where each base's centre of mass sits in the frame the scene placed (identity but for URDFs).
+            self._com_in_frame = [self._com_offset(built) if isinstance(body, UrdfBody) else IDENTITY
+                                  for built, body in zip(self.bodies, spec.bodies, strict=True)]
+            self._constrained: set[tuple[int, int]] = set()
+            for con in spec.constraints:
+                self._add_constraint(con)
+            self._dynamics = [self._read_dynamics(i) for i in range(len(self.bodies))]
             # PyBullet uid -> index into spec.bodies (-1 for uids that are not ours); used by the
             # contact scan every physics step and by the renderer's segmentation every frame.
             self.uid_to_index = np.full(max(b.uid for b in self.bodies) + 1, -1, dtype=np.int32)
@@ -70,6 +92,7 @@ class PhysicsWorld:
             for i in set(range(len(spec.bodies))) - self.active:
                 self._park(i)
             self.queue = EventQueue(spec.events, spec.sim.timestep)
+            self._warn_overlaps()
         except BaseException:
             self.close()
             raise
@@ -78,10 +101,49 @@ class PhysicsWorld:
     def _configure(self) -> None:
         sim = self.spec.sim
         pb.resetSimulation(physicsClientId=self.client)
+        self.gravity = tuple(sim.gravity)
         pb.setGravity(*sim.gravity, physicsClientId=self.client)
         pb.setPhysicsEngineParameter(fixedTimeStep=sim.timestep, numSubSteps=sim.substeps,
                                      numSolverIterations=sim.solver_iterations,
+                                     restitutionVelocityThreshold=self.spec.physics.restitution_threshold,
                                      deterministicOverlappingPairs=1, physicsClientId=self.client)
+
+    def _com_offset(self, built: BuiltBody) -> tuple[tuple, tuple]:
+        info = pb.getDynamicsInfo(built.uid, -1, physicsClientId=self.client)
+        return tuple(info[3]), tuple(info[4])
+
+    def _add_constraint(self, con) -> None:
+        a = self.index(con.body)
+        b = -1 if con.to is None else self.index(con.to)
+        pivot = list(con.pivot) if con.pivot is not None else list(self.spec.bodies[a].position)
+        create_constraint(con, self.bodies[a].uid, -1 if b < 0 else self.bodies[b].uid, pivot, self.client)
+        self._constrained.add((min(a, b), max(a, b)))
+
+    def _read_dynamics(self, i: int) -> dict:
+        """The base dynamics of body ``i`` as ``changeDynamics`` keywords (what a snapshot restores)."""
+        info = pb.getDynamicsInfo(self.bodies[i].uid, -1, physicsClientId=self.client)
+        body = self.spec.bodies[i]
+        damping = contact_values(body, self.spec.physics, from_file=True)  # damping only: PyBullet cannot report it
+        return {"mass": info[0], "localInertiaDiagonal": tuple(info[2]), "lateralFriction": info[1],
+                "restitution": info[5], "rollingFriction": info[6], "spinningFriction": info[7], **damping}
+
+    def _warn_overlaps(self) -> None:
+        pb.performCollisionDetection(physicsClientId=self.client)
+        depths: dict[tuple[int, int], float] = {}
+        for point in pb.getContactPoints(physicsClientId=self.client):
+            a, b = int(self.uid_to_index[point[1]]), int(self.uid_to_index[point[2]])
+            key = (min(a, b), max(a, b))
+            if a < 0 or b < 0 or a == b or key in self._constrained:
+                continue
+            if self.spec.bodies[a].static and self.spec.bodies[b].static:
+                continue
+            depths[key] = max(depths.get(key, 0.0), -point[8])
+        for (a, b), depth in sorted(depths.items()):
+            if depth > OVERLAP_TOLERANCE:
+                na, nb = self.spec.bodies[a].name, self.spec.bodies[b].name
+                warnings.warn(f"{self.spec.source}: bodies {na!r} and {nb!r} overlap by {depth * 1000:.1f} mm at t = 0; "
+                              "PyBullet will push them apart at speed (move one, or check their sizes)",
+                              SceneWarning, stacklevel=3)
 
     def close(self) -> None:
         """Disconnect the PyBullet client (idempotent)."""
@@ -192,9 +254,27 @@ class PhysicsWorld:
         bad = [k for k, v in kwargs.items() if not math.isfinite(float(v)) or float(v) < 0]
         if bad:
             raise PhysicsError(f"set_dynamics({name!r}): {', '.join(bad)} must be finite and >= 0")
+        i = self.index(name)
+        unknown = sorted(set(kwargs) - set(self._dynamics[i]))
+        if unknown:
+            raise PhysicsError(f"set_dynamics({name!r}): unknown keyword(s) {', '.join(unknown)}; "
+                               f"expected {', '.join(k for k in self._dynamics[i] if k != 'localInertiaDiagonal')}")
         pb.changeDynamics(self.uid(name), -1, physicsClientId=self.client, **kwargs)
-        if "mass" in kwargs:
-            self.bodies[self.index(name)].mass = float(kwargs["mass"])
+        # Read back: a new mass also rescales the inertia, and a snapshot must restore both.
+        info = pb.getDynamicsInfo(self.bodies[i].uid, -1, physicsClientId=self.client)
+        self._record_dynamics(i, {**self._dynamics[i], **kwargs, "mass": info[0], "localInertiaDiagonal": tuple(info[2])})
+
+    def _record_dynamics(self, i: int, values: dict) -> None:
+        """Remember body ``i``'s base dynamics; its recorded mass (a URDF's: all links) follows the base's."""
+        self.bodies[i].mass += values["mass"] - self._dynamics[i]["mass"]
+        self._dynamics[i] = values
+
+    def set_gravity(self, gravity: list[float]) -> None:
+        """Change the world's gravity (m/s², world frame) from the next step on."""
+        if len(gravity) != 3 or not all(math.isfinite(float(g)) for g in gravity):
+            raise PhysicsError(f"gravity must be 3 finite numbers, got {gravity!r}")
+        self.gravity = tuple(float(g) for g in gravity)
+        pb.setGravity(*self.gravity, physicsClientId=self.client)
 
     def apply_impulse(self, name: str, impulse: list[float], point: list[float] | None = None) -> None:
         """Apply an impulse (N·s) during the next physics step, at ``point`` (world) or the centre of mass."""
@@ -236,10 +316,12 @@ class PhysicsWorld:
     def set_pose(self, name: str, position: list[float], orientation: list[float] | None = None) -> None:
         """Teleport a body (orientation xyzw; unchanged when None) and zero its velocity."""
         _check_vector("position", position)
-        uid = self.uid(name)
+        i = self.index(name)
+        uid = self.bodies[i].uid
         if orientation is None:
-            orientation = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)[1]
-        pb.resetBasePositionAndOrientation(uid, list(position), list(orientation), physicsClientId=self.client)
+            orientation = self.state(clear_contacts=False).quaternions[i]
+        com, com_orn = pb.multiplyTransforms(list(position), list(orientation), *self._com_in_frame[i])
+        pb.resetBasePositionAndOrientation(uid, com, com_orn, physicsClientId=self.client)
         pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
 
     # --- articulated bodies -----------------------------------------------------------------
@@ -292,16 +374,22 @@ class PhysicsWorld:
         """Every body's pose and velocity now, plus the contacts since the last call."""
         n = len(self.bodies)
         pos, quat = np.zeros((n, 3)), np.zeros((n, 4))
-        vel, ang = np.zeros((n, 3)), np.zeros((n, 3))
+        vel, ang, com = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
         joints: dict[str, np.ndarray] = {}
         for i, built in enumerate(self.bodies):
+            offset = self._com_in_frame[i]
             if i in self.active:
-                p, q = pb.getBasePositionAndOrientation(built.uid, physicsClientId=self.client)
+                c, q = pb.getBasePositionAndOrientation(built.uid, physicsClientId=self.client)
                 v, w = pb.getBaseVelocity(built.uid, physicsClientId=self.client)
+                p = c
+                if offset is not IDENTITY:  # the placed frame, and its velocity v + ω × (p − c)
+                    p, q = pb.multiplyTransforms(c, q, *pb.invertTransform(*offset))
+                    v = np.asarray(v) + np.cross(w, np.subtract(p, c))
             else:
                 body = self.spec.bodies[i]
                 p, q, v, w = body.position, orientation_xyzw(body), (0, 0, 0), (0, 0, 0)
-            pos[i], quat[i], vel[i], ang[i] = p, q, v, w
+                c = pb.multiplyTransforms(p, q, *offset)[0]
+            pos[i], quat[i], vel[i], ang[i], com[i] = p, q, v, w, c
             if built.joints:
                 states = pb.getJointStates(built.uid, list(built.joints.values()), physicsClientId=self.client)
                 joints[self.spec.bodies[i].name] = np.array([s[0] for s in states])
@@ -310,7 +398,7 @@ class PhysicsWorld:
             self._contacts = {}
         present = np.array([i in self.active for i in range(n)], dtype=bool)
         return PhysicsState(self.time, [b.name for b in self.spec.bodies], pos, quat, vel, ang, present,
-                            joints, contacts)
+                            joints, contacts, com)
 
     def masses(self) -> np.ndarray:
         """Mass of each body in kg (0 for static; sum over links for URDFs)."""
@@ -340,13 +428,25 @@ class PhysicsWorld:
         snapshot can differ at that level from one that never does.)
         """
         snap = Snapshot(pb.saveState(physicsClientId=self.client), self._step, set(self.active),
-                        self.queue.copy(), dict(self._joint_targets), dict(self._contacts))
+                        self.queue.copy(), dict(self._joint_targets), dict(self._contacts),
+                        [dict(d) for d in self._dynamics], self.gravity)
         self.restore(snap)
         return snap
 
     def restore(self, snap: Snapshot) -> None:
-        """Return to a snapshot; continuing from it reproduces the original continuation exactly."""
+        """Return to a snapshot; continuing from it reproduces the original continuation exactly.
+
+        Bullet's ``restoreState`` brings back poses and velocities only; masses, contact and damping
+        values changed since (by :meth:`set_dynamics` or a ``set_dynamics`` event) and gravity are
+        put back here.
+        """
         pb.restoreState(stateId=snap.state_id, physicsClientId=self.client)
+        for i, saved in enumerate(snap.dynamics):
+            if saved != self._dynamics[i]:
+                pb.changeDynamics(self.bodies[i].uid, -1, physicsClientId=self.client, **saved)
+                self._record_dynamics(i, dict(saved))
+        if snap.gravity != self.gravity:
+            self.set_gravity(list(snap.gravity))
         self._step = snap.step
         self.active = set(snap.active)
         self.queue = snap.queue.copy()

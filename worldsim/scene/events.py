@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from worldsim.scene.types import Float, Name, NonNegFloat, PositiveFloat, Strict_, Vec3
+from worldsim.scene.types import Float, Name, NonNegFloat, PositiveFloat, Strict_, UnitFloat, Vec3
 
 
 class EventBase(Strict_):
@@ -68,7 +68,42 @@ class JointTargetEvent(EventBase):
     max_force: PositiveFloat = 200.0
 
 
+class SetDynamicsEvent(EventBase):
+    """Change a body's mass or contact and damping values from this time on (unset fields stay)."""
+
+    type: Literal["set_dynamics"]
+    mass: PositiveFloat | None = None
+    friction: NonNegFloat | None = None
+    rolling_friction: NonNegFloat | None = None
+    spinning_friction: NonNegFloat | None = None
+    restitution: UnitFloat | None = None
+    linear_damping: NonNegFloat | None = None
+    angular_damping: NonNegFloat | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "SetDynamicsEvent":
+        if not self.changes():
+            raise ValueError("set_dynamics changes nothing: give mass, friction, rolling_friction, "
+                             "spinning_friction, restitution, linear_damping or angular_damping")
+        return self
+
+    def changes(self) -> dict[str, float]:
+        """The fields this event sets, by scene name."""
+        keys = ("mass", "friction", "rolling_friction", "spinning_friction", "restitution", "linear_damping",
+                "angular_damping")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+
+class SetGravityEvent(Strict_):
+    """Change the world's gravity (m/s², world frame) from this time on; it acts on no one body."""
+
+    time: NonNegFloat
+    type: Literal["set_gravity"]
+    gravity: Vec3
+
+
 Event = Annotated[
-    Union[ImpulseEvent, ForceEvent, SetVelocityEvent, SpawnEvent, RemoveEvent, JointTargetEvent],
+    Union[ImpulseEvent, ForceEvent, SetVelocityEvent, SpawnEvent, RemoveEvent, JointTargetEvent, SetDynamicsEvent,
+          SetGravityEvent],
     Field(discriminator="type"),
 ]

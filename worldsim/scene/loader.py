@@ -71,9 +71,14 @@ def scene_from_dict(doc: Any, base_dir: str | Path | None = None, file: str | No
         raise _scene_error(exc, doc, file) from None
     except RecursionError:
         raise SceneError("document is nested too deeply", file=file) from None
+    spec._source = file
     from worldsim.scene.randomize import check_randomize
 
     check_randomize(spec, file=file)
+    if not spec.randomize:  # a randomized scene is checked as each concrete draw is made
+        from worldsim.scene.checks import warn_mass_ratios
+
+        warn_mass_ratios(spec)
     return spec
 
 

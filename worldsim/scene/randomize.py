@@ -47,6 +47,8 @@ def _locate(doc: Any, path: str) -> tuple[Any, str | int]:
             if last:
                 return node, token
             node = node[token]
+        elif last and isinstance(node, dict) and isinstance(token, str):
+            return node, token  # a field left unset (e.g. friction, which defaults to the physics section)
         elif isinstance(node, list) and isinstance(token, int) and -len(node) <= token < len(node):
             if last:
                 return node, token
@@ -85,7 +87,7 @@ def sample(spec: SceneSpec, seed: int) -> SceneSpec:
         container[key] = _draw(spec.randomize[path], rng)
     from worldsim.scene.loader import scene_from_dict
 
-    return scene_from_dict(doc)
+    return scene_from_dict(doc, file=spec._source)
 
 
 def with_values(spec: SceneSpec, values: dict[str, Any], file: str | None = None) -> SceneSpec:
@@ -103,7 +105,7 @@ def with_values(spec: SceneSpec, values: dict[str, Any], file: str | None = None
         except ValueError as exc:
             raise SceneError(str(exc), file=file, field=path) from None
         container[key] = value
-    return scene_from_dict(doc, file=file)
+    return scene_from_dict(doc, file=file or spec._source)
 
 
 def check_randomize(spec: SceneSpec, file: str | None = None) -> None:
@@ -118,12 +120,9 @@ def check_randomize(spec: SceneSpec, file: str | None = None) -> None:
             value = _draw(spec.randomize[path], rng)
         except (ValueError, TypeError) as exc:
             raise SceneError(str(exc), file=file, field=f"randomize[{path!r}]") from None
-        if isinstance(container[key], (dict,)) or (
-            isinstance(container[key], list) and np.shape(value) != np.shape(container[key])
-        ):
-            raise SceneError(
-                f"draws {value!r} but the field holds {container[key]!r}", file=file, field=f"randomize[{path!r}]"
-            )
+        current = container.get(key) if isinstance(container, dict) else container[key]
+        if isinstance(current, dict) or (isinstance(current, list) and np.shape(value) != np.shape(current)):
+            raise SceneError(f"draws {value!r} but the field holds {current!r}", file=file, field=f"randomize[{path!r}]")
     try:
         sample(spec, 0)
     except SceneError as exc:

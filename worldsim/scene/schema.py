@@ -13,20 +13,29 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from worldsim.materials import MATERIALS, PBR_DEFAULTS
 from worldsim.scene.assets import resolve_asset
-from worldsim.scene.events import (  # noqa: F401  (re-exported: the whole format is importable from here)
+from worldsim.scene.constraints import (  # noqa: F401  (re-exported: the whole format is importable from here)
+    BallConstraint,
+    Constraint,
+    FixedConstraint,
+    HingeConstraint,
+)
+from worldsim.scene.events import (  # noqa: F401  (re-exported)
     Event,
     EventBase,
     ForceEvent,
     ImpulseEvent,
     JointTargetEvent,
     RemoveEvent,
+    SetDynamicsEvent,
+    SetGravityEvent,
     SetVelocityEvent,
     SpawnEvent,
 )
+from worldsim.scene.settings import MAX_STEPS_PER_FRAME, PhysicsSettings, SimSettings  # noqa: F401  (re-exported)
 from worldsim.scene.types import (
     Bool,
     Color,
@@ -42,9 +51,8 @@ from worldsim.scene.types import (
     UnitFloat,
     Vec3,
 )
+from worldsim.scene.urdf import urdf_info
 from worldsim.scene.view import AreaLight, Camera, Environment, Light  # noqa: F401  (re-exported)
-
-MAX_STEPS_PER_FRAME = 10_000
 
 
 class FieldError(ValueError):
@@ -54,41 +62,6 @@ class FieldError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
-
-
-class SimSettings(Strict_):
-    """Simulation settings. One output frame spans ``1 / (fps * timestep)`` physics steps."""
-
-    gravity: Vec3 = [0.0, 0.0, -9.81]
-    timestep: PositiveFloat = 1.0 / 240.0
-    substeps: PositiveInt = 1
-    solver_iterations: PositiveInt = 50
-    fps: PositiveFloat = 24.0
-    duration: PositiveFloat = 2.0
-
-    @model_validator(mode="after")
-    def _frame_is_whole_steps(self) -> "SimSettings":
-        product = self.fps * self.timestep
-        ratio = 1.0 / product if product > 0 else math.inf  # denormal inputs underflow to 0
-        if not math.isfinite(ratio) or ratio > MAX_STEPS_PER_FRAME:
-            raise ValueError(f"1 / (fps * timestep) = {ratio:.4g} physics steps per frame; at most {MAX_STEPS_PER_FRAME} "
-                             f"are supported (fps={self.fps}, timestep={self.timestep})")
-        if ratio < 1 - 1e-6 or abs(ratio - round(ratio)) > 1e-6:
-            raise ValueError(
-                f"1 / (fps * timestep) must be a whole number of physics steps per frame, "
-                f"got {ratio:.4f} (fps={self.fps}, timestep={self.timestep})"
-            )
-        return self
-
-    @property
-    def steps_per_frame(self) -> int:
-        """Physics steps per output frame."""
-        return int(round(1.0 / (self.fps * self.timestep)))
-
-    @property
-    def num_frames(self) -> int:
-        """Output frames in ``duration`` seconds (the first frame is at t = 0)."""
-        return int(math.floor(self.duration * self.fps + 1e-9)) + 1
 
 
 class CheckerTexture(Strict_):
@@ -123,12 +96,16 @@ class BodyBase(Strict_):
     static: Bool = False
     mass: PositiveFloat | None = None
     density: PositiveFloat | None = None
-    friction: NonNegFloat = 0.5
-    rolling_friction: NonNegFloat = 0.0
-    spinning_friction: NonNegFloat = 0.0
-    restitution: UnitFloat = 0.0
-    linear_damping: NonNegFloat = 0.04
-    angular_damping: NonNegFloat = 0.04
+    # Contact and damping values; unset takes the scene's ``physics:`` default (a URDF keeps its
+    # file's <contact> values). Resolved in one place: worldsim.scene.settings.contact_values.
+    friction: NonNegFloat | None = None
+    rolling_friction: NonNegFloat | None = None
+    spinning_friction: NonNegFloat | None = None
+    restitution: UnitFloat | None = None
+    linear_damping: NonNegFloat | None = None
+    angular_damping: NonNegFloat | None = None
+    # Continuous collision detection: a small, fast body cannot tunnel through thin walls.
+    ccd: Bool = False
     linear_velocity: Vec3 = [0.0, 0.0, 0.0]
     angular_velocity: Vec3 = [0.0, 0.0, 0.0]
     color: Color = [0.8, 0.8, 0.8, 1.0]
@@ -170,6 +147,8 @@ class BodyBase(Strict_):
             raise ValueError("a static body has no mass or density")
         if not self.collide and not self.static:
             raise ValueError("collide: false needs static: true (a body without collisions would fall forever)")
+        if self.ccd and self.static:
+            raise ValueError("ccd is for moving bodies; a static body never tunnels")
         return self
 
     @property
@@ -254,7 +233,7 @@ class MeshBody(BodyBase):
             raise ValueError("collision 'exact' (concave triangle mesh) is only for static bodies")
         if len(self.scale) == 2:
             raise ValueError("scale is one number or three")
-        from worldsim.physics.meshes import check_mesh_file  # trimesh only when a mesh is used
+        from worldsim.scene.meshes import check_mesh_file  # trimesh only when a mesh is used
 
         check_mesh_file(self.file, dynamic=not self.static)
         return self
@@ -268,18 +247,6 @@ class MeshBody(BodyBase):
     def collision_mode(self) -> str:
         """The collision mode with the static/dynamic default filled in."""
         return self.collision or ("exact" if self.static else "convex_hull")
-
-
-def _check_urdf_xml(path: str) -> None:
-    """Refuse a URDF that is not well-formed XML with a <robot> root (PyBullet only says "cannot load")."""
-    import xml.etree.ElementTree as ET
-
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
-        raise ValueError(f"{path} is not valid URDF XML: {exc}") from None
-    if root.tag != "robot":
-        raise ValueError(f"{path} is not a URDF: its root element is <{root.tag}>, not <robot>")
 
 
 class UrdfBody(BodyBase):
@@ -300,14 +267,26 @@ class UrdfBody(BodyBase):
     @classmethod
     def _exists(cls, value: str, info: ValidationInfo) -> str:
         path = resolve_asset(value, info.context, kinds=(".urdf",))
-        _check_urdf_xml(path)
+        urdf_info(path)  # refuses a file that is not URDF XML (PyBullet would only say "cannot load")
         return path
 
     @model_validator(mode="after")
-    def _no_mass(self) -> "UrdfBody":
+    def _urdf_rules(self) -> "UrdfBody":
         if self.mass is not None or self.density is not None:
             raise ValueError("a URDF body takes its masses from the URDF; remove mass/density")
+        if self.ccd:
+            raise FieldError("ccd", "ccd works on primitive and mesh bodies, not URDFs")
+        movable = self.movable_joints
+        unknown = sorted(set(self.joint_positions) - set(movable))
+        if unknown:
+            raise FieldError("joint_positions", f"joint(s) {', '.join(unknown)} not in {self.file.rsplit('/', 1)[-1]}; "
+                             f"movable joints are {', '.join(movable) or '(none)'}")
         return self
+
+    @property
+    def movable_joints(self) -> tuple[str, ...]:
+        """Names of the URDF's revolute, continuous and prismatic joints, in file order."""
+        return urdf_info(self.file).movable_joints
 
 
 Body = Annotated[
@@ -344,13 +323,22 @@ class SceneSpec(Strict_):
     name: Name = "scene"
     description: str = ""
     sim: SimSettings = SimSettings()
+    physics: PhysicsSettings = PhysicsSettings()
     bodies: Annotated[list[Body], Field(min_length=1)]
     cameras: Annotated[list[Camera], Field(min_length=1)] = [Camera()]
     light: Light = Light()
     environment: Environment = Environment()
     area_lights: Annotated[list[AreaLight], Field(max_length=8)] = []
     events: list[Event] = []
+    constraints: list[Constraint] = []
     randomize: dict[str, Distribution] = {}
+    # The file the scene came from (set by the loader), so later warnings can name it.
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str:
+        """The scene's file, or ``<scene>`` for one built in Python."""
+        return self._source or "<scene>"
 
     @model_validator(mode="after")
     def _references(self) -> "SceneSpec":
@@ -363,16 +351,48 @@ class SceneSpec(Strict_):
             raise FieldError("cameras", "camera names must be unique")
         by_name = {b.name: b for b in self.bodies}
         for i, event in enumerate(self.events):
+            if isinstance(event, SetGravityEvent):
+                continue
             body = by_name.get(event.body)
             if body is None:
                 raise FieldError(f"events[{i}].body", f"no body named {event.body!r}; bodies are {', '.join(names)}")
-            if isinstance(event, JointTargetEvent) and not isinstance(body, UrdfBody):
-                raise FieldError(f"events[{i}]", f"joint_target needs a urdf body, {event.body!r} is a {body.type}")
+            if isinstance(event, JointTargetEvent):
+                if not isinstance(body, UrdfBody):
+                    raise FieldError(f"events[{i}]", f"joint_target needs a urdf body, {event.body!r} is a {body.type}")
+                if event.joint not in body.movable_joints:
+                    raise FieldError(f"events[{i}].joint", f"{event.body!r} has no movable joint {event.joint!r}; "
+                                     f"it has {', '.join(body.movable_joints) or '(none)'}")
+            if isinstance(event, SetDynamicsEvent) and body.static:
+                raise FieldError(f"events[{i}]", f"set_dynamics needs a moving body, {event.body!r} is static")
+            if isinstance(event, SetDynamicsEvent) and event.mass is not None and isinstance(body, UrdfBody):
+                raise FieldError(f"events[{i}].mass", "a URDF body takes its masses from the URDF")
             if isinstance(event, (SpawnEvent, RemoveEvent)) and isinstance(body, (UrdfBody, PlaneBody)):
                 raise FieldError(f"events[{i}]", "spawn/remove works on primitive and mesh bodies only")
             if isinstance(event, SpawnEvent) and body.active:
                 raise FieldError(f"events[{i}]", f"spawned body {event.body!r} must be declared with active: false")
+        for i, con in enumerate(self.constraints):
+            self._check_constraint(i, con, by_name)
         return self
+
+    def _check_constraint(self, i: int, con: Constraint, by_name: dict[str, Body]) -> None:
+        names = ", ".join(by_name)
+        for key in ("body", "to"):
+            other = getattr(con, key)
+            if other is None:
+                continue
+            body = by_name.get(other)
+            if body is None:
+                raise FieldError(f"constraints[{i}].{key}", f"no body named {other!r}; bodies are {names}")
+            if not body.active:
+                raise FieldError(f"constraints[{i}].{key}", f"{other!r} starts inactive; a constraint needs it from t = 0")
+            if isinstance(body, PlaneBody):
+                raise FieldError(f"constraints[{i}].{key}", "a plane cannot be constrained; leave 'to' unset for the world")
+            if body.ccd:
+                raise FieldError(f"constraints[{i}].{key}", f"{other!r} has ccd: true; PyBullet cannot constrain such a body")
+        if con.to == con.body:
+            raise FieldError(f"constraints[{i}].to", "a body cannot be constrained to itself")
+        if by_name[con.body].static and (con.to is None or by_name[con.to].static):
+            raise FieldError(f"constraints[{i}]", "a constraint needs at least one moving body")
 
     def body(self, name: str) -> Body:
         """Return the body called ``name``."""
