@@ -10,7 +10,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from worldsim.scene.types import Float, Name, NonNegFloat, PositiveFloat, Strict_, UnitFloat, Vec3
+from worldsim.scene.settings import CONTACT_FIELDS, ContactFields
+from worldsim.scene.types import Float, Name, NonNegFloat, PositiveFloat, Strict_, Vec3
 
 
 class EventBase(Strict_):
@@ -68,17 +69,11 @@ class JointTargetEvent(EventBase):
     max_force: PositiveFloat = 200.0
 
 
-class SetDynamicsEvent(EventBase):
+class SetDynamicsEvent(EventBase, ContactFields):
     """Change a body's mass or contact and damping values from this time on (unset fields stay)."""
 
     type: Literal["set_dynamics"]
     mass: PositiveFloat | None = None
-    friction: NonNegFloat | None = None
-    rolling_friction: NonNegFloat | None = None
-    spinning_friction: NonNegFloat | None = None
-    restitution: UnitFloat | None = None
-    linear_damping: NonNegFloat | None = None
-    angular_damping: NonNegFloat | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> "SetDynamicsEvent":
@@ -89,8 +84,7 @@ class SetDynamicsEvent(EventBase):
 
     def changes(self) -> dict[str, float]:
         """The fields this event sets, by scene name."""
-        keys = ("mass", "friction", "rolling_friction", "spinning_friction", "restitution", "linear_damping",
-                "angular_damping")
+        keys = ("mass", *CONTACT_FIELDS)
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 

@@ -35,13 +35,17 @@ from worldsim.scene.events import (  # noqa: F401  (re-exported)
     SetVelocityEvent,
     SpawnEvent,
 )
-from worldsim.scene.settings import MAX_STEPS_PER_FRAME, PhysicsSettings, SimSettings  # noqa: F401  (re-exported)
+from worldsim.scene.settings import (  # noqa: F401  (re-exported)
+    MAX_STEPS_PER_FRAME,
+    ContactFields,
+    PhysicsSettings,
+    SimSettings,
+)
 from worldsim.scene.types import (
     Bool,
     Color,
     Float,
     Name,
-    NonNegFloat,
     PositiveFloat,
     PositiveInt,
     PositiveVec2,
@@ -86,8 +90,9 @@ class ImageTexture(Strict_):
 Texture = Union[CheckerTexture, ImageTexture]
 
 
-class BodyBase(Strict_):
-    """Fields every body has: identity, pose, appearance, contact properties and initial motion."""
+class BodyBase(ContactFields):
+    """Fields every body has: identity, pose, appearance, contact properties (from
+    :class:`ContactFields`; unset ones take the scene's ``physics:`` defaults) and initial motion."""
 
     name: Name
     position: Vec3 = [0.0, 0.0, 0.0]
@@ -96,14 +101,6 @@ class BodyBase(Strict_):
     static: Bool = False
     mass: PositiveFloat | None = None
     density: PositiveFloat | None = None
-    # Contact and damping values; unset takes the scene's ``physics:`` default (a URDF keeps its
-    # file's <contact> values). Resolved in one place: worldsim.scene.settings.contact_values.
-    friction: NonNegFloat | None = None
-    rolling_friction: NonNegFloat | None = None
-    spinning_friction: NonNegFloat | None = None
-    restitution: UnitFloat | None = None
-    linear_damping: NonNegFloat | None = None
-    angular_damping: NonNegFloat | None = None
     # Continuous collision detection: a small, fast body cannot tunnel through thin walls.
     ccd: Bool = False
     linear_velocity: Vec3 = [0.0, 0.0, 0.0]

@@ -30,6 +30,21 @@ CONTACT_FIELDS = {
 }
 
 
+class ContactFields(Strict_):
+    """The contact and damping fields a body (or a ``set_dynamics`` event) may set; unset is None.
+
+    A body's unset fields take the scene's ``physics:`` defaults (a URDF keeps its file's
+    ``<contact>`` values): :func:`contact_values` resolves them.
+    """
+
+    friction: NonNegFloat | None = None
+    rolling_friction: NonNegFloat | None = None
+    spinning_friction: NonNegFloat | None = None
+    restitution: UnitFloat | None = None
+    linear_damping: NonNegFloat | None = None
+    angular_damping: NonNegFloat | None = None
+
+
 class SimSettings(Strict_):
     """Simulation settings. One output frame spans ``1 / (fps * timestep)`` physics steps."""
 
