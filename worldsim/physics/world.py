@@ -318,8 +318,9 @@ class PhysicsWorld:
         _check_vector("position", position)
         i = self.index(name)
         uid = self.bodies[i].uid
-        if orientation is None:
-            orientation = self.state(clear_contacts=False).quaternions[i]
+        if orientation is None:  # keep the placed frame's orientation
+            c, q = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)
+            orientation = pb.multiplyTransforms(c, q, *pb.invertTransform(*self._com_in_frame[i]))[1]
         com, com_orn = pb.multiplyTransforms(list(position), list(orientation), *self._com_in_frame[i])
         pb.resetBasePositionAndOrientation(uid, com, com_orn, physicsClientId=self.client)
         pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
