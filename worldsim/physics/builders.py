@@ -152,7 +152,7 @@ def _inner_radius(body: BodyBase) -> float:
         from worldsim.scene.meshes import solid_mesh
 
         return float(min(solid_mesh(body.file).extents * np.asarray(body.scale3))) / 2
-    return 0.01  # a URDF's base: its links' shapes are PyBullet's to know; a small sphere still sweeps
+    raise TypeError(f"ccd is for primitives and meshes (validation refuses it elsewhere), not {type(body).__name__}")
 
 
 def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings | None = None) -> BuiltBody:

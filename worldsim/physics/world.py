@@ -73,9 +73,11 @@ class PhysicsWorld:
         try:
             self._configure()
             self.bodies: list[BuiltBody] = [build_body(b, i, self.client, spec.physics) for i, b in enumerate(spec.bodies)]
-            # Where each base's centre of mass sits in the frame the scene placed (identity but for URDFs).
+            # Where each base's centre of mass sits in the frame the scene placed, and the inverse
+            # (identity but for URDFs); computed once, used by every state() and set_pose.
             self._com_in_frame = [self._com_offset(built) if isinstance(body, UrdfBody) else IDENTITY
                                   for built, body in zip(self.bodies, spec.bodies, strict=True)]
+            self._frame_in_com = [o if o is IDENTITY else pb.invertTransform(*o) for o in self._com_in_frame]
             self._constrained: set[tuple[int, int]] = set()
             for con in spec.constraints:
                 self._add_constraint(con)
@@ -123,7 +125,9 @@ class PhysicsWorld:
         """The base dynamics of body ``i`` as ``changeDynamics`` keywords (what a snapshot restores)."""
         info = pb.getDynamicsInfo(self.bodies[i].uid, -1, physicsClientId=self.client)
         body = self.spec.bodies[i]
-        damping = contact_values(body, self.spec.physics, from_file=True)  # damping only: PyBullet cannot report it
+        # PyBullet reports every value but damping, which therefore comes from the scene.
+        values = contact_values(body, self.spec.physics, from_file=True)
+        damping = {k: v for k, v in values.items() if k.endswith("Damping")}
         return {"mass": info[0], "localInertiaDiagonal": tuple(info[2]), "lateralFriction": info[1],
                 "restitution": info[5], "rollingFriction": info[6], "spinningFriction": info[7], **damping}
 
@@ -319,8 +323,7 @@ class PhysicsWorld:
         i = self.index(name)
         uid = self.bodies[i].uid
         if orientation is None:  # keep the placed frame's orientation
-            c, q = pb.getBasePositionAndOrientation(uid, physicsClientId=self.client)
-            orientation = pb.multiplyTransforms(c, q, *pb.invertTransform(*self._com_in_frame[i]))[1]
+            orientation = self._placed_frame(i, *pb.getBasePositionAndOrientation(uid, physicsClientId=self.client))[1]
         com, com_orn = pb.multiplyTransforms(list(position), list(orientation), *self._com_in_frame[i])
         pb.resetBasePositionAndOrientation(uid, com, com_orn, physicsClientId=self.client)
         pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
@@ -380,11 +383,10 @@ class PhysicsWorld:
         for i, built in enumerate(self.bodies):
             offset = self._com_in_frame[i]
             if i in self.active:
-                c, q = pb.getBasePositionAndOrientation(built.uid, physicsClientId=self.client)
+                c, q_com = pb.getBasePositionAndOrientation(built.uid, physicsClientId=self.client)
                 v, w = pb.getBaseVelocity(built.uid, physicsClientId=self.client)
-                p = c
-                if offset is not IDENTITY:  # the placed frame, and its velocity v + ω × (p − c)
-                    p, q = pb.multiplyTransforms(c, q, *pb.invertTransform(*offset))
+                p, q = self._placed_frame(i, c, q_com)
+                if offset is not IDENTITY:  # the placed frame's origin moves at v + ω × (p − c)
                     v = np.asarray(v) + np.cross(w, np.subtract(p, c))
             else:
                 body = self.spec.bodies[i]
@@ -400,6 +402,12 @@ class PhysicsWorld:
         present = np.array([i in self.active for i in range(n)], dtype=bool)
         return PhysicsState(self.time, [b.name for b in self.spec.bodies], pos, quat, vel, ang, present,
                             joints, contacts, com)
+
+    def _placed_frame(self, i: int, com: tuple, orn: tuple) -> tuple[tuple, tuple]:
+        """Body ``i``'s placed frame (position, xyzw) from its base's centre-of-mass pose."""
+        if self._frame_in_com[i] is IDENTITY:
+            return com, orn
+        return pb.multiplyTransforms(com, orn, *self._frame_in_com[i])
 
     def masses(self) -> np.ndarray:
         """Mass of each body in kg (0 for static; sum over links for URDFs)."""
