@@ -15,7 +15,7 @@ from pathlib import Path
 
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import load_scene
-from worldsim.teacher import render_frame
+from worldsim.teacher.tiny import render_frame
 
 
 def measure(scene: Path, frames: int) -> list[dict]:

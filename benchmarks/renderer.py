@@ -24,7 +24,7 @@ from worldsim.conditioning import build_conditions, frames_to_model
 from worldsim.dataset import clip_arrays
 from worldsim.model import WorldDiT
 from worldsim.physics import PhysicsWorld
-from worldsim.teacher import render_frame
+from worldsim.teacher.tiny import render_frame
 from worldsim.templates import random_scene
 
 

@@ -18,7 +18,7 @@ import torch
 from gymnasium import spaces
 
 from worldsim import PhysicsWorld, Renderer, render_frame
-from worldsim.gbuffer import Frame
+from worldsim.teacher.gbuffer import Frame
 
 OBS_MODES = ("state", "rgb", "rgb_reference", "depth", "segmentation")
 
@@ -48,7 +48,7 @@ def shared_renderer(checkpoint: str | None, device: str, steps: int) -> Renderer
 def capture(world: PhysicsWorld, obs_mode: str, size: int, camera: str | None) -> Frame:
     """Render what ``obs_mode`` needs from the world's current state, and nothing more.
 
-    ``rgb`` needs the albedo pass, the geometry maps and the light-visibility rays (the learned
+    ``rgb`` needs the albedo pass, the geometry maps and the light visibility (the learned
     renderer's inputs); ``rgb_reference`` only the lit pass; depth and segmentation one unlit pass.
     """
     if obs_mode == "rgb":

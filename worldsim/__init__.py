@@ -16,7 +16,7 @@ import importlib
 _EXPORTS = {
     "load_scene": "worldsim.scene", "scene_from_dict": "worldsim.scene", "sample": "worldsim.scene",
     "SceneSpec": "worldsim.scene", "PhysicsWorld": "worldsim.physics.world", "PhysicsState": "worldsim.state",
-    "render_frame": "worldsim.teacher", "rollout": "worldsim.recording", "Renderer": "worldsim.render",
+    "render_frame": "worldsim.teacher.tiny", "rollout": "worldsim.recording", "Renderer": "worldsim.render",
     "dataset": "worldsim.dataset", "WorldsimError": "worldsim.errors", "SceneError": "worldsim.errors",
     "PhysicsError": "worldsim.errors", "DataError": "worldsim.errors",
 }

@@ -56,7 +56,7 @@ def _cycles_options(args: argparse.Namespace):
     """Cycles settings from the command line (None for the TinyRenderer teacher); fails early without bpy."""
     if args.teacher != "cycles":
         return None
-    from worldsim.cycles import CyclesOptions, check_bpy
+    from worldsim.teacher.cycles import CyclesOptions, check_bpy
 
     check_bpy()
     return CyclesOptions(samples=args.samples, denoise=not args.no_denoise)
@@ -136,7 +136,7 @@ def _reference_teacher(renderer) -> str:
     """The reference a learned look is compared with: Cycles for the Cycles look when bpy is installed."""
     if not renderer.model.config.pbr:
         return "tiny"
-    from worldsim.cycles import TeacherUnavailable, check_bpy
+    from worldsim.teacher.cycles import TeacherUnavailable, check_bpy
 
     try:
         check_bpy()

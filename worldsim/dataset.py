@@ -158,7 +158,7 @@ def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None, tea
 
 
 def frame_conditions(spec, frame) -> dict[str, np.ndarray]:
-    """The renderer's inputs for one live frame (a :class:`~worldsim.gbuffer.Frame` of ``spec``'s world).
+    """The renderer's inputs for one live frame (a :class:`~worldsim.teacher.gbuffer.Frame` of ``spec``'s world).
 
     Same keys and dtypes as one clip of a shard, with a frame axis of length 1, so
     ``Renderer.render_window`` takes a stack of these exactly as it takes shard clips.
@@ -175,7 +175,7 @@ def scene_seed(seed: int, shard: int, clip: int, clips_per_shard: int) -> int:
 
 def make_shard(config: DatasetConfig, shard: int) -> dict[str, np.ndarray]:
     """All clips of one shard, stacked."""
-    from worldsim.cycles import CyclesOptions
+    from worldsim.teacher.cycles import CyclesOptions
     from worldsim.templates import random_scene
 
     cycles = CyclesOptions(samples=config.samples, denoise=config.denoise, threads=1) if config.teacher == "cycles" else None
@@ -223,7 +223,7 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     out.mkdir(parents=True, exist_ok=True)
     per_shard = frames_per_clip * clips_per_shard
     if teacher == "cycles":
-        from worldsim.cycles import check_bpy
+        from worldsim.teacher.cycles import check_bpy
 
         check_bpy()  # say so before spawning workers
     elif teacher != "tiny":

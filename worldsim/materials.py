@@ -32,7 +32,7 @@ def material_id(name: str) -> int:
     return MATERIALS.index(name) + 1
 
 
-# Physically based defaults per material name, used by the path-traced teacher (:mod:`worldsim.cycles`)
+# Physically based defaults per material name, used by the path-traced teacher (:mod:`worldsim.teacher.cycles`)
 # when a body gives no roughness/metallic/specular of its own: (roughness, metallic, specular).
 PBR_DEFAULTS: dict[str, tuple[float, float, float]] = {
     "default": (0.5, 0.0, 0.5),

@@ -12,8 +12,8 @@ and ``joint_positions__<body> (T,J)`` for each articulated body.
 ``maps.npz``: ``rgb``/``albedo (T,H,W,3) uint8``, ``segmentation (T,H,W) int32`` (index into
 ``body_names``, −1 empty), ``depth (T,H,W) float32`` (metres along the camera axis, 0 empty),
 ``normals``/``world_position (T,H,W,3) float32`` (world frame), ``material (T,H,W) int32`` (see
-``material_names``; 0 empty), ``light_visibility (T,H,W) float32`` (1 where a ray to the light is
-unblocked, 0 in shadow or empty), ``intrinsics (3,3)``, ``extrinsics (T,4,4)`` (world→camera, OpenCV).
+``material_names``; 0 empty), ``light_visibility (T,H,W) float32`` (1 where the sun reaches the
+surface, from a shadow map; 0 in shadow or empty), ``intrinsics (3,3)``, ``extrinsics (T,4,4)`` (world→camera, OpenCV).
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.gbuffer import Frame
+from worldsim.teacher.gbuffer import Frame
 from worldsim.materials import MATERIALS
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import SceneSpec
 from worldsim.state import PhysicsState
-from worldsim.teacher import render_frame
+from worldsim.teacher.tiny import render_frame
 
 MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material", "light_visibility")
 
@@ -82,7 +82,7 @@ def rollout(spec: SceneSpec, seed: int = 0, frames: int | None = None, camera: s
     """Simulate ``spec`` for ``frames`` output frames (default: its duration), rendering each one.
 
     Frame 0 is the initial state (t = 0); frame k is at t = k / fps. ``teacher="cycles"`` draws each
-    frame's ``rgb`` with Blender Cycles (``cycles``: :class:`~worldsim.cycles.CyclesOptions`); the
+    frame's ``rgb`` with Blender Cycles (``cycles``: :class:`~worldsim.teacher.cycles.CyclesOptions`); the
     condition maps always come from the TinyRenderer pass, which lines up with it pixel for pixel.
     """
     if teacher not in ("tiny", "cycles"):
@@ -114,7 +114,7 @@ def _teacher(world: PhysicsWorld, teacher: str, camera, resolution, cycles):
     if teacher != "cycles":
         yield None
         return
-    from worldsim.cycles import CyclesOptions, CyclesTeacher
+    from worldsim.teacher.cycles import CyclesOptions, CyclesTeacher
 
     renderer = CyclesTeacher(world, camera, resolution, cycles or CyclesOptions())
     try:

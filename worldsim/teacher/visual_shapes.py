@@ -1,7 +1,7 @@
 """The triangles PyBullet draws, as trimesh meshes with world poses, for renderers outside PyBullet.
 
 Everything comes from ``getVisualShapeData``, the same list TinyRenderer draws, so a second
-renderer (Blender Cycles, :mod:`worldsim.cycles`) sees exactly the same bodies, links, meshes,
+renderer (Blender Cycles, :mod:`worldsim.teacher.cycles`) sees exactly the same bodies, links, meshes,
 scales, colours and textures as the reference pass and its condition maps. Poses are read each
 frame with :func:`shape_poses`.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pybullet as pb
 
-from worldsim.camera import quat_to_matrix
+from worldsim.teacher.camera import quat_to_matrix
 from worldsim.physics.world import PhysicsWorld
 
 SPHERE_SUBDIVISIONS = 3  # 642 vertices: smooth at 128² and below

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worldsim.camera import unproject
+from worldsim.teacher.camera import unproject
 from worldsim.materials import EMPTY_MATERIAL_ID
 
 
@@ -29,7 +29,7 @@ class Frame:
     material: np.ndarray  # (H, W) int32 global material id, 0 empty
     intrinsics: np.ndarray  # (3, 3)
     extrinsics: np.ndarray  # (4, 4) world -> camera, OpenCV
-    light_visibility: np.ndarray  # (H, W) float32: 1 lit, 0 in shadow (ray to the light blocked), 0 empty
+    light_visibility: np.ndarray  # (H, W) float32: 1 lit, 0 in shadow (from the shadow map), 0 empty
 
 
 def _one_sided(pos: np.ndarray, seg: np.ndarray, axis: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The path-traced teacher: Blender Cycles (through the ``bpy`` module) drawing a :class:`PhysicsWorld`.
 
-It draws the triangles TinyRenderer draws (:mod:`worldsim.visual_shapes`), from the same camera
+It draws the triangles TinyRenderer draws (:mod:`worldsim.teacher.visual_shapes`), from the same camera
 intrinsics and extrinsics, so the condition maps of the TinyRenderer pass line up with the Cycles
 image pixel for pixel; only the light transport differs: soft sun shadows, sky and area light,
 bounce light, glossy and metallic reflections from each body's physically based surface.
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.camera import camera_to_world_rotation
+from worldsim.teacher.camera import camera_to_world_rotation
 from worldsim.errors import WorldsimError
 from worldsim.materials import srgb_to_linear
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import Camera, SceneSpec
-from worldsim.visual_shapes import VisualShape, shape_poses, visual_shapes
+from worldsim.teacher.visual_shapes import VisualShape, shape_poses, visual_shapes
 
 INSTALL_HINT = "pip install 'worldsim[cycles]' (Blender's bpy wheel, Python 3.11 only)"
 _CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0])  # OpenCV camera axes -> Blender's (x right, y up, looking down -z)

@@ -15,9 +15,9 @@ import pytest
 
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import load_scene, scene_from_dict
-from worldsim.teacher import render_frame
+from worldsim.teacher.tiny import render_frame
 
-from .conftest import SCENE_DIR
+from tests.conftest import SCENE_DIR
 
 
 def _bpy():
@@ -27,7 +27,7 @@ def _bpy():
 @pytest.fixture()
 def cycles():
     _bpy()
-    from worldsim import cycles
+    from worldsim.teacher import cycles
 
     return cycles
 
@@ -132,7 +132,7 @@ def test_sun_size_softens_the_shadow(cycles):
 
 def test_missing_bpy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "bpy", None)  # makes `import bpy` raise ImportError
-    from worldsim.cycles import TeacherUnavailable, require_bpy
+    from worldsim.teacher.cycles import TeacherUnavailable, require_bpy
 
     with pytest.raises(TeacherUnavailable, match=r"pip install 'worldsim\[cycles\]'"):
         require_bpy()

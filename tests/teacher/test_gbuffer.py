@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from worldsim.camera import project
+from worldsim.teacher.camera import project
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import load_scene, scene_from_dict
-from worldsim.teacher import render_frame
+from worldsim.teacher.tiny import render_frame
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_projected_centre_lands_in_its_mask():

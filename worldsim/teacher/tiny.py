@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pybullet as pb
 
-from worldsim.camera import extrinsics, gl_projection, gl_view, intrinsics, linear_depth
-from worldsim.gbuffer import Frame, derive_maps
+from worldsim.teacher.camera import extrinsics, gl_projection, gl_view, intrinsics, linear_depth
+from worldsim.teacher.gbuffer import Frame, derive_maps
+from worldsim.teacher.shadows import light_visibility
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.view import Camera, Light
 
@@ -38,8 +39,8 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
         resolution: (W, H); defaults to the camera's own.
         passes: ``"all"`` (lit RGB + albedo), ``"rgb"`` (skip the albedo pass) or ``"maps"``
             (albedo only, no lit RGB; ``rgb`` then equals the albedo).
-        visibility: cast the light-visibility rays (the learned renderer needs them; depth and
-            segmentation observations do not, and skip the cost). False leaves the map at zeros.
+        visibility: compute the light visibility from a shadow map (the learned renderer needs it;
+            depth and segmentation observations do not, and skip the cost). False leaves it at zeros.
 
     Returns:
         A :class:`Frame` with RGB, albedo and every condition map.
@@ -69,30 +70,6 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
     lut = world.uid_to_index
     seg = np.where(seg >= 0, lut[np.clip(seg, 0, len(lut) - 1)], -1).astype(np.int32)
     depth, pos, normals, material = derive_maps(linear_depth(zbuf, cam.near, cam.far), seg, world.material_ids, intr, extr)
-    lit = light_visibility(world, pos, normals, seg) if visibility else np.zeros(seg.shape, np.float32)
+    lit = (light_visibility(world.client, world.spec.light.direction, pos, normals, seg) if visibility
+           else np.zeros(seg.shape, np.float32))
     return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr, lit)
-
-
-def light_visibility(world: PhysicsWorld, pos: np.ndarray, normals: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Per pixel, whether the light is visible: a ray from the surface towards the light hits nothing.
-
-    This is the hard shadow the physics geometry casts, given to the learned renderer directly so its
-    capacity goes to how shadows look rather than where they are. Rays use collision shapes.
-    """
-    height, width = seg.shape
-    out = np.zeros((height, width), np.float32)
-    idx = np.flatnonzero(seg.reshape(-1) >= 0)
-    if idx.size == 0:
-        return out
-    direction = np.asarray(world.spec.light.direction, dtype=float)
-    direction /= np.linalg.norm(direction)
-    starts = pos.reshape(-1, 3)[idx] + 2e-3 * normals.reshape(-1, 3)[idx] + 1e-3 * direction
-    ends = starts + direction * 20.0
-    hit = np.zeros(idx.size, bool)
-    batch = 8192  # below PyBullet's per-call ray limit (16383 in 3.2.7)
-    for lo in range(0, idx.size, batch):
-        results = pb.rayTestBatch(starts[lo:lo + batch].tolist(), ends[lo:lo + batch].tolist(),
-                                  physicsClientId=world.client)
-        hit[lo:lo + batch] = [r[0] >= 0 for r in results]
-    out.reshape(-1)[idx] = (~hit).astype(np.float32)
-    return out
