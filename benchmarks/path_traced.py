@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from worldsim.teacher.cycles import CyclesOptions, CyclesTeacher
 from worldsim.dataset import clip_arrays
 from worldsim.evaluate import HELD_OUT_SEED
 from worldsim.metrics import psnr, ssim
 from worldsim.model import WorldDiT
 from worldsim.physics import PhysicsWorld
 from worldsim.render import Renderer
+from worldsim.teacher.cycles import CyclesOptions, CyclesTeacher
 from worldsim.teacher.tiny import render_frame
 from worldsim.templates import random_scene
 

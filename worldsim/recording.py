@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.teacher.gbuffer import Frame
 from worldsim.materials import MATERIALS
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import SceneSpec
 from worldsim.state import PhysicsState
+from worldsim.teacher.gbuffer import Frame
 from worldsim.teacher.tiny import render_frame
 
 MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material", "light_visibility")

@@ -13,11 +13,10 @@ import sys
 import numpy as np
 import pytest
 
+from tests.conftest import SCENE_DIR
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import load_scene, scene_from_dict
 from worldsim.teacher.tiny import render_frame
-
-from tests.conftest import SCENE_DIR
 
 
 def _bpy():

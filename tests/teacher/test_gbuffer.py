@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from worldsim.teacher.camera import project
+from tests.conftest import ROOT
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import load_scene, scene_from_dict
+from worldsim.teacher.camera import project
 from worldsim.teacher.tiny import render_frame
-
-from tests.conftest import ROOT
 
 
 def test_projected_centre_lands_in_its_mask():

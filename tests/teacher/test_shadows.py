@@ -9,7 +9,7 @@ from tests.conftest import SCENE_DIR
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import load_scene, scene_from_dict
 from worldsim.teacher.camera import project
-from worldsim.teacher.shadows import light_visibility, map_size, ray_cast_visibility
+from worldsim.teacher.shadows import map_size, ray_cast_visibility
 from worldsim.teacher.tiny import render_frame
 
 

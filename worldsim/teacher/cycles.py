@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.teacher.camera import camera_to_world_rotation
 from worldsim.errors import WorldsimError
 from worldsim.materials import srgb_to_linear
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import Camera, SceneSpec
+from worldsim.teacher.camera import camera_to_world_rotation
 from worldsim.teacher.visual_shapes import VisualShape, shape_poses, visual_shapes
 
 INSTALL_HINT = "pip install 'worldsim[cycles]' (Blender's bpy wheel, Python 3.11 only)"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worldsim.teacher.camera import unproject
 from worldsim.materials import EMPTY_MATERIAL_ID
+from worldsim.teacher.camera import unproject
 
 
 @dataclass

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pybullet as pb
 
+from worldsim.physics.world import PhysicsWorld
+from worldsim.scene.view import Camera, Light
 from worldsim.teacher.camera import extrinsics, gl_projection, gl_view, intrinsics, linear_depth
 from worldsim.teacher.gbuffer import Frame, derive_maps
 from worldsim.teacher.shadows import light_visibility
-from worldsim.physics.world import PhysicsWorld
-from worldsim.scene.view import Camera, Light
 
 
 def _light_args(light: Light, lit: bool) -> dict:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pybullet as pb
 
-from worldsim.teacher.camera import quat_to_matrix
 from worldsim.physics.world import PhysicsWorld
+from worldsim.teacher.camera import quat_to_matrix
 
 SPHERE_SUBDIVISIONS = 3  # 642 vertices: smooth at 128² and below
 
