@@ -17,7 +17,8 @@ import numpy as np
 from gymnasium import spaces
 from worldsim_envs import observations as obs_lib
 
-from worldsim import PhysicsError, PhysicsWorld, SceneSpec, dataset, load_scene, render_frame, sample
+from worldsim import PhysicsError, PhysicsWorld, SceneSpec, load_scene, render_frame, sample
+from worldsim.conditioning.arrays import from_frames
 from worldsim.physics.world import Snapshot
 from worldsim.scene.assets import SCENES_DIR
 
@@ -45,7 +46,8 @@ class WorldsimEnv(gym.Env):
         render_mode: None or ``"rgb_array"``.
         image_size: side of square pixel observations and of ``render()`` frames.
         camera: name of the scene camera to observe from (default: its first).
-        checkpoint: learned-renderer checkpoint (name or path; None = the shipped default).
+        checkpoint: learned-renderer checkpoint (name or path; None = the shipped ``raster`` one, the
+            TinyRenderer look trained at 64², the fastest for small observations).
         render_steps: sampler steps of the learned renderer (1, 2 or 4 are sensible).
         device: torch device for the learned renderer (``cpu``, ``cuda``, ``auto``).
         render_backend: what ``render()`` draws: ``"learned"`` (the world model) or ``"pybullet"``.
@@ -165,7 +167,7 @@ class WorldsimEnv(gym.Env):
         """(inputs, seed, context) for this frame's learned render; the vector env batches these."""
         frame = obs_lib.capture(self.world, "rgb", self.renderer.resolution, self.camera)
         seed = (self._render_seed * 1_000_003 + self._steps) % 2**63
-        return dataset.frame_conditions(self.world.spec, frame), seed, self._last_learned
+        return from_frames(self.world.spec, [frame]), seed, self._last_learned
 
     def _observe(self, learned: np.ndarray | None = None) -> Any:
         """The observation now. In ``rgb`` mode, ``learned`` is this frame (drawn here if not given)."""

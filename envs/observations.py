@@ -41,8 +41,9 @@ def pixel_space(obs_mode: str, size: int, n_bodies: int, far: float) -> spaces.B
 
 @functools.lru_cache(maxsize=4)
 def shared_renderer(checkpoint: str | None, device: str, steps: int) -> Renderer:
-    """One learned renderer per (checkpoint, device, steps) per process, shared by every env in it."""
-    return Renderer(checkpoint, device=device, steps=steps)
+    """One learned renderer per (checkpoint, device, steps) per process, shared by every env in it;
+    no checkpoint means the shipped ``raster`` one."""
+    return Renderer(checkpoint or "raster", device=device, steps=steps)
 
 
 def capture(world: PhysicsWorld, obs_mode: str, size: int, camera: str | None) -> Frame:
@@ -73,7 +74,7 @@ def render_learned(renderer: Renderer, inputs: list[dict[str, np.ndarray]], seed
 
     Args:
         renderer: the learned renderer.
-        inputs: per env, :func:`worldsim.dataset.frame_conditions` of its current frame.
+        inputs: per env, :func:`worldsim.conditioning.arrays.from_frames` of its current frame.
         seeds: per env, the sampler seed of this frame. Noise is drawn per env from its own seed,
             so an env's frames do not depend on which other envs share the batch.
         context: per env, its previous learned frame, or None right after a reset.

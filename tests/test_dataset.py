@@ -53,44 +53,20 @@ def test_pickled_shard_is_refused(tmp_path):
         read_shard(bad)
 
 
-def test_shards_carry_the_cycles_look_conditions(tiny_dataset):
-    from worldsim.dataset import PBR_KEYS
-
+def test_shards_carry_every_condition_array_and_nothing_per_object(tiny_dataset):
     shard = read_shard(shard_path(tiny_dataset, 0))
-    assert set(PBR_KEYS) <= set(shard)
+    assert set(shard) == set(SHARD_KEYS)
     assert shard["pbr"].shape == (2, 4, 32, 32, 3) and shard["pbr"].dtype == np.uint8
     assert shard["area_light"].shape == (2, 4, 32, 32, 3) and shard["environment"].shape == (2, 9)
     assert (shard["pbr"][shard["segmentation"] < 0] == 0).all()
 
 
-def test_pbr_map_reads_each_body_surface_with_material_defaults():
-    from worldsim.dataset import pbr_map
-    from worldsim.materials import PBR_DEFAULTS
-    from worldsim.scene import scene_from_dict
-
-    spec = scene_from_dict({"bodies": [{"name": "floor", "type": "plane"},
-                                       {"name": "a", "type": "sphere", "radius": 0.1, "material": "metal"},
-                                       {"name": "b", "type": "sphere", "radius": 0.1, "roughness": 0.2, "metallic": 0.0}]})
-    seg = np.array([[-1, 0, 1, 2]])
-    out = pbr_map(spec, seg)
-    assert out[0, 0].tolist() == [0, 0, 0]
-    assert out[0, 2].tolist() == [round(v * 255) for v in PBR_DEFAULTS["metal"]]
-    assert out[0, 3].tolist() == [51, 0, round(PBR_DEFAULTS["default"][2] * 255)]
-
-
-def test_area_light_irradiance_matches_the_inverse_square_law():
-    """Straight below a downward light of P watts at height d: E = P / (pi d^2); at 45 deg off axis, cos^2 / r^2."""
-    from worldsim.dataset import area_light_map
-    from worldsim.scene import scene_from_dict
-
-    spec = scene_from_dict({"bodies": [{"name": "floor", "type": "plane"}],
-                            "area_lights": [{"position": [0, 0, 2.0], "target": [0, 0, 0], "power": 100.0}]})
-    pos = np.array([[[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]], np.float32)
-    normals = np.array([[[0, 0, 1.0], [0, 0, 1.0]]], np.float32)
-    e = area_light_map(spec, pos, normals)[..., 0]
-    assert e[0, 0] == pytest.approx(100 / (np.pi * 4), rel=1e-4)
-    assert e[0, 1] == pytest.approx(100 * 0.5 / (np.pi * 8), rel=1e-4)
-    assert area_light_map(spec, pos, np.zeros_like(normals)).max() == 0  # empty pixels get nothing
+def test_a_heldout_dataset_is_not_the_train_dataset(tiny_dataset, tmp_path):
+    generate(tmp_path, frames=8, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2,
+             progress=False, split="heldout")
+    assert not np.array_equal(read_shard(shard_path(tmp_path, 0))["albedo"], read_shard(shard_path(tiny_dataset, 0))["albedo"])
+    with pytest.raises(DataError, match="split"):
+        generate(tmp_path, frames=8, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2, progress=False)
 
 
 def test_a_cycles_dataset_in_a_tiny_directory_is_refused(tiny_dataset):

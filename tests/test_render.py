@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from worldsim.conditioning.arrays import CLIP_KEYS
 from worldsim.dataset import read_shard, shard_path
 from worldsim.render import Renderer
 from worldsim.train import TrainConfig, train
@@ -19,9 +20,8 @@ def test_streams_clips_longer_than_the_window(tiny_dataset, tmp_path):
           progress=False)
     renderer = Renderer(str(tmp_path / "checkpoint.safetensors"), steps=1)
     shard = read_shard(shard_path(tiny_dataset, 0))
-    clip = {k: v[0] for k, v in shard.items()}
-    clip = {k: (np.concatenate([v, v[::-1]]) if v.ndim >= 1 and v.shape[0] == 4 and k not in ("obj_color", "obj_material")
-                else v) for k, v in clip.items()}  # 8 frames: four windows of two
+    clip = {k: v[0] for k, v in shard.items() if k != "rgb"}
+    clip = {k: (v if k in CLIP_KEYS else np.concatenate([v, v[::-1]])) for k, v in clip.items()}  # 8 frames: four windows of two
     a = renderer.render_clip(clip, seed=1)
     b = renderer.render_clip(clip, seed=1)
     assert a.shape == (8, 32, 32, 3) and a.dtype == np.uint8

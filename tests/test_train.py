@@ -59,6 +59,7 @@ def test_truncated_and_pickled_checkpoints_are_refused(tiny_dataset, tmp_path):
 def test_pure_video_baseline_trains_and_rolls_out_from_real_start_frames(tiny_dataset, tmp_path):
     import numpy as np
 
+    from worldsim.conditioning.arrays import CLIP_KEYS
     from worldsim.dataset import load_dataset
     from worldsim.render import Renderer
 
@@ -68,7 +69,7 @@ def test_pure_video_baseline_trains_and_rolls_out_from_real_start_frames(tiny_da
     arrays = load_dataset(tiny_dataset)
     clip = {k: v[0] for k, v in arrays.items()}
     start = clip["rgb"][:3]
-    rest = {k: clip[k] if k in ("intrinsics", "light", "obj_color", "obj_material") else clip[k][3:] for k in clip}
+    rest = {k: clip[k] if k in CLIP_KEYS else clip[k][3:] for k in clip if k != "rgb"}
     frames = renderer.render_clip(rest, seed=0, start=start)
     assert frames.shape == clip["rgb"][3:].shape and frames.dtype == np.uint8
     again = renderer.render_clip(rest, seed=0, start=start)

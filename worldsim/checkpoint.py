@@ -18,10 +18,11 @@ import torch
 from worldsim.errors import DataError
 from worldsim.io import atomic_path, write_atomic
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
-NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT,
-                     "pure_video": DEFAULT_CHECKPOINT.with_name("pure_video.safetensors"),  # the drift baseline
-                     "cycles": DEFAULT_CHECKPOINT.with_name("cycles.safetensors")}  # the path-traced look
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "cycles.safetensors"  # the path-traced look
+NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT, "cycles": DEFAULT_CHECKPOINT,
+                     "raster": CHECKPOINT_DIR / "raster.safetensors",  # TinyRenderer's look (the envs' 64² observations)
+                     "pure_video": CHECKPOINT_DIR / "pure_video.safetensors"}  # the drift experiment's baseline
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -70,7 +71,7 @@ def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -
 
 
 def resolve_checkpoint(name_or_path: str | Path | None) -> Path:
-    """A checkpoint path from a path or a shipped name (``default``)."""
+    """A checkpoint path from a path or a shipped name (``default`` = ``cycles``, ``raster``, ``pure_video``)."""
     if name_or_path is None:
         return DEFAULT_CHECKPOINT
     if str(name_or_path) in NAMED_CHECKPOINTS:
@@ -85,8 +86,8 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
     path = resolve_checkpoint(name_or_path)
     tensors, meta = load_tensors(path)
     try:
-        model = WorldDiT(DiTConfig(**meta["model"]))
+        model = WorldDiT(DiTConfig.from_dict(meta["model"]))
         model.load_state_dict(tensors)
-    except (KeyError, TypeError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise DataError(f"{path}: weights do not match the config in {path.with_suffix('.json')} ({exc})") from None
     return model.to(device).eval(), meta

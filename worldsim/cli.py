@@ -75,7 +75,7 @@ def cmd_dataset(args: argparse.Namespace) -> None:
 
     generate(args.out, frames=args.frames, resolution=args.resolution, workers=args.workers, seed=args.seed,
              ray_address=args.ray_address, teacher=args.teacher, samples=args.samples, denoise=not args.no_denoise,
-             frames_per_clip=args.frames_per_clip, clips_per_shard=args.clips_per_shard)
+             frames_per_clip=args.frames_per_clip, clips_per_shard=args.clips_per_shard, split=args.split)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -87,7 +87,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       checkpoint_every=args.checkpoint_every,
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
                       context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
-                      pbr=args.look == "cycles", init=args.init)
+                      pbr=args.look == "cycles", init=args.init, crop=args.crop)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -98,34 +98,40 @@ def cmd_render(args: argparse.Namespace) -> None:
     """Render a scene with the learned renderer beside the reference."""
     import numpy as np
 
-    from worldsim.dataset import clip_arrays
     from worldsim.evaluate import floor_bodies
     from worldsim.io import save_npz
     from worldsim.metrics import clip_metrics
+    from worldsim.recording import rollout
     from worldsim.render import Renderer
     from worldsim.scene import load_scene, sample
     from worldsim.video import write_mp4
 
     spec = sample(load_scene(args.scene), args.seed)
+    if args.camera is not None:
+        spec.camera(args.camera)
     renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps)
     teacher = _reference_teacher(renderer)
     seconds = args.seconds if args.seconds is not None else spec.sim.duration
     frames = int(seconds * spec.sim.fps) + 1
-    print(f"simulating {spec.name}: {frames} frames at {renderer.resolution}x{renderer.resolution} (reference: {teacher})")
-    clip = clip_arrays(spec, args.seed, frames, renderer.resolution, teacher=teacher)
+    width, height = args.resolution or tuple(spec.camera(args.camera).resolution)
+    print(f"simulating {spec.name}: {frames} frames at {width}x{height}, {renderer.look} look "
+          f"(reference: {'Cycles' if teacher == 'cycles' else 'TinyRenderer'})")
+    rec = rollout(spec, seed=args.seed, frames=frames, camera=args.camera, resolution=(width, height), teacher=teacher,
+                  progress=True)
     start = time.perf_counter()
-    model = renderer.render_clip(clip, seed=args.seed, progress=True)
+    model = renderer.render(spec, rec.frames, seed=args.seed, progress=True)
     took = time.perf_counter() - start
-    reference = clip["rgb"]
+    maps = rec.map_arrays()
+    reference = maps["rgb"]
     diff = np.clip(np.abs(model.astype(np.int16) - reference.astype(np.int16)) * 3, 0, 255).astype(np.uint8)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    fps = spec.sim.fps
-    write_mp4(out / "model.mp4", model, fps, upscale=4)
-    write_mp4(out / "reference.mp4", reference, fps, upscale=4)
-    write_mp4(out / "side_by_side.mp4", np.concatenate([reference, model, diff], axis=2), fps, upscale=4)
+    fps, upscale = spec.sim.fps, max(1, 256 // max(width, height))
+    write_mp4(out / "model.mp4", model, fps, upscale=upscale)
+    write_mp4(out / "reference.mp4", reference, fps, upscale=upscale)
+    write_mp4(out / "side_by_side.mp4", np.concatenate([reference, model, diff], axis=2), fps, upscale=upscale)
     save_npz(out / "frames.npz", model=model, reference=reference)
-    m = clip_metrics(model, reference, clip["albedo"], clip["segmentation"], floor_bodies(spec))["summary"]
+    m = clip_metrics(model, reference, maps["albedo"], maps["segmentation"], floor_bodies(spec))["summary"]
     print(f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {args.steps} steps) | "
           f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, fg IoU {m['iou']:.3f} (reference {m['reference_iou']:.3f}), "
           f"flicker {m['flicker']:.4f} (reference {m['reference_flicker']:.4f}), "
@@ -134,7 +140,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 def _reference_teacher(renderer) -> str:
     """The reference a learned look is compared with: Cycles for the Cycles look when bpy is installed."""
-    if not renderer.model.config.pbr:
+    if renderer.look != "cycles":
         return "tiny"
     from worldsim.teacher.cycles import TeacherUnavailable, check_bpy
 
@@ -142,7 +148,8 @@ def _reference_teacher(renderer) -> str:
         check_bpy()
         return "cycles"
     except TeacherUnavailable:
-        print("note: bpy is not installed, so the reference (and the metrics) are TinyRenderer's, not Cycles'")
+        print("note: bpy is not installed, so the reference (and the metrics) are TinyRenderer's, not Cycles' "
+              "(pip install 'worldsim[cycles]' for the path-traced reference)")
         return "tiny"
 
 
@@ -152,7 +159,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from worldsim.render import Renderer
 
     renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps)
-    report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher)
+    report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher,
+                      resolution=args.resolution, split=args.split)
     o = report["overall"]
     print(f"{'metric':<28}{'value':>10}")
     for key, value in o.items():
@@ -186,7 +194,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     from worldsim.drift import markdown, run_drift
     from worldsim.render import Renderer
 
-    models = {"hybrid": Renderer(args.checkpoint, device=args.device, steps=args.steps),
+    models = {"hybrid": Renderer(args.checkpoint or "raster", device=args.device, steps=args.steps),
               "pure-video": Renderer(str(args.baseline), device=args.device, steps=args.steps)}
     report = run_drift(models, args.out, tuple(args.horizons), clips=args.clips, seed=args.seed)
     print(markdown(report["table"], tuple(args.horizons)))
@@ -217,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     data.add_argument("--frames-per-clip", type=_positive(int), default=24, help="frames per clip (default 24)")
     data.add_argument("--clips-per-shard", type=_positive(int), default=8, help="clips per shard file (default 8)")
+    data.add_argument("--split", choices=["train", "heldout"], default="train",
+                      help="scene assets: train, or heldout (meshes, URDFs, textures and hues train never uses)")
     _teacher_arguments(data)
     data.set_defaults(func=cmd_dataset)
 
@@ -234,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--pure-video", action="store_true", help="train the pure-video baseline: no physics maps, 4 context frames")
     tr.add_argument("--look", choices=["tiny", "cycles"], default="tiny",
                     help="cycles: also condition on surfaces and lighting (needs a `--teacher cycles` dataset)")
-    tr.add_argument("--init", default=None, help="start from this checkpoint (path or name, e.g. default), same preset")
+    tr.add_argument("--init", default=None, help="start from this checkpoint's weights (path or name), same preset and look")
+    tr.add_argument("--crop", type=_positive(int), default=None,
+                    help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.set_defaults(func=cmd_train)
 
     ren = sub.add_parser("render", help="render a scene with the learned renderer (default checkpoint)")
@@ -244,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--steps", type=_positive(int), default=4, help="sampling steps (default 4)")
     ren.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
     ren.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the one of --look)")
-    ren.add_argument("--look", choices=["default", "cycles"], default="default",
-                     help="shipped renderer: default (TinyRenderer look) or cycles (path-traced look)")
+    ren.add_argument("--look", choices=["cycles", "raster"], default="cycles",
+                     help="shipped renderer: cycles (the path-traced look, default) or raster (TinyRenderer's look)")
+    ren.add_argument("--resolution", type=_resolution, default=None, help="WxH, any size (default: the camera's)")
+    ren.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
     ren.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ren.set_defaults(func=cmd_render)
 
@@ -259,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ev.add_argument("--teacher", choices=["tiny", "cycles"], default=None,
                     help="reference frames (default: the teacher the checkpoint learned from)")
+    ev.add_argument("--resolution", type=_positive(int), default=None,
+                    help="square size of the evaluated frames (default: the size the checkpoint trained on)")
+    ev.add_argument("--split", choices=["train", "heldout"], default="train",
+                    help="scene assets: unseen scenes of training assets (train), or of assets kept out of training (heldout)")
     ev.set_defaults(func=cmd_eval)
 
     ex = sub.add_parser("experiment", help="the long-horizon drift experiment (hybrid vs pure video)")
@@ -266,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, required=True)
     ex.add_argument("--baseline", default="pure_video",
                     help="pure-video checkpoint (worldsim train --pure-video; default: the shipped pure_video)")
-    ex.add_argument("--checkpoint", default=None, help="hybrid checkpoint (default: the shipped one)")
+    ex.add_argument("--checkpoint", default=None,
+                    help="hybrid checkpoint (default: the shipped raster one, trained on the baseline's data)")
     ex.add_argument("--horizons", type=_positive(int), nargs="+", default=[16, 64, 256, 1024])
     ex.add_argument("--clips", type=_positive(int), default=2, help="held-out scenes (default 2)")
     ex.add_argument("--steps", type=_positive(int), default=2, help="sampling steps of both models (default 2)")

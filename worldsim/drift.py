@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.dataset import CLIP_KEYS, clip_arrays
-from worldsim.evaluate import HELD_OUT_SEED, floor_bodies
+from worldsim.evaluate import HELD_OUT_SEED, floor_bodies, reference_clip
 from worldsim.io import write_atomic
 from worldsim.metrics import clip_metrics
 from worldsim.render import Renderer
@@ -28,10 +27,10 @@ LABELS = {"iou": "foreground IoU vs physics", "psnr_objects": "object-region PSN
           "colour_drift": "per-object colour drift (0-255)", "flicker": "temporal flicker (VBench, 1 = none)"}
 
 
-def _rollouts(models: dict[str, Renderer], clip: dict[str, np.ndarray], start: int, seed: int) -> dict[str, np.ndarray]:
-    """Every model's frames for clip frames ``start:``, each given the real frames before ``start``."""
-    rest = {k: v if k in CLIP_KEYS else v[start:] for k, v in clip.items()}
-    return {name: r.render_clip(rest, seed=seed, start=clip["rgb"][:start]) for name, r in models.items()}
+def _rollouts(models: dict[str, Renderer], spec, rec, start: int, seed: int) -> dict[str, np.ndarray]:
+    """Every model's frames for the recording's frames ``start:``, each given the real frames before ``start``."""
+    real = np.stack([f.rgb for f in rec.frames[:start]])
+    return {name: r.render(spec, rec.frames[start:], seed=seed, start=real) for name, r in models.items()}
 
 
 def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int, ...] = (16, 64, 256, 1024),
@@ -60,9 +59,10 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
     for i in iterator:
         scene_seed = HELD_OUT_SEED + 500_000 + seed * 1000 + i
         spec = random_scene(scene_seed, res, start + longest)
-        clip = clip_arrays(spec, scene_seed, start + longest)
-        frames = _rollouts(models, clip, start, seed + i)
-        ref, albedo, seg = (clip[k][start:] for k in ("rgb", "albedo", "segmentation"))
+        rec = reference_clip(spec, scene_seed, start + longest, res, "tiny")
+        frames = _rollouts(models, spec, rec, start, seed + i)
+        maps = rec.map_arrays()
+        ref, albedo, seg = (maps[k][start:] for k in ("rgb", "albedo", "segmentation"))
         row = {"scene_seed": scene_seed, "horizons": {}}
         for name, video in frames.items():
             metrics = {h: clip_metrics(video[:h], ref[:h], albedo[:h], seg[:h], floor_bodies(spec)) for h in horizons}

@@ -112,10 +112,8 @@ def sweep(spec: SceneSpec, parameter: str, values: Sequence[Any], outcomes: Sequ
         rec = rollout(variant, seed=seed, frames=frames, resolution=(size, size), render=render is not None)
         state = rec.state_arrays()
         result.table.append({"value": value, **{o: fn(state, i) for o, (fn, i) in parsed.items()}})
-        if renderer is not None:  # the same rollout's maps feed the learned renderer
-            from worldsim.dataset import recording_arrays
-
-            result.clips.append(renderer.render_clip(recording_arrays(rec), seed=seed))
+        if renderer is not None:  # the same rollout's frames feed the learned renderer
+            result.clips.append(renderer.render(variant, rec.frames, seed=seed))
         elif render is not None:
             result.clips.append(rec.map_arrays()["rgb"])
     return result

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from worldsim.conditioning import Conditions
+from worldsim.conditioning.tensors import Conditions
 
 # Half the training times come from the grid that 1-, 2- and 4-step Euler sampling visits, so the
 # few-step sampler is trained exactly where it evaluates; the other half are uniform in [0, 1).

@@ -1,69 +1,94 @@
-"""WorldDiT: a diffusion transformer over spacetime patches, conditioned on physics maps.
+"""WorldDiT: a resolution-free diffusion transformer over spacetime patches, conditioned on physics maps.
 
 In the style of DiT's ``models.py``: adaLN-Zero blocks through ``modulate``, zero-initialised
-modulation and output layers, size presets in a dict. Attention is factorised: each block attends
-over the patches of a frame (space), then over the frames of a patch location (time).
-The network knows nothing about noise: :mod:`worldsim.flow` wraps it.
+modulation and output layers, size presets in a dict. Each block attends over space, then over time:
 
-Conditioning enters three ways: per-pixel maps (and learned embeddings of the material id and of
-the object token under each pixel) are concatenated to the noisy frame before patchifying; the
-flow time and global light vector drive adaLN; the previous window's last frame is a context input.
+- **space**: windows of ``window x window`` patches (Swin-style; every other block shifts them by half
+  a window so information crosses window borders), with 2-D rotary positions (RoPE) inside. Cost grows
+  linearly with pixels and attention depends only on relative offsets, so a model trained on crops
+  of large frames renders whole frames of any size (a multiple of ``patch`` is not required: inputs
+  are padded by replication and the output cropped);
+- **time**: the frames of one patch location attend to each other, with a learned per-frame offset
+  (the window length is fixed, the grid is not).
+
+The network knows nothing about noise: :mod:`worldsim.flow` wraps it. It imports nothing from the
+data side: :class:`DiTConfig` records every size (channels, material count), so its JSON alone
+rebuilds the model.
+
+Conditioning enters three ways: per-pixel maps (and a learned embedding of the material id under
+each pixel) are concatenated to the noisy frame before patchifying and fed to a per-pixel head; the
+flow time and the global light drive adaLN; the frames before the window are a context input.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from worldsim.conditioning import COND_CHANNELS, ENV_DIM, GLOBAL_DIM, PBR_CHANNELS, Conditions
-from worldsim.dataset import MAX_OBJECTS
-from worldsim.materials import MATERIALS
+from worldsim.conditioning.tensors import COND_CHANNELS, ENV_DIM, GLOBAL_DIM, PBR_CHANNELS, Conditions
 
 
 @dataclass
 class DiTConfig:
     """Everything needed to rebuild a WorldDiT (saved as JSON beside the weights)."""
 
-    resolution: int = 64
+    resolution: int = 64  # the crop size it trained on (informational: it renders any size)
     frames: int = 4
-    patch: int = 4
-    dim: int = 192
-    depth: int = 6
+    patch: int = 8
+    dim: int = 128
+    depth: int = 4
     heads: int = 4
     mlp_ratio: float = 4.0
+    window: int = 8  # space attention within window x window patches
     material_dim: int = 8
-    token_dim: int = 16
+    num_materials: int = 16  # rows of the material embedding (ids 0 … num_materials - 1)
     cond_channels: int = COND_CHANNELS
     global_dim: int = GLOBAL_DIM
+    pbr_channels: int = PBR_CHANNELS
+    env_dim: int = ENV_DIM
     use_physics: bool = True  # False: the pure-video baseline (no maps, only context frames)
     pixel_hidden: int = 64
     prediction: str = "x"  # what the output means: "x" clean frames (default) or "v" flow velocity
     context_frames: int = 1  # frames before the window given as context (the pure-video baseline uses 4)
     pbr: bool = False  # the Cycles look: also sees surface (roughness, metallic, specular), area light and sky
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "DiTConfig":
+        """A config from its JSON dict.
+
+        Raises:
+            ValueError: the dict names a field this class does not have (a checkpoint of another
+                architecture).
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"not a WorldDiT config of this version (unknown fields: {', '.join(unknown)})")
+        return cls(**values)
+
     @property
     def in_channels(self) -> int:
         """Channels per pixel entering the patch embedding."""
-        physics = self.cond_channels + self.material_dim + self.token_dim if self.use_physics else 0
-        extra = PBR_CHANNELS if self.pbr else 0
+        physics = self.cond_channels + self.material_dim if self.use_physics else 0
+        extra = self.pbr_channels if self.pbr else 0
         return 3 + physics + 3 * self.context_frames + 1 + extra  # noisy frame, physics, context rgb, flag, pbr
 
     @property
     def global_in(self) -> int:
         """Width of the global control vector (the light, plus the environment for the Cycles look)."""
-        return self.global_dim + (ENV_DIM if self.pbr else 0)
+        return self.global_dim + (self.env_dim if self.pbr else 0)
 
 
 PRESETS: dict[str, dict] = {
-    "tiny": dict(resolution=32, frames=2, patch=8, dim=32, depth=1, heads=2, material_dim=4, token_dim=4, pixel_hidden=8),
-    "small": dict(resolution=64, frames=4, patch=8, dim=128, depth=4, heads=4),
-    "base": dict(resolution=64, frames=4, patch=4, dim=256, depth=8, heads=4, pixel_hidden=96),
-    "large": dict(resolution=128, frames=4, patch=4, dim=512, depth=12, heads=8),
+    "tiny": dict(resolution=32, frames=2, patch=8, dim=32, depth=2, heads=2, window=2, material_dim=4, pixel_hidden=8),
+    "small": dict(resolution=64, frames=4, patch=8, dim=128, depth=4, heads=4, window=8),
+    "base": dict(resolution=128, frames=4, patch=8, dim=256, depth=8, heads=4, window=8, pixel_hidden=96),
+    "large": dict(resolution=256, frames=4, patch=8, dim=512, depth=12, heads=8, window=8, pixel_hidden=128),
 }
 
 
@@ -72,17 +97,25 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
 
-def sincos_2d(dim: int, grid: int) -> torch.Tensor:
-    """Fixed 2-D sine-cosine position embedding, (grid*grid, dim)."""
-    coords = torch.stack(torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij"), -1).reshape(-1, 2)
-    quarter = dim // 4
-    freqs = 1.0 / (10000 ** (torch.arange(quarter) / quarter))
-    parts = []
-    for axis in range(2):
-        angles = coords[:, axis:axis + 1].float() * freqs  # (N, quarter)
-        parts += [angles.sin(), angles.cos()]
-    emb = torch.cat(parts, dim=1)
-    return F.pad(emb, (0, dim - emb.shape[1]))
+def rope_2d(head_dim: int, rows: int, cols: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Axial rotary tables for a ``rows x cols`` grid: cos and sin, each (rows, cols, head_dim / 2).
+
+    Half the rotated pairs turn with the row index, half with the column index, so the product of a
+    rotated query and key depends only on their offset.
+    """
+    quarter = head_dim // 4
+    freqs = 1.0 / (100.0 ** (torch.arange(quarter, device=device, dtype=torch.float32) / quarter))
+    r = torch.arange(rows, device=device, dtype=torch.float32)[:, None, None] * freqs  # (rows, 1, q)
+    c = torch.arange(cols, device=device, dtype=torch.float32)[None, :, None] * freqs  # (1, cols, q)
+    angles = torch.cat([r.expand(rows, cols, quarter), c.expand(rows, cols, quarter)], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs ``(x[2i], x[2i+1])`` of the last axis by the given angles (broadcast)."""
+    pairs = x.float().unflatten(-1, (-1, 2))
+    a, b = pairs[..., 0], pairs[..., 1]
+    return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2).to(x.dtype)
 
 
 class TimestepEmbedder(nn.Module):
@@ -100,8 +133,53 @@ class TimestepEmbedder(nn.Module):
         return self.mlp(torch.cat([args.cos(), args.sin()], dim=-1))
 
 
+class WindowAttention(nn.Module):
+    """Self-attention inside windows of a token grid, with 2-D rotary positions.
+
+    ``shift`` offsets the windows by half a window (the grid is padded, and padded keys masked), so
+    alternating blocks connect neighbouring windows, as in Swin, without wrapping around the image.
+    """
+
+    def __init__(self, dim: int, heads: int, window: int, shift: bool):
+        super().__init__()
+        self.heads, self.window, self.shift = heads, window, shift
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+        # x: (B, rows*cols, D)
+        b, _, d = x.shape
+        w = self.window
+        grid = x.reshape(b, rows, cols, d)
+        cos, sin = rope_2d(d // self.heads, rows, cols, x.device)
+        before = w // 2 if self.shift else 0
+        pad_r, pad_c = (-(rows + before)) % w, (-(cols + before)) % w
+        valid = torch.ones(rows, cols, dtype=torch.bool, device=x.device)
+        if before or pad_r or pad_c:
+            grid = F.pad(grid, (0, 0, before, pad_c, before, pad_r))
+            cos = F.pad(cos, (0, 0, before, pad_c, before, pad_r))
+            sin = F.pad(sin, (0, 0, before, pad_c, before, pad_r))
+            valid = F.pad(valid, (before, pad_c, before, pad_r))
+        gr, gc = grid.shape[1] // w, grid.shape[2] // w
+
+        def windows(t: torch.Tensor) -> torch.Tensor:  # (..., gr*w, gc*w, C) → (..., gr*gc, w*w, C)
+            return rearrange(t, "... (gr wr) (gc wc) c -> ... (gr gc) (wr wc) c", wr=w, wc=w)
+
+        q, k, v = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three (b n) h t e", three=3, h=self.heads)
+        cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e/2)
+        cos_w, sin_w = cos_w.repeat(b, 1, 1, 1), sin_w.repeat(b, 1, 1, 1)
+        q, k = apply_rope(q, cos_w, sin_w), apply_rope(k, cos_w, sin_w)
+        mask = None
+        if before or pad_r or pad_c:
+            mask = windows(valid[..., None])[..., 0][:, None, None, :].repeat(b, 1, 1, 1)  # (b*n, 1, 1, t)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        out = rearrange(out, "(b gr gc) h (wr wc) e -> b (gr wr) (gc wc) (h e)", b=b, gr=gr, gc=gc, wr=w)
+        out = out[:, before:before + rows, before:before + cols]
+        return self.proj(out.reshape(b, rows * cols, d))
+
+
 class Attention(nn.Module):
-    """Multi-head self-attention with fused ``scaled_dot_product_attention``."""
+    """Multi-head self-attention over a short sequence (the frames of one patch location)."""
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -116,22 +194,22 @@ class Attention(nn.Module):
 
 
 class DiTBlock(nn.Module):
-    """Space attention, time attention and an MLP, each gated by adaLN-Zero."""
+    """Window space attention, time attention and an MLP, each gated by adaLN-Zero."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, window: int, shift: bool):
         super().__init__()
         self.norms = nn.ModuleList([nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6) for _ in range(3)])
-        self.space = Attention(dim, heads)
+        self.space = WindowAttention(dim, heads, window, shift)
         self.time = Attention(dim, heads)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, rows: int, cols: int) -> torch.Tensor:
         # x: (B*T, N, D) tokens of each frame; c: (B*T, D)
         mods = self.ada(c).chunk(9, dim=-1)
         h = modulate(self.norms[0](x), mods[0], mods[1])
-        x = x + mods[2].unsqueeze(1) * self.space(h)
+        x = x + mods[2].unsqueeze(1) * self.space(h, rows, cols)
         h = modulate(self.norms[1](x), mods[3], mods[4])
         h = rearrange(h, "(b t) n d -> (b n) t d", t=frames)
         h = rearrange(self.time(h), "(b n) t d -> (b t) n d", n=x.shape[1])
@@ -141,7 +219,7 @@ class DiTBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """adaLN then a linear map from tokens back to patches of RGB velocity."""
+    """adaLN then a linear map from tokens back to patches of RGB."""
 
     def __init__(self, dim: int, patch: int):
         super().__init__()
@@ -155,22 +233,18 @@ class FinalLayer(nn.Module):
 
 
 class WorldDiT(nn.Module):
-    """The physics-conditioned renderer: ``forward(x_t, t, cond) → velocity``, shapes (B, T, 3, H, W)."""
+    """The physics-conditioned renderer: ``forward(x_t, t, cond) → prediction``, shapes (B, T, 3, H, W)."""
 
     def __init__(self, config: DiTConfig):
         super().__init__()
         self.config = cfg = config
-        grid = cfg.resolution // cfg.patch
-        self.material_emb = nn.Embedding(len(MATERIALS) + 1, cfg.material_dim)
-        self.slot_emb = nn.Embedding(MAX_OBJECTS, cfg.token_dim)
-        self.token_mlp = nn.Sequential(nn.Linear(4 + cfg.material_dim, cfg.token_dim), nn.SiLU(),
-                                       nn.Linear(cfg.token_dim, cfg.token_dim))
+        self.material_emb = nn.Embedding(cfg.num_materials, cfg.material_dim)
         self.patch_embed = nn.Linear(cfg.in_channels * cfg.patch * cfg.patch, cfg.dim)
-        self.register_buffer("pos_space", sincos_2d(cfg.dim, grid), persistent=False)
         self.pos_time = nn.Parameter(torch.zeros(cfg.frames, cfg.dim))
         self.t_embed = TimestepEmbedder(cfg.dim)
         self.g_embed = nn.Sequential(nn.Linear(cfg.global_in, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
-        self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth)])
+        self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.window, shift=i % 2 == 1)
+                                     for i in range(cfg.depth)])
         self.final = FinalLayer(cfg.dim, cfg.patch)
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
@@ -198,26 +272,23 @@ class WorldDiT(nn.Module):
         b, t, _, h, w = x.shape
         parts = [x]
         if self.config.use_physics:
-            tokens = self.token_mlp(torch.cat([cond.obj_color, self.material_emb(cond.obj_material)], -1))
-            tokens = tokens + self.slot_emb.weight[None, : tokens.shape[1]]  # (B, K, token_dim)
-            seg = cond.segmentation.clamp_min(0).reshape(b, -1)  # (B, T*H*W)
-            under = torch.gather(tokens, 1, seg[..., None].expand(-1, -1, tokens.shape[-1]))
-            under = under * (cond.segmentation.reshape(b, -1, 1) >= 0)
-            under = rearrange(under, "b (t h w) d -> b t d h w", t=t, h=h)
+            if int(cond.material.max()) >= self.config.num_materials:
+                raise ValueError(f"material id {int(cond.material.max())} is beyond this model's "
+                                 f"{self.config.num_materials} materials")
             mat = rearrange(self.material_emb(cond.material), "b t h w d -> b t d h w")
-            parts += [cond.maps.to(x.dtype), mat.to(x.dtype), under.to(x.dtype)]
+            parts += [cond.maps.to(x.dtype), mat.to(x.dtype)]
+        k = 3 * self.config.context_frames
         if cond.context is not None:
-            flag = cond.has_context.to(x.dtype)[:, None, None, None, None].expand(b, t, 1, h, w)
-            k = 3 * self.config.context_frames
             if cond.context.shape[1] != k:
                 raise ValueError(f"model takes {self.config.context_frames} context frames, got {cond.context.shape[1] // 3}")
+            flag = cond.has_context.to(x.dtype)[:, None, None, None, None].expand(b, t, 1, h, w)
             ctx = cond.context[:, None].to(x.dtype).expand(b, t, k, h, w) * flag
         else:
             flag = x.new_zeros(b, t, 1, h, w)
-            ctx = x.new_zeros(b, t, 3 * self.config.context_frames, h, w)
+            ctx = x.new_zeros(b, t, k, h, w)
         parts += [ctx, flag]
-        if self.config.pbr:  # last, so a model widened from a TinyRenderer-look one keeps its channel layout
-            if cond.pbr is None:
+        if self.config.pbr:
+            if cond.pbr is None or cond.environment is None:
                 raise ValueError("this model renders the Cycles look and needs the pbr conditions "
                                  "(condition arrays with pbr, area_light and environment)")
             parts.append(cond.pbr.to(x.dtype))
@@ -229,25 +300,28 @@ class WorldDiT(nn.Module):
         return torch.cat([cond.global_, cond.environment.to(cond.global_.dtype)], dim=-1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Conditions) -> torch.Tensor:
-        """Predict the flow velocity for noisy frames ``x`` (B, T, 3, H, W) at flow time ``t`` (B,)."""
+        """Predict for noisy frames ``x`` (B, T, 3, H, W) at flow time ``t`` (B,); any H and W."""
         cfg = self.config
         b, frames, _, h, w = x.shape
-        if frames > cfg.frames or h != cfg.resolution or w != cfg.resolution:
-            raise ValueError(f"model takes up to {cfg.frames} frames of {cfg.resolution}x{cfg.resolution}, "
-                             f"got {frames} of {w}x{h}")
+        if frames > cfg.frames:
+            raise ValueError(f"model takes up to {cfg.frames} frames per window, got {frames}")
         inp = self._pixel_inputs(x, cond)  # (B, T, Cin, H, W)
-        tokens = rearrange(inp, "b t c (gh p1) (gw p2) -> (b t) (gh gw) (p1 p2 c)", p1=cfg.patch, p2=cfg.patch)
-        tokens = self.patch_embed(tokens) + self.pos_space[None]  # (B*T, N, D)
-        tokens = tokens + self.pos_time[:frames].repeat(b, 1)[:, None]
+        p = cfg.patch
+        pad_h, pad_w = (-h) % p, (-w) % p
+        padded = inp
+        if pad_h or pad_w:  # replicate the border so a partial patch sees plausible inputs
+            padded = F.pad(inp.flatten(0, 1), (0, pad_w, 0, pad_h), mode="replicate").unflatten(0, (b, frames))
+        rows, cols = (h + pad_h) // p, (w + pad_w) // p
+        tokens = rearrange(padded, "b t c (gh p1) (gw p2) -> (b t) (gh gw) (p1 p2 c)", p1=p, p2=p)
+        tokens = self.patch_embed(tokens) + self.pos_time[:frames].repeat(b, 1)[:, None]
         glob = self._global(cond)
         c = self.t_embed(t) + self.g_embed(glob.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
         for block in self.blocks:
-            tokens = block(tokens, c, frames)
+            tokens = block(tokens, c, frames, rows, cols)
         out = self.final(tokens, c)  # (B*T, N, p*p*3)
-        grid = cfg.resolution // cfg.patch
-        out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t c (gh p1) (gw p2)", t=frames, gh=grid, p1=cfg.patch,
-                        p2=cfg.patch)
+        out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t c (gh p1) (gw p2)", t=frames, gh=rows, p1=p, p2=p)
+        out = out[..., :h, :w]
         g = glob.to(inp.dtype)[:, None, :, None, None].expand(b, frames, -1, h, w)
         pixels = rearrange(torch.cat([inp, g], dim=2), "b t c h w -> b t h w c")
         return out + rearrange(self.pixel_head(pixels), "b t h w c -> b t c h w")
@@ -255,38 +329,6 @@ class WorldDiT(nn.Module):
     def config_dict(self) -> dict:
         """The config as a JSON-ready dict."""
         return asdict(self.config)
-
-
-def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> None:
-    """Start ``model`` from the weights of a model with fewer inputs (``source``, e.g. the TinyRenderer
-    look), giving the new input channels zero weights: before any training it computes exactly what
-    the source computes, and fine-tuning only has to learn what the new inputs change.
-
-    Raises:
-        ValueError: the two configs differ in anything but the added inputs.
-    """
-    cfg = model.config
-    same = {k: v for k, v in asdict(source).items() if k != "pbr"}
-    if {k: v for k, v in asdict(cfg).items() if k != "pbr"} != same:
-        raise ValueError("can only widen a model with the same architecture (preset, resolution, context)")
-    p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
-    own = model.state_dict()
-    for name, value in state.items():
-        target = own[name]
-        if name == "patch_embed.weight" and value.shape != target.shape:  # (D, p*p*C): pad C per pixel
-            value = torch.cat([value.reshape(-1, p * p, c_old), value.new_zeros(value.shape[0], p * p, c_new - c_old)],
-                              dim=2).reshape(target.shape)
-        elif name == "pixel_head.0.weight" and value.shape != target.shape:  # columns: [pixel inputs, global]
-            out = value.new_zeros(target.shape)
-            out[:, :c_old] = value[:, :c_old]
-            out[:, c_new:c_new + g_old] = value[:, c_old:]
-            value = out
-        elif name == "g_embed.0.weight" and value.shape != target.shape:
-            value = torch.cat([value, value.new_zeros(value.shape[0], target.shape[1] - value.shape[1])], dim=1)
-        if value.shape != target.shape:
-            raise ValueError(f"cannot widen {name}: {tuple(value.shape)} -> {tuple(target.shape)}")
-        own[name] = value
-    model.load_state_dict(own)
 
 
 def build_model(preset: str = "small", **overrides) -> WorldDiT:

@@ -1,19 +1,23 @@
-"""The Renderer: physics conditions in, frames out. One object for the CLI, the envs, metrics and notebooks.
+"""The Renderer: what the physics produces in, images out. One object for the CLI, the envs, metrics and notebooks.
 
-Clips longer than the model's window are rendered window by window; each window after the first is
-conditioned on the last frame generated before it, so the clip stays continuous. Noise comes from
-a ``torch.Generator`` seeded per window, so the same seed gives the same frames.
+``Renderer.render(spec, frames, seed)`` takes the teacher's frames of a scene (:func:`worldsim.render_frame`
+or a :class:`~worldsim.recording.Recording`'s) at any resolution and returns ``uint8 (T, H, W, 3)``.
+Clips longer than the model's window are rendered window by window; each window after the first
+is conditioned on the last frame generated before it, so the clip stays continuous. Noise comes
+from a ``torch.Generator`` seeded per window, so the same seed gives the same frames.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from worldsim import flow
 from worldsim.checkpoint import load_model
-from worldsim.conditioning import build_conditions, context_to_model, model_to_frames
-from worldsim.dataset import CLIP_KEYS
+from worldsim.conditioning.arrays import from_frames, window
+from worldsim.conditioning.tensors import build_conditions, context_to_model, model_to_frames
 from worldsim.errors import WorldsimError
 
 
@@ -29,9 +33,9 @@ def resolve_device(name: str) -> torch.device:
 class Renderer:
     """The learned renderer.
 
-    >>> renderer = Renderer()  # the shipped default checkpoint, on CPU
-    >>> renderer.resolution, renderer.window
-    (64, 4)
+    >>> renderer = Renderer()  # the shipped default checkpoint (the Cycles look), on CPU
+    >>> renderer.look, renderer.window
+    ('cycles', 4)
     """
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 4):
@@ -48,8 +52,13 @@ class Renderer:
         return renderer
 
     @property
+    def look(self) -> str:
+        """``cycles`` (the path-traced look) or ``raster`` (TinyRenderer's)."""
+        return "cycles" if self.model.config.pbr else "raster"
+
+    @property
     def resolution(self) -> int:
-        """Square resolution the model renders."""
+        """The square size it trained on: a good default size (it renders any size)."""
         return self.model.config.resolution
 
     @property
@@ -57,35 +66,50 @@ class Renderer:
         """Frames rendered jointly (attending to each other)."""
         return self.model.config.frames
 
+    def render(self, spec, frames: Sequence, seed: int = 0, progress: bool = False,
+               start: np.ndarray | None = None) -> np.ndarray:
+        """Images of ``spec``'s world for the teacher's ``frames`` (:class:`~worldsim.teacher.gbuffer.Frame`).
+
+        Args:
+            spec: the scene the frames are of (its light, environment and surfaces are inputs too).
+            frames: one frame per output image, all of one size; any size.
+            seed: seeds the sampler noise; the same seed and frames give the same images.
+            progress: show a progress bar over windows.
+            start: ``uint8 (K,H,W,3)``, real frames before the clip, as the first window's context.
+
+        Returns:
+            ``uint8 (T, H, W, 3)``.
+        """
+        return self.render_clip(from_frames(spec, frames), seed=seed, progress=progress, start=start)
+
     @torch.no_grad()
     def render_window(self, clips: dict[str, np.ndarray], seed: int, context: np.ndarray | None = None,
                       has_context: np.ndarray | None = None, noise: np.ndarray | None = None) -> np.ndarray:
-        """Render a batch of windows (arrays with leading (B, T) axes, T ≤ window) → ``uint8 (B,T,H,W,3)``.
+        """Render a batch of windows (condition arrays with leading (B, T) axes, T ≤ window) → ``uint8 (B,T,H,W,3)``.
 
         Args:
-            clips: condition arrays (shard clips, or stacked :func:`~worldsim.dataset.frame_conditions`).
+            clips: condition arrays (:mod:`worldsim.conditioning.arrays`, stacked), e.g. one per env.
             seed: seeds the sampler noise; the same seed and inputs give the same frames.
             context: ``uint8 (B,H,W,3)`` or ``(B,K,H,W,3)``, the frame(s) before each window, or None.
             has_context: ``(B,)`` bool, which rows of ``context`` are real (default: all of them).
             noise: ``(B,T,3,H,W)`` starting noise, overriding ``seed`` (the envs draw it per env).
         """
         cond = build_conditions(clips)
-        b = cond.maps.shape[0]
+        b, t, _, h, w = cond.maps.shape
         if context is not None:
             cond.context = context_to_model(context)
             cond.has_context = torch.ones(b) if has_context is None else torch.from_numpy(np.asarray(has_context, np.float32))
         cond = cond.to(self.device)
-        shape = (b, cond.maps.shape[1], 3, self.resolution, self.resolution)
+        shape = (b, t, 3, h, w)
         if noise is None:
             start = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
         else:
             start = torch.from_numpy(np.asarray(noise, np.float32)).reshape(shape)
-        noise = start.to(self.device)
-        return model_to_frames(flow.sample(self.model, noise, cond, steps=self.steps))
+        return model_to_frames(flow.sample(self.model, start.to(self.device), cond, steps=self.steps))
 
     def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False,
                     start: np.ndarray | None = None) -> np.ndarray:
-        """Render one clip of any length (arrays with a leading T axis, as from ``dataset.clip_arrays``).
+        """Render one clip of any length from its condition arrays (leading T axis).
 
         Each window after the first is conditioned on the model's own last ``context_frames``
         frames. ``start`` (``uint8 (K,H,W,3)``) gives real frames from before the clip as the first
@@ -101,13 +125,12 @@ class Renderer:
             starts = tqdm(starts, desc="render", unit="window")
         history = None if start is None else np.asarray(start)
         for i, first in enumerate(starts):
-            stop = min(first + self.window, length)
-            window = {key: (v if key in CLIP_KEYS else v[first:stop])[None] for key, v in clip.items()}
+            part = {key: v[None] for key, v in window(clip, first, min(first + self.window, length)).items()}
             context = None
             if history is not None:
                 pad = np.repeat(history[:1], max(0, k - len(history)), axis=0)
                 context = np.concatenate([pad, history])[-k:][None]
-            frames = self.render_window(window, seed * 100_003 + i, context)[0]
+            frames = self.render_window(part, seed * 100_003 + i, context)[0]
             out.append(frames)
             history = frames if history is None else np.concatenate([history, frames])[-k:]
         return np.concatenate(out, axis=0)

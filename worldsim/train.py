@@ -21,8 +21,9 @@ import torch
 
 from worldsim import flow
 from worldsim.checkpoint import load_tensors, save_model, save_tensors
-from worldsim.conditioning import build_conditions, context_to_model, frames_to_model, model_to_frames
-from worldsim.dataset import CLIP_KEYS, PBR_KEYS, load_dataset, stored_keys
+from worldsim.conditioning.arrays import CLIP_KEYS, crop
+from worldsim.conditioning.tensors import build_conditions, context_to_model, frames_to_model, model_to_frames
+from worldsim.dataset import SHARD_KEYS, load_dataset
 from worldsim.errors import DataError
 from worldsim.metrics import psnr
 from worldsim.model import build_model
@@ -45,30 +46,39 @@ class TrainConfig:
     context_prob: float = 0.5
     log_every: int = 25
     checkpoint_every: int = 200
+    checkpoint_minutes: float = 10.0  # also checkpoint when this long has passed since the last one
+    crop: int | None = None  # train on random crop x crop windows of the frames (the model is resolution-free)
     sample_every: int = 250
     val_clips: int = 8
     device: str = "auto"
     physics: bool = True
     context_frames: int = 1
     pbr: bool = False  # the Cycles look: the dataset's pbr, area_light and environment become inputs
-    init: str | None = None  # start from this checkpoint (path or name), widened if pbr adds inputs
+    init: str | None = None  # start from this checkpoint's weights (path or name; same architecture)
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
-                   rng: np.random.Generator, context_prob: float, context_frames: int = 1) -> dict[str, np.ndarray]:
+                   rng: np.random.Generator, context_prob: float, context_frames: int = 1,
+                   size: int | None = None) -> dict[str, np.ndarray]:
     """A batch of random ``frames``-long windows; the ``context_frames`` frames before each window
-    are its context (``(B,K,H,W,3)``; before the clip's start the first frame is repeated)."""
+    are its context (``(B,K,H,W,3)``; before the clip's start the first frame is repeated). With
+    ``size``, each window is a random ``size x size`` crop (the same crop for all its frames)."""
     length = arrays["rgb"].shape[1]
     pick = clips[rng.integers(len(clips), size=batch)]
     start = rng.integers(0, length - frames + 1, size=batch)
     idx = start[:, None] + np.arange(frames)[None]
     out = {}
-    for key in stored_keys(arrays):
+    for key in SHARD_KEYS:
         value = arrays[key][pick]
         out[key] = value if key in CLIP_KEYS else value[np.arange(batch)[:, None], idx]
     before = np.maximum(start[:, None] - np.arange(context_frames, 0, -1)[None], 0)  # (B, K), oldest first
     out["context"] = arrays["rgb"][pick[:, None], before]  # (B, K, H, W, 3)
     out["has_context"] = ((start > 0) & (rng.uniform(size=batch) < context_prob)).astype(np.float32)
+    height, width = arrays["rgb"].shape[2:4]
+    if size is not None and (size < height or size < width):
+        top = rng.integers(0, height - size + 1, size=batch)
+        left = rng.integers(0, width - size + 1, size=batch)
+        out = crop(out, top, left, (min(size, height), min(size, width)))
     return out
 
 
@@ -135,10 +145,7 @@ class Trainer:
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
-        if cfg.pbr and not all(k in arrays for k in PBR_KEYS):
-            raise DataError(f"{cfg.data}: the Cycles look needs shards with {', '.join(PBR_KEYS)} "
-                            "(make them with `worldsim dataset --teacher cycles`)")
-        self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=arrays["rgb"].shape[2],
+        self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=cfg.crop or arrays["rgb"].shape[2],
                                  context_frames=cfg.context_frames, pbr=cfg.pbr).to(self.device)
         if cfg.init is not None:
             self._initialise(cfg.init)
@@ -157,15 +164,15 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     def _initialise(self, name_or_path: str) -> None:
-        """Start from a trained checkpoint of the same preset (e.g. fine-tune the Cycles look from ``default``)."""
+        """Start from a trained checkpoint of the same architecture (e.g. continue on new data)."""
         from worldsim.checkpoint import load_model
-        from worldsim.model import widen_from
 
         source, _ = load_model(name_or_path, "cpu")
         try:
-            widen_from(self.model, source.state_dict(), source.config)
-        except ValueError as exc:
-            raise DataError(f"--init {name_or_path}: {exc} (use --preset matching it)") from None
+            self.model.load_state_dict(source.state_dict())
+        except RuntimeError as exc:
+            raise DataError(f"--init {name_or_path}: not the architecture of --preset {self.cfg.preset} "
+                            f"with these options ({str(exc).splitlines()[0]})") from None
 
     def check_ranks_in_sync(self) -> list[float]:
         """Every rank's parameter checksum (a collective: all ranks call it); raises if they differ."""
@@ -219,7 +226,7 @@ class Trainer:
         """
         rng = np.random.default_rng([self.cfg.seed, self.step])
         batch = sample_windows(self.arrays, self.train_clips, self.cfg.batch, self.model.config.frames, rng,
-                               self.cfg.context_prob, self.model.config.context_frames)
+                               self.cfg.context_prob, self.model.config.context_frames, self.cfg.crop)
         gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step * 97)
         noise = torch.randn((self.cfg.batch, self.model.config.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
         t = flow.sample_times(self.cfg.batch, gen)
@@ -266,6 +273,7 @@ class Trainer:
         metrics: dict = {}
         bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", desc="train", disable=not progress or self.rank)
         start, done, losses = time.perf_counter(), 0, []
+        saved = time.monotonic()
         while self.step < self.cfg.steps:
             losses.append(self.train_step())
             done += 1
@@ -284,7 +292,15 @@ class Trainer:
                 if self.rank == 0:
                     with open(log, "a") as fh:
                         fh.write(json.dumps(record) + "\n")
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+            due = time.monotonic() - saved > 60 * self.cfg.checkpoint_minutes
+            if self.world > 1:  # every rank must agree to save (the checksum is a collective)
+                import torch.distributed as dist
+
+                flag = torch.tensor([float(due)], device=self.device)
+                dist.broadcast(flag, 0)
+                due = bool(flag.item())
+            if due or self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                saved = time.monotonic()
                 if self.world > 1:
                     metrics = {**metrics, "ddp_param_checksums": self.check_ranks_in_sync()}
                 self.save(metrics)

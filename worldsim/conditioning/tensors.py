@@ -1,13 +1,15 @@
-"""What the learned renderer sees: condition maps, object tokens and global controls, in torch.
+"""What the learned renderer sees, as torch tensors: condition maps and global controls.
 
 Everything the reference image depends on is given in its most direct form (see DESIGN.md):
 the unlit albedo with textures, the Lambert term n·l, a specular term, the light visibility (where
-the physics geometry blocks the light), depth, world position, normals, a foreground mask, material
-ids and per-object tokens (colour, material, identity slot), plus the light as a global vector.
+the geometry blocks the sun), depth, world position, normals, a foreground mask, where one body
+meets another, and material ids, plus the light as a global vector. Nothing is per object: a scene
+may hold any number of bodies.
 
-Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 14):
+Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 15):
 ``0-2`` albedo in [-1, 1] · ``3-5`` world normals · ``6`` max(n·l, 0) · ``7`` max(n·h, 0)^8 ·
-``8`` light visibility · ``9`` depth / 5 m · ``10-12`` world position / 2 m · ``13`` foreground.
+``8`` light visibility · ``9`` depth / 5 m · ``10-12`` world position / 2 m · ``13`` foreground ·
+``14`` boundary (a 4-neighbour belongs to another body or to empty space).
 
 A renderer of the Cycles look (``DiTConfig.pbr``) also sees what the path-traced image depends on
 and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 6 per pixel: roughness, metallic, specular,
@@ -22,7 +24,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-COND_CHANNELS = 14
+COND_CHANNELS = 15
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
 PBR_CHANNELS = 6
 ENV_DIM = 9
@@ -34,9 +36,6 @@ class Conditions:
 
     maps: torch.Tensor  # (B, T, C, H, W) float
     material: torch.Tensor  # (B, T, H, W) long, 0 empty
-    segmentation: torch.Tensor  # (B, T, H, W) long, -1 empty
-    obj_color: torch.Tensor  # (B, K, 4)
-    obj_material: torch.Tensor  # (B, K) long
     global_: torch.Tensor  # (B, GLOBAL_DIM)
     context: torch.Tensor | None = None  # (B, 3K, H, W) in [-1, 1]: the K frames before this window, oldest first
     has_context: torch.Tensor | None = None  # (B,) float 0/1
@@ -59,7 +58,8 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
     Args:
         batch: ``albedo (B,T,H,W,3) uint8``, ``normals``/``world_position (B,T,H,W,3)``,
             ``depth``/``light_visibility``/``segmentation``/``material (B,T,H,W)``,
-            ``extrinsics (B,T,4,4)``, ``light (B,10)``, ``obj_color (B,K,4)``, ``obj_material (B,K)``.
+            ``extrinsics (B,T,4,4)``, ``light (B,10)``; for the Cycles look also ``pbr``, ``area_light``
+            and ``environment`` (see :mod:`worldsim.conditioning.arrays`).
     """
     albedo = _t(batch["albedo"]) / 127.5 - 1.0  # (B, T, H, W, 3)
     normals = _t(batch["normals"])
@@ -79,7 +79,7 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
     specular = (normals * half).sum(-1).clamp_min(0).pow(8) * fg
     maps = torch.cat([
         albedo, normals, lambert[..., None], specular[..., None], _t(batch["light_visibility"])[..., None],
-        (depth / 5.0)[..., None], (pos / 2.0).clamp(-4, 4), fg[..., None],
+        (depth / 5.0)[..., None], (pos / 2.0).clamp(-4, 4), fg[..., None], boundary(seg)[..., None],
     ], dim=-1).permute(0, 1, 4, 2, 3).contiguous()  # (B, T, C, H, W)
     light_cam = torch.einsum("bij,bj->bi", extr[:, 0, :3, :3], light[:, :3])  # (B, 3) in the camera frame
     pbr = environment = None
@@ -88,10 +88,20 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
         pbr = (pbr * fg[..., None]).permute(0, 1, 4, 2, 3).contiguous()
         environment = _t(batch["environment"])
     return Conditions(
-        maps=maps, material=_t(batch["material"], torch.long), segmentation=seg,
-        obj_color=_t(batch["obj_color"]), obj_material=_t(batch["obj_material"], torch.long),
+        maps=maps, material=_t(batch["material"], torch.long),
         global_=torch.cat([light, light_cam], dim=-1), pbr=pbr, environment=environment,
     )
+
+
+def boundary(seg: torch.Tensor) -> torch.Tensor:
+    """1.0 where a pixel's right, left, upper or lower neighbour shows another body (or empty space),
+    ``(..., H, W)`` → same shape. The image's edge counts as no neighbour."""
+    out = torch.zeros(seg.shape, dtype=torch.bool, device=seg.device)
+    out[..., :, 1:] |= seg[..., :, 1:] != seg[..., :, :-1]
+    out[..., :, :-1] |= seg[..., :, :-1] != seg[..., :, 1:]
+    out[..., 1:, :] |= seg[..., 1:, :] != seg[..., :-1, :]
+    out[..., :-1, :] |= seg[..., :-1, :] != seg[..., 1:, :]
+    return out.float()
 
 
 def context_to_model(frames: np.ndarray) -> torch.Tensor:

@@ -1,0 +1,91 @@
+"""The renderer's condition arrays (numpy) and tensors (torch): surfaces, area lights, boundaries, crops."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from worldsim.conditioning.arrays import CLIP_KEYS, KEYS, crop, from_frames
+from worldsim.conditioning.tensors import COND_CHANNELS, boundary, build_conditions
+
+
+def test_the_numpy_half_never_imports_torch():
+    code = "import sys, worldsim.conditioning.arrays, worldsim.dataset; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def _scene_with_many_bodies(n):
+    from worldsim.scene import scene_from_dict
+
+    bodies = [{"name": "floor", "type": "plane"}]
+    bodies += [{"name": f"b{i}", "type": "box", "size": [0.05, 0.05, 0.05], "position": [0.1 * (i % 8) - 0.35, 0.1 * (i // 8) - 0.35, 0.03],
+                "color": [(i * 37 % 255) / 255, 0.5, 0.5]} for i in range(n - 1)]
+    return scene_from_dict({"bodies": bodies, "cameras": [{"position": [0, -1.2, 1.2], "target": [0, 0, 0], "resolution": [48, 40]}]})
+
+
+def test_any_number_of_bodies_from_frames_to_tensors():
+    """70 bodies (the old renderer refused more than 16): every key, the frame's size, every channel."""
+    from worldsim.physics import PhysicsWorld
+    from worldsim.teacher.tiny import render_frame
+
+    spec = _scene_with_many_bodies(70)
+    with PhysicsWorld(spec) as world:
+        frames = [render_frame(world, passes="maps")]
+    arrays = from_frames(spec, frames)
+    assert set(arrays) == set(KEYS)
+    assert arrays["albedo"].shape == (1, 40, 48, 3) and arrays["light"].shape == (10,)
+    assert arrays["segmentation"].max() >= 60
+    cond = build_conditions({k: v[None] for k, v in arrays.items()})
+    assert cond.maps.shape == (1, 1, COND_CHANNELS, 40, 48)
+
+
+def test_boundary_marks_where_bodies_meet():
+    seg = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1], [-1, -1, -1, -1]])
+    assert boundary(seg).tolist() == [[0, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]]
+
+
+def test_crop_moves_the_principal_point_with_the_window():
+    batch = {"albedo": np.arange(2 * 1 * 6 * 6 * 3).reshape(2, 1, 6, 6, 3), "intrinsics": np.tile(np.eye(3), (2, 1, 1)),
+             "light": np.zeros((2, 10)), "extrinsics": np.zeros((2, 1, 4, 4))}
+    batch["intrinsics"][:, :2, 2] = 3.0
+    out = crop(batch, np.array([0, 2]), np.array([1, 3]), (3, 3))
+    assert out["albedo"].shape == (2, 1, 3, 3, 3)
+    assert np.array_equal(out["albedo"][1], batch["albedo"][1][:, 2:5, 3:6])
+    assert out["intrinsics"][1, 0, 2] == 0.0 and out["intrinsics"][1, 1, 2] == 1.0
+    assert "light" in CLIP_KEYS and np.array_equal(out["light"], batch["light"])
+
+
+def test_pbr_map_reads_each_body_surface_with_material_defaults():
+    from worldsim.conditioning.arrays import pbr_map
+    from worldsim.materials import PBR_DEFAULTS
+    from worldsim.scene import scene_from_dict
+
+    spec = scene_from_dict({"bodies": [{"name": "floor", "type": "plane"},
+                                       {"name": "a", "type": "sphere", "radius": 0.1, "material": "metal"},
+                                       {"name": "b", "type": "sphere", "radius": 0.1, "roughness": 0.2, "metallic": 0.0}]})
+    seg = np.array([[-1, 0, 1, 2]])
+    out = pbr_map(spec, seg)
+    assert out[0, 0].tolist() == [0, 0, 0]
+    assert out[0, 2].tolist() == [round(v * 255) for v in PBR_DEFAULTS["metal"]]
+    assert out[0, 3].tolist() == [51, 0, round(PBR_DEFAULTS["default"][2] * 255)]
+
+
+def test_area_light_irradiance_matches_the_inverse_square_law():
+    """Straight below a downward light of P watts at height d: E = P / (pi d^2); at 45 deg off axis, cos^2 / r^2."""
+    from worldsim.conditioning.arrays import area_light_map
+    from worldsim.scene import scene_from_dict
+
+    spec = scene_from_dict({"bodies": [{"name": "floor", "type": "plane"}],
+                            "area_lights": [{"position": [0, 0, 2.0], "target": [0, 0, 0], "power": 100.0}]})
+    pos = np.array([[[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]], np.float32)
+    normals = np.array([[[0, 0, 1.0], [0, 0, 1.0]]], np.float32)
+    e = area_light_map(spec, pos, normals)[..., 0]
+    assert e[0, 0] == pytest.approx(100 / (np.pi * 4), rel=1e-4)
+    assert e[0, 1] == pytest.approx(100 * 0.5 / (np.pi * 8), rel=1e-4)
+    assert area_light_map(spec, pos, np.zeros_like(normals)).max() == 0  # empty pixels get nothing
+
+
