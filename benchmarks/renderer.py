@@ -1,100 +1,119 @@
-"""Learned-renderer throughput beside the reference renderer, measured in one run.
+"""The learned renderer's frames/s beside Cycles', at every resolution, measured in one run.
 
-Run: ``python benchmarks/renderer.py [--checkpoint default] [--device cpu]``. For each resolution
-(64², 128²) and sampling steps (1, 2, 4): frames/s at batch 1 (one 4-frame window) and batched
-(16 windows), the reference renderer's frames/s on the same conditions, and training samples/s.
-The 64² rows use the shipped checkpoint; 128² uses the same architecture at 128² with untrained
-weights (speed does not depend on the weights). Writes ``benchmarks/results/renderer.json``.
+Run: ``python benchmarks/renderer.py [--checkpoint default] [--device cpu] [--resolutions 64 128 256 512]``.
+
+For each square resolution, on one scene (a held-out random scene with about ten bodies):
+
+- the **map pass**: TinyRenderer's maps of the frame, the shadow-map light visibility and the
+  condition arrays, per frame;
+- the **learned** renderer at 1, 2 and 4 sampling steps, one window of frames per call (batch 1);
+  its frames/s *include* the map pass, since a user pays for both;
+- **Cycles** at the dataset's settings (32 samples, denoised, every core), frames/s;
+- the ratio learned / Cycles.
+
+One checkpoint serves every resolution (the model is resolution-free). Writes
+``benchmarks/results/renderer.json`` and ``renderer.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from worldsim import flow
-from worldsim.checkpoint import load_model
-from worldsim.conditioning import build_conditions, frames_to_model
-from worldsim.dataset import clip_arrays
-from worldsim.model import WorldDiT
+from worldsim.conditioning.arrays import from_frames
 from worldsim.physics import PhysicsWorld
+from worldsim.render import Renderer
 from worldsim.teacher.tiny import render_frame
 from worldsim.templates import random_scene
 
-
-def _inputs(res: int, batch: int, frames: int):
-    spec = random_scene(10**9 + 7, res, frames)
-    clip = clip_arrays(spec, 0, frames)
-    stacked = {k: np.repeat(v[None], batch, axis=0) for k, v in clip.items()}
-    return spec, build_conditions(stacked), frames_to_model(stacked["rgb"])
+SCENE_SEED = 10**9 + 7
 
 
 def _timed(fn, repeats: int) -> float:
-    fn()  # warm-up
+    """Seconds per call of ``fn`` after one warm-up call."""
+    fn()
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
     return (time.perf_counter() - start) / repeats
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batched", type=int, default=16)
-    args = parser.parse_args()
-    device = torch.device(args.device)
-    base, _ = load_model(args.checkpoint, device)
+def _cycles_fps(world, res: int, frames: int) -> float | None:
+    try:
+        from worldsim.teacher.cycles import CyclesOptions, CyclesTeacher, check_bpy
+
+        check_bpy()
+    except Exception:  # noqa: BLE001 - no bpy: no Cycles column
+        return None
+    teacher = CyclesTeacher(world, None, (res, res), CyclesOptions(samples=32, denoise=True, threads=os.cpu_count() or 1))
+    try:
+        return frames / _timed(lambda: [teacher.render(world) for _ in range(frames)], 1)
+    finally:
+        teacher.close()
+
+
+def measure(renderer: Renderer, resolutions: list[int], steps: list[int], cycles_frames: int = 1,
+            repeats: int = 2) -> list[dict]:
+    """One row per resolution and step count."""
     rows = []
-    for res in (64, 128):
-        cfg = base.config if res == base.config.resolution else type(base.config)(**{**vars(base.config), "resolution": res})
-        model = base if res == base.config.resolution else WorldDiT(cfg).to(device).eval()
-        frames = cfg.frames
-        spec, _, _ = _inputs(res, 1, frames)
-        with PhysicsWorld(spec) as world:
-            ref = frames / _timed(lambda: [render_frame(world, resolution=(res, res)) for _ in range(frames)], 3)
-        for batch in (1, args.batched):
-            _, cond, data = _inputs(res, batch, frames)
-            cond, data = cond.to(device), data.to(device)
-            for steps in (1, 2, 4):
-                noise = torch.randn_like(data)
-                took = _timed(lambda: flow.sample(model, noise, cond, steps), 2)
-                fps = batch * frames / took
-                rows.append({"resolution": res, "batch_windows": batch, "steps": steps, "model_fps": fps,
-                             "reference_fps": ref, "ratio_model_over_reference": fps / ref,
-                             "seconds_per_minute_of_24fps_video": 24 * 60 / fps})
-        opt = torch.optim.AdamW(model.parameters(), 1e-4)
-        _, cond, data = _inputs(res, 8, frames)
+    window = renderer.window
+    for res in resolutions:
+        spec = random_scene(SCENE_SEED, res, window, look="cycles")
+        with PhysicsWorld(spec, seed=0) as world:
+            frames = [render_frame(world, passes="maps")]
+            for _ in range(window - 1):
+                world.step_frames(1)
+                frames.append(render_frame(world, passes="maps"))
+            map_s = _timed(lambda: from_frames(spec, [render_frame(world, passes="maps") for _ in range(window)]), repeats)
+            cycles = _cycles_fps(world, res, cycles_frames)
+        conds = {k: v[None] for k, v in from_frames(spec, frames).items()}
+        for n in steps:
+            renderer.steps = n
+            model_s = _timed(lambda: renderer.render_window(conds, seed=0), repeats)
+            fps = window / (map_s + model_s)
+            rows.append({"resolution": res, "steps": n, "map_pass_ms_per_frame": 1e3 * map_s / window,
+                         "model_ms_per_frame": 1e3 * model_s / window, "learned_fps": fps, "cycles_fps": cycles,
+                         "learned_over_cycles": fps / cycles if cycles else None})
+    return rows
 
-        def step():
-            loss = flow.loss(model, data.to(device), cond.to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
 
-        took = _timed(step, 2)
-        rows.append({"resolution": res, "training_clips_per_s": 8 / took, "training_frames_per_s": 8 * frames / took})
-        model.eval()
-    print(f"device {args.device} ({platform.machine()}, {torch.get_num_threads()} threads), window {frames} frames")
-    print(f"{'res':>5} {'batch':>6} {'steps':>6} {'model f/s':>10} {'ref f/s':>9} {'ratio':>7} {'s per video-min':>16}")
+def markdown(rows: list[dict], device: str) -> str:
+    """The rows as a markdown table."""
+    lines = [f"Device: {device}", "",
+             "| resolution | steps | map pass (ms/frame) | model (ms/frame) | learned frames/s | Cycles frames/s | learned / Cycles |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        if "model_fps" in r:
-            print(f"{r['resolution']:>5} {r['batch_windows']:>6} {r['steps']:>6} {r['model_fps']:>10.1f} "
-                  f"{r['reference_fps']:>9.1f} {r['ratio_model_over_reference']:>7.2f} "
-                  f"{r['seconds_per_minute_of_24fps_video']:>16.1f}")
-    for r in rows:
-        if "training_clips_per_s" in r:
-            print(f"training {r['resolution']}x{r['resolution']}: {r['training_frames_per_s']:.1f} frames/s "
-                  f"({r['training_clips_per_s']:.2f} clips/s, batch 8)")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "renderer.json").write_text(json.dumps(rows, indent=2))
+        cyc = f"{r['cycles_fps']:.3f}" if r["cycles_fps"] else "n/a"
+        ratio = f"{r['learned_over_cycles']:.1f}×" if r["learned_over_cycles"] else "n/a"
+        lines.append(f"| {r['resolution']}² | {r['steps']} | {r['map_pass_ms_per_frame']:.1f} | {r['model_ms_per_frame']:.1f} | "
+                     f"{r['learned_fps']:.2f} | {cyc} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the shipped default)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 128, 256, 512])
+    parser.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--cycles-frames", type=int, default=1, help="Cycles frames timed per resolution (default 1)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args(argv)
+    renderer = Renderer(args.checkpoint, device=args.device)
+    rows = measure(renderer, args.resolutions, args.steps, args.cycles_frames)
+    device = f"{args.device} ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    table = markdown(rows, device)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "renderer.json").write_text(json.dumps({"device": device, "rows": rows}, indent=2))
+    (args.out / "renderer.md").write_text(table + "\n")
+    return rows
 
 
 if __name__ == "__main__":

@@ -129,3 +129,19 @@ def test_same_seed_same_sample():
 def test_cycles_model_refuses_missing_pbr_conditions():
     with pytest.raises(ValueError, match="pbr conditions"):
         build_model("tiny", pbr=True)(torch.randn(2, 2, 3, 32, 32), torch.rand(2), _cond())
+
+
+def test_widened_cycles_model_starts_as_exactly_its_source():
+    """--init raster --look cycles: the new inputs get zero weights, so before fine-tuning the widened
+    model renders exactly what the source renders, whatever the new inputs say."""
+    from worldsim.model import widen_from
+
+    source = _trained_looking(build_model("tiny"))
+    wide = build_model("tiny", pbr=True, resolution=64)
+    widen_from(wide, source.state_dict(), source.config)
+    cond = _cond(pbr=True)
+    x, t = torch.randn(2, 2, 3, 32, 32), torch.rand(2)
+    with torch.no_grad():
+        assert torch.allclose(wide(x, t, cond), source(x, t, cond), atol=1e-5)
+    with pytest.raises(ValueError, match="same architecture"):
+        widen_from(build_model("tiny", pbr=True), build_model("small").state_dict(), build_model("small").config)

@@ -29,12 +29,64 @@ def test_streams_clips_longer_than_the_window(tiny_dataset, tmp_path):
     assert not np.array_equal(a, renderer.render_clip(clip, seed=2))
 
 
-def test_render_cli_with_default_checkpoint(tmp_path):
+def test_render_cli_with_default_checkpoint_at_any_resolution(tmp_path):
+    """The shipped default (the Cycles look) at a size it never trained on, not square."""
     result = subprocess.run([sys.executable, "-m", "worldsim.cli", "render", str(ROOT / "scenes" / "tower_topple.yaml"),
-                             "--out", str(tmp_path), "--seconds", "0.3", "--steps", "1"], capture_output=True, text=True)
+                             "--out", str(tmp_path), "--seconds", "0.3", "--steps", "1", "--resolution", "80x48"],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     for name in ("model.mp4", "reference.mp4", "side_by_side.mp4"):
         assert (tmp_path / name).stat().st_size > 0
     frames = np.load(tmp_path / "frames.npz")
-    assert frames["model"].shape == frames["reference"].shape == (8, 64, 64, 3)
-    assert "PSNR" in result.stdout and "IoU" in result.stdout
+    assert frames["model"].shape == frames["reference"].shape == (8, 48, 80, 3)
+    assert "PSNR" in result.stdout and "cycles look" in result.stdout
+
+
+def test_render_cli_raster_look(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "worldsim.cli", "render", str(ROOT / "scenes" / "tower_topple.yaml"),
+                             "--out", str(tmp_path), "--seconds", "0.1", "--steps", "1", "--look", "raster",
+                             "--resolution", "64x64"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "raster look" in result.stdout and "TinyRenderer" in result.stdout
+    assert np.load(tmp_path / "frames.npz")["model"].shape == (3, 64, 64, 3)
+
+
+def _frames(spec, size, count=2):
+    from worldsim.physics import PhysicsWorld
+    from worldsim.teacher.tiny import render_frame
+
+    with PhysicsWorld(spec) as world:
+        frames = []
+        for _ in range(count):
+            frames.append(render_frame(world, resolution=size, passes="maps"))
+            world.step_frames(1)
+    return frames
+
+
+def test_one_checkpoint_two_sizes_same_seed_same_frames():
+    from worldsim.scene import load_scene
+
+    spec = load_scene(ROOT / "scenes" / "tower_topple.yaml")
+    renderer = Renderer("cycles", steps=1)
+    small, large = _frames(spec, (64, 64)), _frames(spec, (96, 72))
+    a = renderer.render(spec, small, seed=3)
+    assert a.shape == (2, 64, 64, 3) and renderer.render(spec, large, seed=3).shape == (2, 72, 96, 3)
+    assert np.array_equal(a, renderer.render(spec, small, seed=3))
+
+
+def test_a_scene_of_64_bodies_renders():
+    """Floor, four walls and 60 boxes: the old renderer refused anything over 16 bodies."""
+    from worldsim.scene import scene_from_dict
+
+    bodies = [{"name": "floor", "type": "plane"}]
+    bodies += [{"name": f"wall{i}", "type": "box", "static": True, "size": [0.05, 2.0, 0.3],
+                "position": [1.0 * (1 if i % 2 else -1) if i < 2 else 0.0, 0.0 if i < 2 else (1.0 if i == 2 else -1.0), 0.15],
+                "euler_deg": [0, 0, 0 if i < 2 else 90]} for i in range(4)]
+    bodies += [{"name": f"b{i}", "type": "box", "size": [0.06, 0.06, 0.06], "color": [(i % 5) / 5, 0.4, 1 - (i % 7) / 7],
+                "position": [0.15 * (i % 10) - 0.7, 0.2 * (i // 10) - 0.5, 0.04]} for i in range(59)]
+    spec = scene_from_dict({"bodies": bodies, "cameras": [{"position": [0, -2.0, 1.8], "target": [0, 0, 0]}]})
+    assert len(spec.bodies) == 64
+    frames = _frames(spec, (64, 48), count=1)
+    assert len(set(np.unique(frames[0].segmentation)) - {-1}) > 40
+    out = Renderer("cycles", steps=1).render(spec, frames, seed=0)
+    assert out.shape == (1, 48, 64, 3) and out.dtype == np.uint8

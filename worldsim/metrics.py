@@ -102,6 +102,79 @@ def flicker(frames: np.ndarray) -> float:
     return float((255.0 - diff) / 255.0)
 
 
+def edge_strength(frame: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest colour step (RGB distance in [0, 1] units) to a 4-neighbour, ``(H, W)``."""
+    x = frame.astype(np.float32) / 255.0
+    out = np.zeros(x.shape[:2], np.float32)
+    dx = np.linalg.norm(x[:, 1:] - x[:, :-1], axis=-1)
+    dy = np.linalg.norm(x[1:] - x[:-1], axis=-1)
+    out[:, 1:] = np.maximum(out[:, 1:], dx)
+    out[:, :-1] = np.maximum(out[:, :-1], dx)
+    out[1:] = np.maximum(out[1:], dy)
+    out[:-1] = np.maximum(out[:-1], dy)
+    return out
+
+
+def _pairs(axis: int, offset: int, shape: tuple[int, int]) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """Index pairs (p, p + 1 along ``axis``), both moved by ``offset`` along ``axis``, clipped to the image."""
+    n = shape[axis]
+    lo, hi = [slice(None)] * 2, [slice(None)] * 2
+    lo[axis] = slice(max(0, offset), n - 1 + min(0, offset))
+    hi[axis] = slice(max(0, offset) + 1, n + min(0, offset))
+    return tuple(lo), tuple(hi)
+
+
+def boundary_consistency(frame: np.ndarray, albedo: np.ndarray, segmentation: np.ndarray, bodies: list[int] | None = None,
+                         min_contrast: float = 0.1, ratio: float = 0.07, floor_step: float = 0.02,
+                         min_pixels: int = 6) -> float:
+    """Physics consistency that holds under any lighting: does the frame show a colour step wherever
+    the physics says one body meets another of a different colour?
+
+    Palette matching (the IoU above) assumes a pixel's colour is its albedo times a grey shading; a
+    path tracer's coloured sky, bounce light and glossy reflections break that (it gives 0.27 on
+    Cycles' own frames). Steps across boundaries survive lighting. For every pair of neighbouring
+    pixels on two different bodies whose albedos differ by at least ``min_contrast`` (RGB distance in
+    [0, 1] units), the pair counts as shown when the frame's colour step across it, or across the
+    same pair moved one pixel either way along it, is at least ``max(floor_step, ratio x the albedo
+    step)``. The score is the fraction shown, averaged over bodies (each body's pairs, at least
+    ``min_pixels``), so a small body that vanishes or moves costs as much as a large one. Pairs with
+    empty space are left out: the sky's colour is not in the albedo.
+
+    Args:
+        frame, albedo: ``(H, W, 3) uint8``; segmentation ``(H, W)`` body indices (−1 empty).
+        bodies: the bodies to score (default: every body with enough boundary).
+
+    Returns:
+        A score in [0, 1], or NaN when no boundary is visible.
+    """
+    a = albedo.astype(np.float32) / 255.0
+    x = frame.astype(np.float32) / 255.0
+    seg = segmentation
+    owners, shown = [], []
+    for axis in (0, 1):
+        lo, hi = _pairs(axis, 0, seg.shape)
+        need = np.linalg.norm(a[lo] - a[hi], axis=-1)
+        edge = (seg[lo] != seg[hi]) & (seg[lo] >= 0) & (seg[hi] >= 0) & (need >= min_contrast)
+        step = np.linalg.norm(x[lo] - x[hi], axis=-1)
+        for offset in (-1, 1):  # the same pair one pixel earlier or later along the axis
+            plo, phi = _pairs(axis, offset, seg.shape)
+            moved = np.zeros_like(step)
+            target = [slice(None)] * 2
+            target[axis] = slice(max(0, -offset), step.shape[axis] - max(0, offset))
+            moved[tuple(target)] = np.linalg.norm(x[plo] - x[phi], axis=-1)
+            step = np.maximum(step, moved)
+        ok = step >= np.maximum(floor_step, ratio * need)
+        for side in (seg[lo], seg[hi]):
+            owners.append(side[edge])
+            shown.append(ok[edge])
+    owners, shown = np.concatenate(owners), np.concatenate(shown)
+    if owners.size == 0:
+        return float("nan")
+    ids = bodies if bodies is not None else np.unique(owners).tolist()
+    scores = [shown[owners == b].mean() for b in ids if (owners == b).sum() >= min_pixels]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
 def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, segmentation: np.ndarray,
                  floor_bodies: list[int]) -> dict:
     """Every metric of one clip, overall and per frame.
@@ -117,13 +190,16 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
     object_pal = palette(albedo, objects, max_colours=32)
     empty_pal = palette(reference, segmentation < 0, max_colours=2)
     bodies = sorted(set(np.unique(segmentation[objects]).tolist()))
-    per_frame = {"psnr": [], "psnr_objects": [], "ssim": [], "iou": [], "reference_iou": []}
+    per_frame = {"psnr": [], "psnr_objects": [], "ssim": [], "iou": [], "reference_iou": [], "consistency": [],
+                 "reference_consistency": []}
     for t in range(len(model)):
         per_frame["psnr"].append(psnr(model[t], reference[t]))
         per_frame["psnr_objects"].append(psnr(model[t], reference[t], objects[t]))
         per_frame["ssim"].append(ssim(model[t], reference[t]))
         per_frame["iou"].append(iou(segment_foreground(model[t], floor_pal, object_pal, empty_pal), objects[t]))
         per_frame["reference_iou"].append(iou(segment_foreground(reference[t], floor_pal, object_pal, empty_pal), objects[t]))
+        per_frame["consistency"].append(boundary_consistency(model[t], albedo[t], segmentation[t]))
+        per_frame["reference_consistency"].append(boundary_consistency(reference[t], albedo[t], segmentation[t]))
     summary = {
         "psnr": psnr(model, reference),
         "psnr_objects": psnr(model, reference, objects),
@@ -131,6 +207,8 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
         "ssim_objects": float(np.nanmean([ssim(model[t], reference[t], objects[t]) for t in range(len(model))])),
         "iou": float(np.mean(per_frame["iou"])),
         "reference_iou": float(np.mean(per_frame["reference_iou"])),
+        "consistency": float(np.nanmean(per_frame["consistency"])),
+        "reference_consistency": float(np.nanmean(per_frame["reference_consistency"])),
         "colour_drift": colour_drift(model, segmentation, bodies),
         "reference_colour_drift": colour_drift(reference, segmentation, bodies),
         "flicker": flicker(model),

@@ -331,6 +331,39 @@ class WorldDiT(nn.Module):
         return asdict(self.config)
 
 
+def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> None:
+    """Start ``model`` from the weights of a model with fewer inputs (``source``: the raster look),
+    giving the new input channels (the Cycles look's surfaces, area light and environment) zero
+    weights: before any training it computes exactly what the source computes, and fine-tuning only
+    has to learn what the new inputs change.
+
+    Raises:
+        ValueError: the two configs differ in anything but ``pbr``.
+    """
+    cfg = model.config
+    if {k: v for k, v in asdict(source).items() if k not in ("pbr", "resolution")} != \
+            {k: v for k, v in asdict(cfg).items() if k not in ("pbr", "resolution")}:
+        raise ValueError("can only widen a model of the same architecture (preset, context frames)")
+    p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
+    own = model.state_dict()
+    for name, value in state.items():
+        target = own[name]
+        if name == "patch_embed.weight" and value.shape != target.shape:  # (D, p*p*C): pad C per pixel
+            value = torch.cat([value.reshape(-1, p * p, c_old), value.new_zeros(value.shape[0], p * p, c_new - c_old)],
+                              dim=2).reshape(target.shape)
+        elif name == "pixel_head.0.weight" and value.shape != target.shape:  # columns: [pixel inputs, global]
+            out = value.new_zeros(target.shape)
+            out[:, :c_old] = value[:, :c_old]
+            out[:, c_new:c_new + g_old] = value[:, c_old:]
+            value = out
+        elif name == "g_embed.0.weight" and value.shape != target.shape:
+            value = torch.cat([value, value.new_zeros(value.shape[0], target.shape[1] - value.shape[1])], dim=1)
+        if value.shape != target.shape:
+            raise ValueError(f"cannot widen {name}: {tuple(value.shape)} -> {tuple(target.shape)}")
+        own[name] = value
+    model.load_state_dict(own)
+
+
 def build_model(preset: str = "small", **overrides) -> WorldDiT:
     """A WorldDiT from a named preset (``tiny``, ``small``, ``base``, ``large``) with optional overrides."""
     if preset not in PRESETS:

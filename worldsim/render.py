@@ -9,7 +9,7 @@ from a ``torch.Generator`` seeded per window, so the same seed gives the same fr
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -37,7 +37,7 @@ def _data_path() -> Path:
     return Path(pybullet_data.getDataPath())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _urdf_radius(file: str) -> float:
     """How far a URDF's geometry reaches from its base frame at scale 1 (for overlap-free placement)."""
     import pybullet as pb
@@ -53,7 +53,7 @@ def _urdf_radius(file: str) -> float:
         pb.disconnect(client)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mesh_radius(file: str) -> float:
     """How far a mesh file's vertices reach from its origin at scale 1."""
     import trimesh
@@ -117,14 +117,17 @@ def _floor(rng: np.random.Generator, split: str, assets: dict) -> dict:
     return floor
 
 
-def _walls(rng: np.random.Generator, split: str, assets: dict) -> list[dict]:
-    """Up to three static walls around the play area (so scenes have backgrounds other than sky)."""
+def _walls(rng: np.random.Generator, split: str, assets: dict, camera: dict) -> list[dict]:
+    """Up to three static walls around the play area (so scenes have backgrounds other than sky),
+    always farther out than the camera: a wall's back face is culled by TinyRenderer but drawn by
+    Cycles, so a camera behind or inside a wall would see two different scenes."""
     walls = []
+    beyond = float(np.hypot(*camera["position"][:2])) + 0.4
     for i, angle in enumerate(rng.permutation(4)[: int(rng.integers(1, 4))]):
         a = float(angle) * math.pi / 2
         wall: dict = {"name": f"wall{i}", "type": "box", "static": True, "size": [0.1, 4.0, float(rng.uniform(0.6, 2.0))],
                       "euler_deg": [0.0, 0.0, math.degrees(a)], "material": str(rng.choice(OBJECT_MATERIALS))}
-        d = float(rng.uniform(1.6, 2.6))
+        d = max(float(rng.uniform(1.6, 2.6)), beyond)
         wall["position"] = [d * math.cos(a), d * math.sin(a), wall["size"][2] / 2]
         if rng.uniform() < 0.5:
             wall["color"] = _colour(rng, split)
@@ -253,8 +256,7 @@ def random_scene(seed: int, resolution: int = 64, frames: int = 24, look: str = 
     rng = np.random.default_rng([seed, SPLITS.index(split)])
     assets = _assets(split)
     bodies = [_floor(rng, split, assets)]
-    if rng.uniform() < 0.3:
-        bodies += _walls(rng, split, assets)
+    walls = rng.uniform() < 0.3
     pile = rng.uniform() < 0.15
     count = int(rng.integers(30, 46)) if pile else int(rng.integers(1, 9))
     size = (0.03, 0.07) if pile else (0.06, 0.22)
@@ -268,13 +270,16 @@ def random_scene(seed: int, resolution: int = 64, frames: int = 24, look: str = 
     _place(rng, movers, 0.35 if pile else 0.8, (0.0, 0.6 if pile else 0.5), obstacles)
     bodies += [body for body, _ in movers]
     centre = np.r_[np.mean([body["position"][:2] for body, _ in movers], axis=0), 0.0]
+    camera = _camera(rng, resolution, centre)
+    if walls:
+        bodies += _walls(rng, split, assets, camera)
     light_azim, light_elev = rng.uniform(0, 2 * math.pi), rng.uniform(0.25, 1.45)
     light = {"direction": [math.cos(light_azim) * math.cos(light_elev), math.sin(light_azim) * math.cos(light_elev),
                            math.sin(light_elev)],
              "ambient": float(rng.uniform(0.3, 0.6)), "diffuse": float(rng.uniform(0.4, 0.7)),
              "specular": float(rng.uniform(0.0, 0.3)), "shadows": bool(rng.uniform() < 0.85)}
     doc = {"name": f"{split}{seed}", "sim": {"fps": 24.0, "duration": (frames - 1) / 24.0}, "bodies": bodies,
-           "cameras": [_camera(rng, resolution, centre)], "light": light, "events": events}
+           "cameras": [camera], "light": light, "events": events}
     if look == "cycles":
         _path_traced_look(np.random.default_rng([seed, SPLITS.index(split), 1]), doc)
     return scene_from_dict(doc)

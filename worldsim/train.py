@@ -54,7 +54,7 @@ class TrainConfig:
     physics: bool = True
     context_frames: int = 1
     pbr: bool = False  # the Cycles look: the dataset's pbr, area_light and environment become inputs
-    init: str | None = None  # start from this checkpoint's weights (path or name; same architecture)
+    init: str | None = None  # start from this checkpoint (path or name), widened if pbr adds inputs
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
@@ -164,15 +164,15 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     def _initialise(self, name_or_path: str) -> None:
-        """Start from a trained checkpoint of the same architecture (e.g. continue on new data)."""
+        """Start from a trained checkpoint of the same preset (e.g. fine-tune the Cycles look from ``raster``)."""
         from worldsim.checkpoint import load_model
+        from worldsim.model import widen_from
 
         source, _ = load_model(name_or_path, "cpu")
         try:
-            self.model.load_state_dict(source.state_dict())
-        except RuntimeError as exc:
-            raise DataError(f"--init {name_or_path}: not the architecture of --preset {self.cfg.preset} "
-                            f"with these options ({str(exc).splitlines()[0]})") from None
+            widen_from(self.model, source.state_dict(), source.config)
+        except ValueError as exc:
+            raise DataError(f"--init {name_or_path}: {exc} (use --preset matching it)") from None
 
     def check_ranks_in_sync(self) -> list[float]:
         """Every rank's parameter checksum (a collective: all ranks call it); raises if they differ."""

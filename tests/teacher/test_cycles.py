@@ -154,6 +154,6 @@ def test_render_look_cycles_uses_the_shipped_cycles_checkpoint(cycles, tmp_path)
     result = subprocess.run([sys.executable, "-m", "worldsim.cli", "render", SCENE_DIR / "tower_topple.yaml", "--out",
                              tmp_path, "--look", "cycles", "--seconds", "0.2", "--steps", "1"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "reference: cycles" in result.stdout and "PSNR" in result.stdout
+    assert "reference: Cycles" in result.stdout and "PSNR" in result.stdout
     frames = np.load(tmp_path / "frames.npz")
-    assert frames["model"].shape == frames["reference"].shape == (5, 64, 64, 3)
+    assert frames["model"].shape == frames["reference"].shape == (5, 128, 128, 3)  # the camera's own size

@@ -15,7 +15,7 @@ segmentation (boundaries), never through a table of object slots.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
