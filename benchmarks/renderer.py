@@ -86,7 +86,8 @@ def measure(renderer: Renderer, resolutions: list[int], steps: list[int], cycles
 def markdown(rows: list[dict], device: str) -> str:
     """The rows as a markdown table."""
     lines = [f"Device: {device}", "",
-             "| resolution | steps | map pass (ms/frame) | model (ms/frame) | learned frames/s | Cycles frames/s | learned / Cycles |",
+             "| resolution | steps | map pass (ms/frame) | model (ms/frame) | learned frames/s | Cycles frames/s "
+             "| learned / Cycles |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         cyc = f"{r['cycles_fps']:.3f}" if r["cycles_fps"] else "n/a"
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     renderer = Renderer(args.checkpoint, device=args.device)
     rows = measure(renderer, args.resolutions, args.steps, args.cycles_frames)
-    device = f"{args.device} ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    device = (f"{args.device} ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads)")
     table = markdown(rows, device)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

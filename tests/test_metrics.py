@@ -124,3 +124,14 @@ def test_consistency_is_high_on_path_traced_frames():
                 teacher.close()
         scores.append(boundary_consistency(rgb, frame.albedo, frame.segmentation))
     assert np.nanmean(scores) >= 0.95
+
+
+def test_flip_is_zero_for_identical_frames_and_large_for_a_wrong_one():
+    from worldsim.metrics import flip
+
+    frame = np.random.default_rng(0).integers(0, 256, (48, 48, 3)).astype(np.uint8)
+    assert flip(frame, frame) == 0.0
+    wrong = frame.copy()
+    wrong[:, :24] = 255 - wrong[:, :24]  # half the picture inverted
+    assert flip(wrong, frame) > 0.2
+    assert flip(np.clip(frame.astype(int) + 3, 0, 255).astype(np.uint8), frame) < flip(wrong, frame)

@@ -102,6 +102,16 @@ def flicker(frames: np.ndarray) -> float:
     return float((255.0 - diff) / 255.0)
 
 
+def flip(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean ꟻLIP error (NVIDIA's perceptual difference for rendered images, LDR, sRGB) of ``a`` against
+    the reference ``b``; both ``(H, W, 3) uint8``. 0 is identical; lower is better."""
+    import flip_evaluator
+
+    ref = np.ascontiguousarray(b, dtype=np.float32) / 255.0
+    test = np.ascontiguousarray(a, dtype=np.float32) / 255.0
+    return float(flip_evaluator.evaluate(ref, test, "LDR")[1])
+
+
 def edge_strength(frame: np.ndarray) -> np.ndarray:
     """Per pixel, the largest colour step (RGB distance in [0, 1] units) to a 4-neighbour, ``(H, W)``."""
     x = frame.astype(np.float32) / 255.0
@@ -203,6 +213,7 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
     summary = {
         "psnr": psnr(model, reference),
         "psnr_objects": psnr(model, reference, objects),
+        "flip": float(np.mean([flip(model[t], reference[t]) for t in range(len(model))])),
         "ssim": float(np.mean(per_frame["ssim"])),
         "ssim_objects": float(np.nanmean([ssim(model[t], reference[t], objects[t]) for t in range(len(model))])),
         "iou": float(np.mean(per_frame["iou"])),

@@ -46,7 +46,8 @@ def _urdf_radius(file: str) -> float:
     try:
         pb.setAdditionalSearchPath(str(_data_path()), physicsClientId=client)
         uid = pb.loadURDF(file, physicsClientId=client)
-        boxes = [pb.getAABB(uid, link, physicsClientId=client) for link in range(-1, pb.getNumJoints(uid, physicsClientId=client))]
+        links = range(-1, pb.getNumJoints(uid, physicsClientId=client))
+        boxes = [pb.getAABB(uid, link, physicsClientId=client) for link in links]
         corners = np.array([[b[i][0], b[j][1], b[k][2]] for b in boxes for i in (0, 1) for j in (0, 1) for k in (0, 1)])
         return float(np.linalg.norm(corners, axis=1).max())
     finally:
@@ -205,7 +206,8 @@ def _panda(rng: np.random.Generator) -> tuple[dict, list[dict]]:
 def _kuka(rng: np.random.Generator) -> tuple[dict, list[dict]]:
     arm = {"name": "kuka", "type": "urdf", "file": "kuka_iiwa/model.urdf", "static": True,
            "position": [-0.9, float(rng.uniform(-0.3, 0.3)), 0.0],
-           "joint_positions": {"lbr_iiwa_joint_2": float(rng.uniform(0.2, 0.9)), "lbr_iiwa_joint_4": float(rng.uniform(-1.8, -0.8))}}
+           "joint_positions": {"lbr_iiwa_joint_2": float(rng.uniform(0.2, 0.9)),
+                               "lbr_iiwa_joint_4": float(rng.uniform(-1.8, -0.8))}}
     events = [{"time": float(rng.uniform(0.05, 0.5)), "type": "joint_target", "body": "kuka",
                "joint": "lbr_iiwa_joint_1", "position": float(rng.uniform(-1.0, 1.0))}]
     return arm, events

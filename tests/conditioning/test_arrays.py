@@ -22,9 +22,10 @@ def _scene_with_many_bodies(n):
     from worldsim.scene import scene_from_dict
 
     bodies = [{"name": "floor", "type": "plane"}]
-    bodies += [{"name": f"b{i}", "type": "box", "size": [0.05, 0.05, 0.05], "position": [0.1 * (i % 8) - 0.35, 0.1 * (i // 8) - 0.35, 0.03],
-                "color": [(i * 37 % 255) / 255, 0.5, 0.5]} for i in range(n - 1)]
-    return scene_from_dict({"bodies": bodies, "cameras": [{"position": [0, -1.2, 1.2], "target": [0, 0, 0], "resolution": [48, 40]}]})
+    bodies += [{"name": f"b{i}", "type": "box", "size": [0.05, 0.05, 0.05], "color": [(i * 37 % 255) / 255, 0.5, 0.5],
+                "position": [0.1 * (i % 8) - 0.35, 0.1 * (i // 8) - 0.35, 0.03]} for i in range(n - 1)]
+    camera = {"position": [0, -1.2, 1.2], "target": [0, 0, 0], "resolution": [48, 40]}
+    return scene_from_dict({"bodies": bodies, "cameras": [camera]})
 
 
 def test_any_number_of_bodies_from_frames_to_tensors():

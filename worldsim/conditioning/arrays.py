@@ -119,7 +119,7 @@ def crop(batch: dict[str, np.ndarray], top: np.ndarray, left: np.ndarray, size: 
         if key in CLIP_KEYS or key == "extrinsics" or value.ndim < 4:
             out[key] = value
             continue
-        out[key] = np.stack([v[:, t:t + h, l:l + w] for v, t, l in zip(value, top, left)])
+        out[key] = np.stack([v[:, y:y + h, x:x + w] for v, y, x in zip(value, top, left, strict=True)])
     if "intrinsics" in batch:
         intr = np.array(batch["intrinsics"], np.float32, copy=True)
         intr[:, 0, 2] -= left

@@ -1,0 +1,24 @@
+"""benchmarks/renderer.py runs end to end at tiny sizes, so it cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from tests.conftest import ROOT
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_renderer_benchmark_writes_rows_for_every_size_and_step(tmp_path):
+    bench = _load("renderer")
+    rows = bench.main(["--resolutions", "32", "40", "--steps", "1", "2", "--out", str(tmp_path), "--checkpoint", "raster"])
+    assert [(r["resolution"], r["steps"]) for r in rows] == [(32, 1), (32, 2), (40, 1), (40, 2)]
+    assert all(r["learned_fps"] > 0 and r["map_pass_ms_per_frame"] > 0 for r in rows)
+    saved = json.loads((tmp_path / "renderer.json").read_text())
+    assert saved["rows"] == rows and "| 40² | 2 |" in (tmp_path / "renderer.md").read_text()
