@@ -90,3 +90,14 @@ def test_a_scene_of_64_bodies_renders():
     assert len(set(np.unique(frames[0].segmentation)) - {-1}) > 40
     out = Renderer("cycles", steps=1).render(spec, frames, seed=0)
     assert out.shape == (1, 48, 64, 3) and out.dtype == np.uint8
+
+
+def test_a_material_beyond_the_checkpoint_is_a_clear_error():
+    import pytest
+
+    from worldsim.errors import WorldsimError
+    from worldsim.model import build_model
+
+    renderer = Renderer.from_model(build_model("tiny"))
+    with pytest.raises(WorldsimError, match="material id 40"):
+        renderer.render_window({"material": np.full((1, 1, 4, 4), 40, np.uint8)}, seed=0)

@@ -146,12 +146,12 @@ class WindowAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-        # x: (B, rows*cols, D)
+    def forward(self, x: torch.Tensor, rows: int, cols: int, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        # x: (B, rows*cols, D); rope: the grid's (cos, sin) from rope_2d, shared by every block
         b, _, d = x.shape
         w = self.window
         grid = x.reshape(b, rows, cols, d)
-        cos, sin = rope_2d(d // self.heads, rows, cols, x.device)
+        cos, sin = rope
         before = w // 2 if self.shift else 0
         pad_r, pad_c = (-(rows + before)) % w, (-(cols + before)) % w
         valid = torch.ones(rows, cols, dtype=torch.bool, device=x.device)
@@ -165,15 +165,14 @@ class WindowAttention(nn.Module):
         def windows(t: torch.Tensor) -> torch.Tensor:  # (..., gr*w, gc*w, C) → (..., gr*gc, w*w, C)
             return rearrange(t, "... (gr wr) (gc wc) c -> ... (gr gc) (wr wc) c", wr=w, wc=w)
 
-        q, k, v = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three (b n) h t e", three=3, h=self.heads)
-        cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e/2)
-        cos_w, sin_w = cos_w.repeat(b, 1, 1, 1), sin_w.repeat(b, 1, 1, 1)
+        q, k, v = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three b n h t e", three=3, h=self.heads)
+        cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e/2): broadcast over batch and heads
         q, k = apply_rope(q, cos_w, sin_w), apply_rope(k, cos_w, sin_w)
         mask = None
         if before or pad_r or pad_c:
-            mask = windows(valid[..., None])[..., 0][:, None, None, :].repeat(b, 1, 1, 1)  # (b*n, 1, 1, t)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        out = rearrange(out, "(b gr gc) h (wr wc) e -> b (gr wr) (gc wc) (h e)", b=b, gr=gr, gc=gc, wr=w)
+            mask = windows(valid[..., None])[..., 0][:, None, None, :]  # (n, 1, 1, t): padded keys left out
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # batched over (b, n, h)
+        out = rearrange(out, "b (gr gc) h (wr wc) e -> b (gr wr) (gc wc) (h e)", gr=gr, gc=gc, wr=w)
         out = out[:, before:before + rows, before:before + cols]
         return self.proj(out.reshape(b, rows * cols, d))
 
@@ -205,11 +204,12 @@ class DiTBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, rows: int, cols: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, rows: int, cols: int,
+                rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         # x: (B*T, N, D) tokens of each frame; c: (B*T, D)
         mods = self.ada(c).chunk(9, dim=-1)
         h = modulate(self.norms[0](x), mods[0], mods[1])
-        x = x + mods[2].unsqueeze(1) * self.space(h, rows, cols)
+        x = x + mods[2].unsqueeze(1) * self.space(h, rows, cols, rope)
         h = modulate(self.norms[1](x), mods[3], mods[4])
         h = rearrange(h, "(b t) n d -> (b n) t d", t=frames)
         h = rearrange(self.time(h), "(b n) t d -> (b t) n d", n=x.shape[1])
@@ -272,9 +272,6 @@ class WorldDiT(nn.Module):
         b, t, _, h, w = x.shape
         parts = [x]
         if self.config.use_physics:
-            if int(cond.material.max()) >= self.config.num_materials:
-                raise ValueError(f"material id {int(cond.material.max())} is beyond this model's "
-                                 f"{self.config.num_materials} materials")
             mat = rearrange(self.material_emb(cond.material), "b t h w d -> b t d h w")
             parts += [cond.maps.to(x.dtype), mat.to(x.dtype)]
         k = 3 * self.config.context_frames
@@ -317,8 +314,9 @@ class WorldDiT(nn.Module):
         glob = self._global(cond)
         c = self.t_embed(t) + self.g_embed(glob.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
+        rope = rope_2d(cfg.dim // cfg.heads, rows, cols, tokens.device)  # once per forward, not per block
         for block in self.blocks:
-            tokens = block(tokens, c, frames, rows, cols)
+            tokens = block(tokens, c, frames, rows, cols, rope)
         out = self.final(tokens, c)  # (B*T, N, p*p*3)
         out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t c (gh p1) (gw p2)", t=frames, gh=rows, p1=p, p2=p)
         out = out[..., :h, :w]

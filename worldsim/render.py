@@ -94,6 +94,10 @@ class Renderer:
             has_context: ``(B,)`` bool, which rows of ``context`` are real (default: all of them).
             noise: ``(B,T,3,H,W)`` starting noise, overriding ``seed`` (the envs draw it per env).
         """
+        # Checked here, once per window on the host, not in the model's forward (a device sync per step).
+        top = int(np.max(clips["material"], initial=0))
+        if self.model.config.use_physics and top >= self.model.config.num_materials:
+            raise WorldsimError(f"material id {top} is beyond this checkpoint's {self.model.config.num_materials} materials")
         cond = build_conditions(clips)
         b, t, _, h, w = cond.maps.shape
         if context is not None:
