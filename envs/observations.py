@@ -18,6 +18,7 @@ import torch
 from gymnasium import spaces
 
 from worldsim import PhysicsWorld, Renderer, render_frame
+from worldsim.conditioning.arrays import stack
 from worldsim.teacher.gbuffer import Frame
 
 OBS_MODES = ("state", "rgb", "rgb_reference", "depth", "segmentation")
@@ -82,7 +83,7 @@ def render_learned(renderer: Renderer, inputs: list[dict[str, np.ndarray]], seed
     Returns:
         Per env, ``uint8 (H,W,3)`` at the renderer's resolution.
     """
-    batch = {k: np.stack([x[k] for x in inputs]) for k in inputs[0]}
+    batch = stack(inputs)
     res = renderer.resolution
     has = np.array([c is not None for c in context])
     ctx = np.stack([c if c is not None else np.zeros((res, res, 3), np.uint8) for c in context])

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.conditioning.arrays import CLIP_KEYS, KEYS, from_frames
+from worldsim.conditioning.arrays import KEYS, from_frames
 from worldsim.errors import DataError
 from worldsim.io import load_npz, save_npz, write_atomic
 
 SHARD_KEYS = ("rgb",) + KEYS
-__all__ = ["CLIP_KEYS", "SHARD_KEYS", "DatasetConfig", "generate", "read_shard", "load_dataset", "clip_arrays"]
 
 
 @dataclass

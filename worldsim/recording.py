@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from worldsim.conditioning.arrays import frame_maps
 from worldsim.materials import MATERIALS
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import SceneSpec
 from worldsim.state import PhysicsState
 from worldsim.teacher.gbuffer import Frame
 from worldsim.teacher.tiny import render_frame
-
-MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material", "light_visibility")
 
 
 @dataclass
@@ -69,11 +68,7 @@ class Recording:
 
     def map_arrays(self) -> dict[str, np.ndarray]:
         """The ``maps.npz`` arrays."""
-        out = {key: np.stack([getattr(f, key) for f in self.frames]) for key in MAP_KEYS}
-        out["intrinsics"] = self.frames[0].intrinsics
-        out["extrinsics"] = np.stack([f.extrinsics for f in self.frames])
-        out["material_names"] = np.array(("empty",) + MATERIALS)
-        return out
+        return {**frame_maps(self.frames), "material_names": np.array(("empty",) + MATERIALS)}
 
 
 def rollout(spec: SceneSpec, seed: int = 0, frames: int | None = None, camera: str | None = None,

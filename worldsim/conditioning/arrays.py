@@ -88,10 +88,13 @@ def condition_arrays(spec, maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     }
 
 
+MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material", "light_visibility",
+            "extrinsics")
+
+
 def frame_maps(frames: Sequence) -> dict[str, np.ndarray]:
     """``maps.npz``-style arrays (leading T axis) from teacher frames (:class:`~worldsim.teacher.gbuffer.Frame`)."""
-    out = {key: np.stack([getattr(f, key) for f in frames]) for key in
-           ("albedo", "normals", "world_position", "depth", "light_visibility", "segmentation", "material", "extrinsics")}
+    out = {key: np.stack([getattr(f, key) for f in frames]) for key in MAP_KEYS}
     out["intrinsics"] = frames[0].intrinsics
     return out
 
