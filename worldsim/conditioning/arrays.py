@@ -68,7 +68,7 @@ def area_light_map(spec, world_position: np.ndarray, normals: np.ndarray) -> np.
         dist2 = np.maximum(np.sum(to_light * to_light, axis=-1), 1e-4)
         to_light = to_light / np.sqrt(dist2)[..., None]
         cos_surface = np.clip(np.sum(normals * to_light, axis=-1), 0, None)
-        cos_light = np.clip(-(to_light @ axis), 0, None)
+        cos_light = np.clip(-np.einsum("...k,k->...", to_light, axis), 0, None)  # no BLAS threads (see teacher.camera.transform)
         e = light.power * cos_surface * cos_light / (np.pi * dist2)
         out += e[..., None] * srgb_to_linear(light.color[:3]).astype(np.float32)
     return out

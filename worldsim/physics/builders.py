@@ -13,6 +13,7 @@ import pybullet as pb
 
 from worldsim.errors import SceneError
 from worldsim.io import cache_dir, write_atomic
+from worldsim.physics.decimate import light_urdf
 from worldsim.physics.meshes import mesh_as_obj
 from worldsim.scene.mass import body_mass
 from worldsim.scene.schema import (
@@ -190,7 +191,8 @@ def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings
 
 def _build_urdf(body: UrdfBody, index: int, client: int) -> BuiltBody:
     try:
-        uid = pb.loadURDF(body.file, body.position, orientation_xyzw(body), useFixedBase=body.static,
+        # visual meshes decimated (worldsim.physics.decimate); collision and dynamics as in the file
+        uid = pb.loadURDF(light_urdf(body.file), body.position, orientation_xyzw(body), useFixedBase=body.static,
                           globalScaling=body.scale, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=client)
     except pb.error as exc:  # e.g. a mesh the URDF names is missing
         raise SceneError(f"PyBullet cannot load {body.file}: {exc}", field=f"bodies[{index}].file") from None

@@ -274,7 +274,10 @@ class CyclesTeacher:
         data.update()
         data.polygons.foreach_set("use_smooth", np.full(len(faces), shape.smooth))
         if shape.smooth:
-            data.normals_split_custom_set_from_vertices(np.asarray(mesh.vertex_normals, dtype=np.float32).tolist())
+            normals = np.asarray(mesh.vertex_normals, dtype=np.float32)
+            # a vertex of only degenerate faces has no normal, and Blender crashes on a zero custom normal
+            normals[np.linalg.norm(normals, axis=1) < 1e-6] = (0.0, 0.0, 1.0)
+            data.normals_split_custom_set_from_vertices(normals.tolist())
         data.materials.append(self._material(f"material{i}", shape, spec))
         obj = bpy.data.objects.new(f"shape{i}", data)
         self.scene.collection.objects.link(obj)

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pybullet as pb
 
-from worldsim.teacher.camera import linear_depth
+from worldsim.teacher.camera import linear_depth, transform
 
 DISTANCE = 1000.0  # metres from the receivers' centre to the map's eye
 CASTER_RANGE = 50.0  # casters this far towards the sun from the receivers still shadow them
@@ -69,11 +69,11 @@ def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarra
     right, up = _light_frame(l_dir)
     size = size or map_size((width, height))
     points = pos[fg].astype(np.float64)
-    xy = np.stack([points @ right, points @ up], axis=1)
+    xy = transform(points, np.stack([right, up], axis=1))
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     half = 0.5 * float((hi - lo).max()) * (1 + 4.0 / size) + 1e-3  # a two-texel margin
     texel = 2.0 * half / size
-    along = points @ l_dir
+    along = transform(points, l_dir[:, None])[:, 0]
     centre = right * (0.5 * (lo[0] + hi[0])) + up * (0.5 * (lo[1] + hi[1])) + l_dir * along.min()
     eye = centre + l_dir * DISTANCE
     depth_span = float(along.max() - along.min())
@@ -86,15 +86,15 @@ def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarra
     # Normal offset: move each receiver a texel and a half off its surface (and towards the sun) so a
     # lit surface never shadows itself through the map's discretisation ("shadow acne").
     probe = points + 1.5 * texel * normals[fg] + 0.5 * texel * l_dir
-    eye_space = (_gl(view) @ np.c_[probe, np.ones(len(probe))].T).T
-    clip = (_gl(proj) @ eye_space.T).T
+    eye_space = transform(np.c_[probe, np.ones(len(probe))], _gl(view).T)
+    clip = transform(eye_space, _gl(proj).T)
     ndc = clip[:, :2] / clip[:, 3:4]
     col = np.clip(((ndc[:, 0] + 1) * 0.5 * size).astype(int), 0, size - 1)
     row = np.clip(((1 - ndc[:, 1]) * 0.5 * size).astype(int), 0, size - 1)
     distance = -eye_space[:, 2]
     # A surface turned away from the sun is in its own (attached) shadow; the map alone cannot tell for
     # a one-sided wall, whose two faces lie at the same depth from the sun.
-    facing = normals[fg] @ l_dir > -0.1  # not 0: pixel normals are finite differences, noisy at the terminator
+    facing = transform(normals[fg], l_dir[:, None])[:, 0] > -0.1  # not 0: pixel normals are finite differences, noisy at the terminator
     out[fg] = ((distance <= depth_map[row, col] + texel) & facing).astype(np.float32)
     return out
 

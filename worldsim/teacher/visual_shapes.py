@@ -78,6 +78,10 @@ def _mesh_file(path: str) -> tuple[object, str | None]:
     with warnings.catch_warnings():  # trimesh warns about NaN UVs in some OBJ files (the Panda's); harmless
         warnings.simplefilter("ignore", RuntimeWarning)
         mesh = trimesh.load(path, force="mesh", process=False, maintain_order=True)
+    # Blender crashes on a polygon that repeats a vertex, and on the zero normals of vertices no face
+    # uses (trimesh's OBJ reader leaves some when parts index v/vt/vn differently).
+    mesh.update_faces(mesh.nondegenerate_faces(height=None))
+    mesh.remove_unreferenced_vertices()
     image = None
     material = getattr(mesh.visual, "material", None)
     if material is not None and _declares_texture(path):

@@ -1,0 +1,53 @@
+"""Light copies of heavy URDF visual meshes: far fewer triangles, the same picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pybullet as pb
+import pybullet_data
+import trimesh
+
+import worldsim.physics.builders as builders
+from worldsim import PhysicsWorld, load_scene, render_frame
+from worldsim.physics.decimate import light_urdf
+
+PANDA = f"{pybullet_data.getDataPath()}/franka_panda/panda.urdf"
+
+
+def _visual_faces(urdf: str) -> int:
+    client = pb.connect(pb.DIRECT)
+    try:
+        uid = pb.loadURDF(urdf, physicsClientId=client)
+        files = {d[4].decode() for d in pb.getVisualShapeData(uid, physicsClientId=client)}
+    finally:
+        pb.disconnect(client)
+    return sum(len(trimesh.load(f, force="mesh", process=False).faces) for f in files)
+
+
+def test_the_panda_copy_is_much_lighter():
+    light = light_urdf(PANDA)
+    assert light != PANDA
+    assert _visual_faces(light) < _visual_faces(PANDA) / 3
+
+
+def test_a_light_urdf_is_cached_and_a_light_one_is_returned_as_is():
+    assert light_urdf(PANDA) == light_urdf(PANDA)
+    cube = f"{pybullet_data.getDataPath()}/cube.urdf"
+    assert light_urdf(cube) == str(Path(cube).resolve())
+
+
+def test_the_picture_keeps_its_silhouette_and_colours(monkeypatch):
+    spec = load_scene("scenes/tasks/panda_push.yaml")
+    frames = {}
+    for name, load in (("full", str), ("light", light_urdf)):
+        monkeypatch.setattr(builders, "light_urdf", load)
+        world = PhysicsWorld(spec, seed=0)
+        frames[name] = render_frame(world, None, (128, 128), passes="maps", visibility=True)
+        world.close()
+    full, light = frames["full"], frames["light"]
+    assert (full.segmentation == light.segmentation).mean() > 0.995
+    mse = np.mean((full.albedo.astype(float) - light.albedo.astype(float)) ** 2)
+    assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 30  # the palette colours survive (the Panda's grey parts)
+    assert (np.abs(full.light_visibility - light.light_visibility) < 0.5).mean() > 0.99
