@@ -4,8 +4,11 @@ Run: ``python benchmarks/envs.py [--env worldsim/PandaPush-v0] [--seconds 3] [--
 Every cell is measured in the same run (random actions, fixed seconds of stepping after a
 warm-up), so ratios between cells hold on a noisy machine. Rows: raw ``pybullet.stepSimulation``
 for the physics steps of one env step, ``PhysicsWorld.step_frames`` (adds events, contact
-collection and the blow-up check), then ``gym.make`` (one env) and ``gym.make_vec`` with 8 and 32
-envs for each obs mode. Vector figures count every sub-env step. Writes ``benchmarks/results/envs.json``.
+collection and the blow-up check), panda-gym's own env for the same task (state and its
+TinyRenderer ``rgb_array`` render; installed by this script into the worldsim cache, not a
+dependency; ``--no-panda-gym`` skips it), then ``gym.make`` (one env) and ``gym.make_vec`` with 8
+and 32 envs for each obs mode. Vector figures count every sub-env step. Writes
+``benchmarks/results/envs.json``.
 """
 
 from __future__ import annotations
@@ -13,13 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import gymnasium as gym
 import pybullet as pb
 import worldsim_envs  # noqa: F401  (registers the ids)
-from worldsim_envs.observations import OBS_MODES
+
+from worldsim.io import cache_dir
+
+MODES = ("state", "rgb_reference", "rgb", "depth")
+PANDA_GYM = {"worldsim/PandaPush-v0": "PandaPush-v3", "worldsim/PandaReach-v0": "PandaReach-v3",
+             "worldsim/PandaPickAndPlace-v0": "PandaPickAndPlace-v3", "worldsim/PandaStack-v0": "PandaStack-v3"}
 
 
 def _rate(step, per_call: int, seconds: float) -> float:
@@ -45,6 +55,31 @@ def _physics_rows(env_id: str, seconds: float) -> dict[str, float]:
     return rows
 
 
+def _panda_gym_rows(env_id: str, seconds: float) -> dict[str, float]:
+    """panda-gym's env for the same task, installed (without dependencies) into the cache on first use."""
+    target = cache_dir("bench_panda_gym")
+    if not (target / "panda_gym").exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                        "panda-gym==3.0.7"], check=True)
+    sys.path.insert(0, str(target))
+    import panda_gym  # noqa: F401  (registers its ids)
+
+    rows = {}
+    pixels = {"render_mode": "rgb_array", "render_width": 64, "render_height": 64}
+    for label, kwargs in (("panda-gym state", {}), ("panda-gym render rgb_array 64", pixels)):
+        env = gym.make(PANDA_GYM[env_id], **kwargs)
+        env.reset(seed=0)
+
+        def step(env=env, render=bool(kwargs)):
+            env.step(env.action_space.sample())
+            if render:
+                env.render()
+
+        rows[label] = _rate(step, 1, seconds)
+        env.close()
+    return rows
+
+
 def _env_rate(env_id: str, mode: str, num_envs: int, seconds: float, device: str) -> float:
     if num_envs == 1:
         env = gym.make(env_id, obs_mode=mode, device=device)
@@ -62,12 +97,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--modes", nargs="+", default=list(MODES))
+    parser.add_argument("--no-panda-gym", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/envs.json"))
     args = parser.parse_args()
 
     physics = _physics_rows(args.env, args.seconds)
+    if not args.no_panda_gym and args.env in PANDA_GYM:
+        physics.update(_panda_gym_rows(args.env, args.seconds))
     table: dict[str, dict[str, float]] = {}
-    for mode in OBS_MODES:
+    for mode in args.modes:
         table[mode] = {}
         for n in args.num_envs:
             table[mode][str(n)] = _env_rate(args.env, mode, n, args.seconds, args.device)

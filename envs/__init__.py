@@ -11,14 +11,14 @@
 Ids (:data:`ENV_IDS`): ``worldsim/Panda{Reach,Push,PickAndPlace,Stack}[Dense][Joints]-v0``
 (sparse or dense reward; end-effector or joint control) and
 ``worldsim/{BilliardsShot,LaunchToBin}[Dense]-v0``. Every id takes ``obs_mode`` (``state``,
-``rgb``, ``rgb_reference``, ``depth``, ``segmentation``), ``image_size``, ``render_mode`` and the
-other arguments of :class:`~worldsim_envs.core.WorldsimEnv`, and has a batched
-``gymnasium.make_vec`` (:class:`~worldsim_envs.vector.WorldsimVectorEnv`).
+``proprio``, ``rgb``, ``rgb_reference``, ``depth``, ``segmentation`` or a ``+`` combination),
+``cameras``, ``privileged``, ``visual_randomization``, ``image_size``, ``render_mode`` and the other
+arguments of :class:`~worldsim_envs.core.WorldsimEnv`, and has a batched ``gymnasium.make_vec``
+(:class:`~worldsim_envs.vector.WorldsimVectorEnv`). Entry points are strings, so
+``env.spec.to_json()`` round-trips. One-shot tasks have no time limit: their one step terminates.
 """
 
 from __future__ import annotations
-
-import functools
 
 import gymnasium
 from worldsim_envs.core import WorldsimEnv
@@ -27,10 +27,11 @@ from worldsim_envs.panda import PandaPickAndPlace, PandaPush, PandaReach, PandaS
 from worldsim_envs.shots import BilliardsShot, LaunchToBin
 from worldsim_envs.vector import WorldsimVectorEnv
 
-# name -> (class, max_episode_steps); panda-gym's episode lengths for the Panda tasks.
+# name -> (class, max_episode_steps); panda-gym's episode lengths for the Panda tasks. One-shot tasks
+# terminate on their one step, so a time limit would only add truncated=True beside terminated=True.
 TASKS = {
     "PandaReach": (PandaReach, 50), "PandaPush": (PandaPush, 50), "PandaPickAndPlace": (PandaPickAndPlace, 50),
-    "PandaStack": (PandaStack, 100), "BilliardsShot": (BilliardsShot, 1), "LaunchToBin": (LaunchToBin, 1),
+    "PandaStack": (PandaStack, 100), "BilliardsShot": (BilliardsShot, None), "LaunchToBin": (LaunchToBin, None),
 }
 
 
@@ -48,8 +49,8 @@ def _register_all() -> list[str]:
             ids.append(env_id)
             if env_id in gymnasium.registry:  # a re-import must not re-register
                 continue
-            gymnasium.register(id=env_id, entry_point=cls, max_episode_steps=steps, kwargs=kwargs,
-                               vector_entry_point=functools.partial(WorldsimVectorEnv, cls))
+            gymnasium.register(id=env_id, entry_point=f"{cls.__module__}:{cls.__name__}", max_episode_steps=steps,
+                               kwargs=kwargs, vector_entry_point=f"worldsim_envs.vector:{name}Vector")
     return ids
 
 

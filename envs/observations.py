@@ -1,12 +1,19 @@
 """Observation modes: what an agent sees, and how each pixel mode is produced.
 
-``state``          a flat float32 vector (the task defines it: poses, velocities, …)
+``state``          the task's flat float32 vector (poses, velocities, …); *privileged*: it holds the
+                   objects' true poses
+``proprio``        float32 proprioception of the robot (Panda: 7 joint positions, 7 joint
+                   velocities, gripper width, end-effector position and xyzw quaternion: 22 values)
 ``rgb``            ``uint8 (H,W,3)`` frames drawn by the learned renderer from the physics maps
 ``rgb_reference``  ``uint8 (H,W,3)`` frames from the reference renderer (PyBullet TinyRenderer)
 ``depth``          ``float32 (H,W,1)`` metres along the camera axis, 0 where nothing is hit
 ``segmentation``   ``int32 (H,W,1)`` index of the body seen at each pixel (scene order), −1 for none
 
-Goal-conditioned tasks wrap any of these in ``{"observation", "achieved_goal", "desired_goal"}``.
+Modes combine with ``+`` (``"rgb+depth"``, ``"proprio+rgb"``, ``"state+rgb+depth"``); a combination,
+or several cameras, gives a flat ``Dict``: ``state``/``proprio`` vectors, and per camera and pixel
+mode an image keyed ``"rgb"`` (one camera) or ``"<camera>_rgb"`` (several). A single mode on one
+camera gives that array alone. Goal-conditioned tasks add ``achieved_goal`` and ``desired_goal``
+(beside the keys of a combination, or around a single mode as ``{"observation", ...}``).
 """
 
 from __future__ import annotations
@@ -19,15 +26,30 @@ from gymnasium import spaces
 
 from worldsim import PhysicsWorld, Renderer, render_frame
 from worldsim.conditioning.arrays import stack
+from worldsim.scene.view import Camera
 from worldsim.teacher.gbuffer import Frame
 
-OBS_MODES = ("state", "rgb", "rgb_reference", "depth", "segmentation")
+VECTOR_MODES = ("state", "proprio")
+PIXEL_MODES = ("rgb", "rgb_reference", "depth", "segmentation")
+OBS_MODES = VECTOR_MODES + PIXEL_MODES
+
+
+def parse_obs_mode(obs_mode: str) -> tuple[str, ...]:
+    """The modes of ``obs_mode`` (``"rgb+depth"`` → ``("rgb", "depth")``); a ValueError names bad ones."""
+    if not isinstance(obs_mode, str) or not obs_mode:
+        raise ValueError(f"obs_mode must be a non-empty string like 'rgb' or 'proprio+rgb', got {obs_mode!r}")
+    modes = tuple(m.strip() for m in obs_mode.split("+"))
+    bad = [m for m in modes if m not in OBS_MODES]
+    if bad:
+        raise ValueError(f"obs_mode {obs_mode!r}: {', '.join(map(repr, bad))} not among {', '.join(OBS_MODES)}")
+    if len(set(modes)) != len(modes):
+        raise ValueError(f"obs_mode {obs_mode!r} names a mode twice")
+    return modes
 
 
 def check_obs_mode(obs_mode: str) -> str:
     """Return ``obs_mode`` or raise a ValueError listing the modes."""
-    if obs_mode not in OBS_MODES:
-        raise ValueError(f"obs_mode {obs_mode!r} is not one of {', '.join(OBS_MODES)}")
+    parse_obs_mode(obs_mode)
     return obs_mode
 
 
@@ -47,17 +69,16 @@ def shared_renderer(checkpoint: str | None, device: str, steps: int) -> Renderer
     return Renderer(checkpoint or "raster", device=device, steps=steps)
 
 
-def capture(world: PhysicsWorld, obs_mode: str, size: int, camera: str | None) -> Frame:
-    """Render what ``obs_mode`` needs from the world's current state, and nothing more.
+def capture(world: PhysicsWorld, modes: str | tuple[str, ...], size: int, camera: Camera | str | None) -> Frame:
+    """Render what the pixel ``modes`` need from the world's current state, and nothing more.
 
     ``rgb`` needs the albedo pass, the geometry maps and the light visibility (the learned
-    renderer's inputs); ``rgb_reference`` only the lit pass; depth and segmentation one unlit pass.
+    renderer's inputs); ``rgb_reference`` only the lit pass; depth and segmentation come with either.
     """
-    if obs_mode == "rgb":
-        return render_frame(world, camera, (size, size), passes="maps", visibility=True)
-    if obs_mode == "rgb_reference":
-        return render_frame(world, camera, (size, size), passes="rgb", visibility=False)
-    return render_frame(world, camera, (size, size), passes="maps", visibility=False)
+    modes = (modes,) if isinstance(modes, str) else modes
+    lit, maps = "rgb_reference" in modes, "rgb" in modes or "rgb_reference" not in modes
+    passes = "all" if lit and maps else ("rgb" if lit else "maps")
+    return render_frame(world, camera, (size, size), passes=passes, visibility="rgb" in modes)
 
 
 def pixels(frame: Frame, obs_mode: str) -> np.ndarray:
@@ -71,23 +92,25 @@ def pixels(frame: Frame, obs_mode: str) -> np.ndarray:
 
 def render_learned(renderer: Renderer, inputs: list[dict[str, np.ndarray]], seeds: list[int],
                    context: list[np.ndarray | None]) -> list[np.ndarray]:
-    """Draw one frame for each of several envs in **one** batched model call.
+    """Draw one frame for each of several requests (envs × cameras) in **one** batched model call.
 
     Args:
         renderer: the learned renderer.
-        inputs: per env, :func:`worldsim.conditioning.arrays.from_frames` of its current frame.
-        seeds: per env, the sampler seed of this frame. Noise is drawn per env from its own seed,
-            so an env's frames do not depend on which other envs share the batch.
-        context: per env, its previous learned frame, or None right after a reset.
+        inputs: per request, :func:`worldsim.conditioning.arrays.from_frames` of its current frame;
+            all of one size.
+        seeds: per request, the sampler seed of this frame. Noise is drawn per request from its own
+            seed, so an env's frames do not depend on which other envs share the batch.
+        context: per request, its previous learned frame, or None right after a reset.
 
     Returns:
-        Per env, ``uint8 (H,W,3)`` at the renderer's resolution.
+        Per request, ``uint8 (H,W,3)`` at the inputs' size.
     """
     batch = stack(inputs)
-    res = renderer.resolution
+    height, width = batch["albedo"].shape[-3:-1]
     has = np.array([c is not None for c in context])
-    ctx = np.stack([c if c is not None else np.zeros((res, res, 3), np.uint8) for c in context])
-    noise = np.stack([torch.randn((1, 3, res, res), generator=torch.Generator().manual_seed(int(s))).numpy() for s in seeds])
+    ctx = np.stack([c if c is not None else np.zeros((height, width, 3), np.uint8) for c in context])
+    noise = np.stack([torch.randn((1, 3, height, width), generator=torch.Generator().manual_seed(int(s))).numpy()
+                      for s in seeds])
     frames = renderer.render_window(batch, seed=0, context=ctx if has.any() else None, has_context=has, noise=noise)
     return [f[0] for f in frames]
 

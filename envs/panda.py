@@ -13,6 +13,11 @@ The last action entry opens (+) or closes (−) the fingers by up to 2 cm of wid
 the task blocks the gripper (Reach and Push do, as in panda-gym; ``block_gripper`` overrides).
 State observations: gripper position (3), gripper velocity (3), finger width (1, when the gripper
 is free), then per object position (3), quaternion xyzw (4), velocity (3), angular velocity (3).
+Proprioception (``proprio``, 22 values): the seven arm joint positions (rad) and velocities
+(rad/s), the finger width (m), the gripper position (m) and its orientation (xyzw).
+
+Cameras: the scene's, and ``"hand"``: a 70° camera on the hand, 7 cm off its axis and looking
+along it past the fingers, so it moves with the gripper.
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ from worldsim_envs.core import WorldsimEnv
 from worldsim_envs.goal import GoalScoring
 
 from worldsim import SceneSpec
+from worldsim.scene.view import Camera
+from worldsim.teacher.camera import quat_to_matrix
 
 ROBOT = "panda"
 EE_LINK = "panda_grasptarget"
+HAND_LINK = "panda_hand"
+HAND_CAMERA_OFFSET = (0.07, 0.0, 0.03)  # m, in the hand frame (z points out past the fingers)
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 FINGERS = ("panda_finger_joint1", "panda_finger_joint2")
 NEUTRAL = dict(zip(ARM, (0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79), strict=False))
@@ -103,6 +112,27 @@ class PandaTask(GoalScoring, WorldsimEnv):
             i = state.index(name)
             parts += [state.positions[i], state.quaternions[i], state.velocities[i], state.angular_velocities[i]]
         return np.concatenate([np.asarray(p, np.float32).ravel() for p in parts])
+
+    def _proprio_vector(self) -> np.ndarray:
+        state, world = self._physics_state(), self.world
+        names = world.joint_names(ROBOT)
+        arm = [names.index(j) for j in ARM]
+        fingers = [names.index(f) for f in FINGERS]
+        ee, orientation = world.link_state(ROBOT, EE_LINK)[:2]
+        parts = [state.joint_positions[ROBOT][arm], state.joint_velocities[ROBOT][arm],
+                 [state.joint_positions[ROBOT][fingers].sum()], ee, orientation]
+        return np.concatenate([np.asarray(p, np.float32).ravel() for p in parts])
+
+    def _mounted_camera(self, name: str) -> Camera | None:
+        if name != "hand":
+            return None
+        position, orientation = self.world.link_state(ROBOT, HAND_LINK)[:2]
+        eye = position + quat_to_matrix(orientation) @ np.asarray(HAND_CAMERA_OFFSET)
+        return Camera(name="hand", position=eye.tolist(), orientation=[float(q) for q in orientation], fov_deg=70.0,
+                      near=0.01, far=5.0, resolution=[self.image_size, self.image_size])
+
+    def _object_goal(self) -> bool:
+        return bool(self.objects)
 
     def _achieved_goal(self) -> np.ndarray:
         if not self.objects:

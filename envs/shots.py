@@ -90,6 +90,9 @@ class ShotTask(WorldsimEnv):
     def _success(self) -> bool:
         return self._goal_error() < self.goal_radius
 
+    def _reset_info(self) -> dict[str, Any]:
+        return {"is_success": False, "goal_distance": self._goal_error(), "sim_time": self.world.time}
+
     def _evaluate(self) -> tuple[float, bool, dict[str, Any]]:
         error, success = self._goal_error(), self._success()
         reward = (0.0 if success else -1.0) if self.reward_type == "sparse" else -error
@@ -141,6 +144,9 @@ class LaunchToBin(ShotTask):
 
     def _launched(self) -> None:
         self._touchdown = None
+
+    def _reset_task(self) -> None:
+        self._touchdown = None  # the last episode's landing must not score this one's reset
 
     def _after_frame(self, state: PhysicsState) -> None:
         if self._touchdown is not None:

@@ -9,6 +9,7 @@ from a ``torch.Generator`` seeded per window, so the same seed gives the same fr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,16 @@ from worldsim.checkpoint import load_model
 from worldsim.conditioning.arrays import from_frames, window
 from worldsim.conditioning.tensors import build_conditions, context_to_model, model_to_frames
 from worldsim.errors import WorldsimError
+
+
+def _one_thread_in_forked_child() -> None:
+    """A process forked after torch ran a parallel region inherits a dead OpenMP pool, and its first
+    multi-threaded op hangs forever (Gymnasium's ``AsyncVectorEnv`` forks by default). One thread
+    never enters the pool; forked workers are meant to run side by side anyway."""
+    torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_one_thread_in_forked_child)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -38,6 +38,7 @@ class PhysicsState:
     # (N, 3) each base's centre of mass; equal to ``positions`` except for URDF bodies whose base
     # link's <inertial> origin is offset from the link frame (positions are the frame the scene placed).
     centers_of_mass: np.ndarray | None = None
+    joint_velocities: dict[str, np.ndarray] = field(default_factory=dict)  # rad/s or m/s, as joint_positions
 
     def index(self, name: str) -> int:
         """Index of the body called ``name``."""

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ class Snapshot:
     contacts: dict[tuple[int, int], Contact] = field(default_factory=dict)
     dynamics: list[dict] = field(default_factory=list)  # each body's base dynamics (set_dynamics changes them)
     gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
+    world: int = -1  # the token of the world that took it (PyBullet state ids mean nothing elsewhere)
+    removed: bool = False
+
+
+_WORLD_TOKENS = itertools.count()
 
 
 class PhysicsWorld:
@@ -66,6 +72,7 @@ class PhysicsWorld:
     def __init__(self, spec: SceneSpec, seed: int = 0):
         self.spec = spec
         self.seed = seed
+        self.token = next(_WORLD_TOKENS)
         self.client = pb.connect(pb.DIRECT)
         self._step = 0
         self._contacts: dict[tuple[int, int], Contact] = {}
@@ -380,6 +387,7 @@ class PhysicsWorld:
         pos, quat = np.zeros((n, 3)), np.zeros((n, 4))
         vel, ang, com = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
         joints: dict[str, np.ndarray] = {}
+        joint_velocities: dict[str, np.ndarray] = {}
         for i, built in enumerate(self.bodies):
             offset = self._com_in_frame[i]
             if i in self.active:
@@ -396,12 +404,13 @@ class PhysicsWorld:
             if built.joints:
                 states = pb.getJointStates(built.uid, list(built.joints.values()), physicsClientId=self.client)
                 joints[self.spec.bodies[i].name] = np.array([s[0] for s in states])
+                joint_velocities[self.spec.bodies[i].name] = np.array([s[1] for s in states])
         contacts = sorted(self._contacts.values(), key=lambda c: (c.body_a, c.body_b))
         if clear_contacts:
             self._contacts = {}
         present = np.array([i in self.active for i in range(n)], dtype=bool)
         return PhysicsState(self.time, [b.name for b in self.spec.bodies], pos, quat, vel, ang, present,
-                            joints, contacts, com)
+                            joints, contacts, com, joint_velocities)
 
     def _placed_frame(self, i: int, com: tuple, orn: tuple) -> tuple[tuple, tuple]:
         """Body ``i``'s placed frame (position, xyzw) from its base's centre-of-mass pose."""
@@ -438,7 +447,7 @@ class PhysicsWorld:
         """
         snap = Snapshot(pb.saveState(physicsClientId=self.client), self._step, set(self.active),
                         self.queue.copy(), dict(self._joint_targets), dict(self._contacts),
-                        [dict(d) for d in self._dynamics], self.gravity)
+                        [dict(d) for d in self._dynamics], self.gravity, self.token)
         self.restore(snap)
         return snap
 
@@ -448,7 +457,12 @@ class PhysicsWorld:
         Bullet's ``restoreState`` brings back poses and velocities only; masses, contact and damping
         values changed since (by :meth:`set_dynamics` or a ``set_dynamics`` event) and gravity are
         put back here.
+
+        Raises:
+            ValueError: the snapshot was removed, or was taken in another world (another env, or
+                this env's world before a randomized reset rebuilt it).
         """
+        self._check_snapshot(snap)
         pb.restoreState(stateId=snap.state_id, physicsClientId=self.client)
         for i, saved in enumerate(snap.dynamics):
             if saved != self._dynamics[i]:
@@ -467,6 +481,19 @@ class PhysicsWorld:
             pb.setJointMotorControl2(self.bodies[i].uid, j, pb.POSITION_CONTROL, targetPosition=target,
                                      force=force, physicsClientId=self.client)
 
+
+    def remove_snapshot(self, snap: Snapshot) -> None:
+        """Free a snapshot's memory in PyBullet (every snapshot holds a full copy of the world)."""
+        self._check_snapshot(snap)
+        pb.removeState(snap.state_id, physicsClientId=self.client)
+        snap.removed = True
+
+    def _check_snapshot(self, snap: Snapshot) -> None:
+        if snap.removed:
+            raise ValueError(f"snapshot {snap.state_id} was removed; it cannot be restored or removed again")
+        if snap.world != self.token:
+            raise ValueError(f"snapshot {snap.state_id} was taken in another world (another env, or this env's "
+                             "world before a randomized reset rebuilt it); restore it where it was saved")
 
 def _check_vector(what: str, values: list[float]) -> None:
     arr = np.asarray(values, dtype=float)

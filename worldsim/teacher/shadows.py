@@ -94,7 +94,8 @@ def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarra
     distance = -eye_space[:, 2]
     # A surface turned away from the sun is in its own (attached) shadow; the map alone cannot tell for
     # a one-sided wall, whose two faces lie at the same depth from the sun.
-    facing = transform(normals[fg], l_dir[:, None])[:, 0] > -0.1  # not 0: pixel normals are finite differences, noisy at the terminator
+    # not 0: pixel normals are finite differences, noisy at the terminator
+    facing = transform(normals[fg], l_dir[:, None])[:, 0] > -0.1
     out[fg] = ((distance <= depth_map[row, col] + texel) & facing).astype(np.float32)
     return out
 
