@@ -106,7 +106,7 @@ class WorldsimEnv(gym.Env):
         self._last_obs: Any = None
         self._obs_current = False  # does _last_learned show the world as it is now?
         self._broken, self._closed = False, False
-        self._viewer: tuple[int, np.ndarray] | None = None  # (state version, frame) of the last render()
+        self._viewer: tuple[tuple, np.ndarray] | None = None  # ((state version, time), frame) of the last render()
         self._window = None
         if "rgb" in self.modes or (render_mode is not None and render_backend == "learned"):
             _ = self.renderer  # a missing checkpoint or an absent device fails at make
@@ -216,6 +216,11 @@ class WorldsimEnv(gym.Env):
                                  + ("; 'hand' needs a task with a robot" if name == "hand" else ""))
             mounted = self.base_spec.camera(name)
         return randomization.jitter(mounted, getattr(self, "_look", None))
+
+    @property
+    def camera(self) -> Camera:
+        """The first observed camera as it is now (jittered, or riding on the robot)."""
+        return self._camera(self.camera_names[0])
 
     @property
     def composite(self) -> bool:
@@ -387,13 +392,14 @@ class WorldsimEnv(gym.Env):
                                 visibility=False).rgb
         if "rgb" in self.modes and camera in self._last_learned and (self._obs_current or self._broken):
             return self._last_learned[camera]  # the observation shows this state (or the last good one)
-        if self._viewer is not None and self._viewer[0] == self._version:
+        state_key = (self._version, self.world.time)  # a one-shot step renders many frames in one version
+        if self._viewer is not None and self._viewer[0] == state_key:
             return self._viewer[1]
         frame = obs_lib.capture(self.world, "rgb", self.image_size, self._camera(camera))
         seed = (self._render_seed * 1_000_003 + self._steps * 131 + 977) % 2**63
         context = self._viewer[1] if self._viewer is not None else None
         image = obs_lib.render_learned(self.renderer, [from_frames(self.world.spec, [frame])], [seed], [context])[0]
-        self._viewer = (self._version, image)
+        self._viewer = (state_key, image)
         return image
 
     def _show(self) -> None:

@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import worldsim_envs  # noqa: F401  (registers the ids)
 from train_sac_her import EVAL_SEED, success_rate  # a sibling file: scripts run with examples/ on sys.path
+from worldsim_envs.shots import ShotTask
 
 from worldsim.io import write_atomic
 
@@ -56,8 +57,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/constant_baseline"))
     args = parser.parse_args()
     env = gym.make(args.env, obs_mode="state")
-    if env.spec.max_episode_steps != 1:
-        parser.error(f"{args.env} is not a one-shot task (episodes of {env.spec.max_episode_steps} steps)")
+    if not isinstance(env.unwrapped, ShotTask):
+        parser.error(f"{args.env} is not a one-shot task")
     grid = action_grid(env.action_space, args.grid)
     start, results = time.perf_counter(), []
     for i, action in enumerate(grid, 1):

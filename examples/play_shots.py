@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 import worldsim_envs  # noqa: F401  (registers the ids)
 from stable_baselines3 import SAC
+from worldsim_envs.shots import ShotTask
 
 from worldsim import render_frame
 from worldsim.video import write_mp4
@@ -86,7 +87,7 @@ def main() -> None:
     if not args.model.is_file():
         parser.error(f"--model {args.model}: no such file")
     agent_env = gym.make(args.env, obs_mode=args.obs_mode, image_size=args.image_size)
-    if agent_env.spec.max_episode_steps != 1:
+    if not isinstance(agent_env.unwrapped, ShotTask):
         parser.error(f"{args.env} is not a one-shot task")
     viewer = gym.make(args.env, obs_mode="state", render_mode="rgb_array", image_size=VIEW)
     model = SAC.load(args.model, device="cpu")
