@@ -162,25 +162,14 @@ class WorldsimVectorEnv(VectorEnv):
             env.close()
 
 
-class PandaReachVector(WorldsimVectorEnv):
-    task = PandaReach
+def _for(task: type[WorldsimEnv]) -> type[WorldsimVectorEnv]:
+    """The batched vector env of one task, a module attribute so ids can name it by string."""
+    return type(f"{task.__name__}Vector", (WorldsimVectorEnv,), {"task": task, "__module__": __name__})
 
 
-class PandaPushVector(WorldsimVectorEnv):
-    task = PandaPush
-
-
-class PandaPickAndPlaceVector(WorldsimVectorEnv):
-    task = PandaPickAndPlace
-
-
-class PandaStackVector(WorldsimVectorEnv):
-    task = PandaStack
-
-
-class BilliardsShotVector(WorldsimVectorEnv):
-    task = BilliardsShot
-
-
-class LaunchToBinVector(WorldsimVectorEnv):
-    task = LaunchToBin
+PandaReachVector = _for(PandaReach)
+PandaPushVector = _for(PandaPush)
+PandaPickAndPlaceVector = _for(PandaPickAndPlace)
+PandaStackVector = _for(PandaStack)
+BilliardsShotVector = _for(BilliardsShot)
+LaunchToBinVector = _for(LaunchToBin)

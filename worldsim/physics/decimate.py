@@ -32,7 +32,7 @@ VISUAL_FACE_BUDGET = 3000  # triangles per visual mesh file; the Panda's 8 files
 MIN_PART_FACES = 64  # parts this small are kept whole (decimating them saves nothing and loses shape)
 UNIFORM_TOLERANCE = 16 / 255  # a palette swatch varying less than this (99 % of texels) is one colour
 TEXTURE_SIDE = 256  # px: TinyRenderer samples a 1024² palette no better than a 256² one
-VERSION = 9  # bump when the copies' content changes, so stale cache entries are not reused
+VERSION = 10  # bump when the copies' content changes, so stale cache entries are not reused
 
 
 def _resolve(filename: str, urdf_dir: Path) -> Path:
@@ -136,19 +136,11 @@ def _decimate(vertices: np.ndarray, faces: np.ndarray, keep: float) -> tuple[np.
     return (np.asarray(light.vertices), np.asarray(light.faces)) if len(light.faces) else (vertices, faces)
 
 
-def _smooth_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals."""
-    tri = vertices[faces]
-    face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices, dtype=np.float64)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_normals)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-
-
 def _write_obj(parts: list[Part], keep: float, out: Path) -> int:
     """Write the parts (decimated unless textured) as one OBJ with one material each; returns the
     triangle count."""
+    import trimesh
+
     image = next((p.image for p in parts if p.image is not None), None)
     texture = _texture_file(image) if image is not None else None
     obj, mtl = [f"mtllib {out.with_suffix('.mtl').name}"], []
@@ -165,7 +157,8 @@ def _write_obj(parts: list[Part], keep: float, out: Path) -> int:
             v, f = _decimate(v, f, keep)
             uv = part.swatch[None] if part.swatch is not None else np.zeros((0, 2))
             corners = np.full_like(f, t_offset) if part.swatch is not None else None
-        normals = _smooth_normals(v, f)  # without them TinyRenderer shades every facet flat
+        # trimesh's area-weighted vertex normals: without them TinyRenderer shades every facet flat
+        normals = trimesh.Trimesh(v, f, process=False).vertex_normals
         obj += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v]
         obj += [f"vn {x:.5f} {y:.5f} {z:.5f}" for x, y, z in normals]
         obj += [f"vt {a:.6f} {b:.6f}" for a, b in uv]

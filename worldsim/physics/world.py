@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet as pb
@@ -24,6 +23,7 @@ from worldsim.materials import material_id
 from worldsim.physics.builders import BuiltBody, build_body, orientation_xyzw
 from worldsim.physics.constraints import create_constraint
 from worldsim.physics.events import EventQueue
+from worldsim.physics.snapshot import Snapshot
 from worldsim.scene.schema import SceneSpec, UrdfBody
 from worldsim.scene.settings import contact_values
 from worldsim.state import Contact, PhysicsState
@@ -34,22 +34,6 @@ MAX_SPEED = 99.0
 # Bodies placed inside each other deeper than this at t = 0 are pushed apart at speed: warn.
 OVERLAP_TOLERANCE = 1e-3  # m
 IDENTITY = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
-
-
-@dataclass
-class Snapshot:
-    """A saved world state; restore it with :meth:`PhysicsWorld.restore` on the same world."""
-
-    state_id: int
-    step: int
-    active: set[int]
-    queue: EventQueue
-    joint_targets: dict[tuple[int, int], tuple[float, float]]
-    contacts: dict[tuple[int, int], Contact] = field(default_factory=dict)
-    dynamics: list[dict] = field(default_factory=list)  # each body's base dynamics (set_dynamics changes them)
-    gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
-    world: int = -1  # the token of the world that took it (PyBullet state ids mean nothing elsewhere)
-    removed: bool = False
 
 
 _WORLD_TOKENS = itertools.count()
@@ -462,7 +446,7 @@ class PhysicsWorld:
             ValueError: the snapshot was removed, or was taken in another world (another env, or
                 this env's world before a randomized reset rebuilt it).
         """
-        self._check_snapshot(snap)
+        snap.check(self.token)
         pb.restoreState(stateId=snap.state_id, physicsClientId=self.client)
         for i, saved in enumerate(snap.dynamics):
             if saved != self._dynamics[i]:
@@ -484,16 +468,9 @@ class PhysicsWorld:
 
     def remove_snapshot(self, snap: Snapshot) -> None:
         """Free a snapshot's memory in PyBullet (every snapshot holds a full copy of the world)."""
-        self._check_snapshot(snap)
+        snap.check(self.token)
         pb.removeState(snap.state_id, physicsClientId=self.client)
         snap.removed = True
-
-    def _check_snapshot(self, snap: Snapshot) -> None:
-        if snap.removed:
-            raise ValueError(f"snapshot {snap.state_id} was removed; it cannot be restored or removed again")
-        if snap.world != self.token:
-            raise ValueError(f"snapshot {snap.state_id} was taken in another world (another env, or this env's "
-                             "world before a randomized reset rebuilt it); restore it where it was saved")
 
 def _check_vector(what: str, values: list[float]) -> None:
     arr = np.asarray(values, dtype=float)
