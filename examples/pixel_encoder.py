@@ -59,3 +59,27 @@ class ShiftCNN(BaseFeaturesExtractor):
         if self.training and self.pad > 0:
             observations = random_shift(observations, self.pad)
         return self.head(self.convs(observations))
+
+
+class ShiftCombined(BaseFeaturesExtractor):
+    """For ``Dict`` observations (images beside vectors, e.g. ``proprio+rgb`` with goals): each image
+    key through its own :class:`ShiftCNN`, each vector key flattened, all concatenated.
+
+    SB3's ``CombinedExtractor`` does the same with ``NatureCNN``; this keeps DrQ's shifts and the
+    small encoder. Every image is shifted independently, as DrQ does per view.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Dict, features_dim: int = 50, pad: int = 4):
+        from stable_baselines3.common.preprocessing import is_image_space
+
+        images = {k: s for k, s in observation_space.spaces.items() if is_image_space(s, check_channels=False)}
+        vectors = {k: s for k, s in observation_space.spaces.items() if k not in images}
+        total = len(images) * features_dim + sum(int(torch.tensor(s.shape).prod()) for s in vectors.values())
+        super().__init__(observation_space, total)
+        self.encoders = nn.ModuleDict({k: ShiftCNN(s, features_dim, pad) for k, s in images.items()})
+        self.vector_keys = sorted(vectors)
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = [enc(observations[k]) for k, enc in self.encoders.items()]
+        parts += [observations[k].flatten(1) for k in self.vector_keys]
+        return torch.cat(parts, dim=1)

@@ -10,7 +10,13 @@ episodes on held-out seeds; the success rate against environment steps goes to
 (SB3's format: load only files you made yourself, it unpickles).
 
 Image observations of one-shot tasks get ``--encoder`` (default: the shift-augmented CNN of
-``pixel_encoder.py``); goal dicts with an image inside keep SB3's ``CombinedExtractor``.
+``pixel_encoder.py``); goal dicts with an image inside get ``ShiftCombined`` (a shift-augmented
+CNN per image key beside the vectors) with ``--encoder shift``, SB3's ``CombinedExtractor`` with
+``nature``. A Panda task from pixels plus proprioception, with no object state in what the policy
+sees:
+
+    python examples/train_sac_her.py --env worldsim/PandaReach-v0 --obs-mode proprio+rgb \
+        --no-privileged --steps 6000 --eval-every 1000 --out runs/sac_reach_pixels
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
+import torch
 import worldsim_envs  # noqa: F401  (registers the ids)
-from pixel_encoder import ShiftCNN  # sibling files: scripts run with examples/ on sys.path
+from pixel_encoder import ShiftCNN, ShiftCombined  # sibling files: scripts run with examples/ on sys.path
 from plot_success import plot_curves
 from stable_baselines3 import SAC, HerReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
@@ -70,13 +77,14 @@ class Evaluate(BaseCallback):
         return True
 
 
-def policy_kwargs(image_obs: bool, encoder: str) -> dict:
-    """Network settings: two 256-unit layers, and for image observations the chosen encoder."""
+def policy_kwargs(image_obs: bool, encoder: str, goal: bool = False) -> dict:
+    """Network settings: two 256-unit layers, and for image observations the chosen encoder
+    (``shift`` on a goal dict: :class:`ShiftCombined`, a shift-augmented CNN per image key)."""
     kwargs: dict = {"net_arch": [256, 256]}
     if image_obs:
         kwargs["normalize_images"] = True
         if encoder == "shift":
-            kwargs["features_extractor_class"] = ShiftCNN
+            kwargs["features_extractor_class"] = ShiftCombined if goal else ShiftCNN
     return kwargs
 
 
@@ -92,12 +100,18 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=64, help="side of pixel observations")
     parser.add_argument("--encoder", choices=("shift", "nature"), default="shift",
                         help="shift: small CNN with DrQ random shifts (pixel_encoder.py); nature: SB3's NatureCNN")
+    parser.add_argument("--no-privileged", dest="privileged", action="store_false",
+                        help="keep object state out of the observations (the env's privileged=False)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=Path("runs/sac_her"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    pixels = args.obs_mode != "state"
-    kwargs = {"obs_mode": args.obs_mode, **({"image_size": args.image_size} if pixels else {})}
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pixels = any(m not in ("state", "proprio") for m in args.obs_mode.split("+"))
+    kwargs = {"obs_mode": args.obs_mode, "privileged": args.privileged,
+              **({"image_size": args.image_size} if pixels else {})}
     env, eval_env = gym.make(args.env, **kwargs), gym.make(args.env, **kwargs)
     goal = isinstance(env.observation_space, gym.spaces.Dict)  # goal tasks get HER; one-shot tasks plain SAC
     policy = "MultiInputPolicy" if goal else ("CnnPolicy" if pixels else "MlpPolicy")
@@ -111,7 +125,7 @@ def main() -> None:
         # DrQ's initial temperature for pixels: at SAC's default of 1.0 the entropy bonus outweighs
         # rewards of order 1 for thousands of steps, and the deterministic action drifts meanwhile.
         ent_coef="auto" if not pixels else "auto_0.1",
-        policy_kwargs=policy_kwargs(pixels and not goal, args.encoder),
+        policy_kwargs=policy_kwargs(pixels, args.encoder, goal),
     )
     callback = Evaluate(eval_env, args.eval_every, args.eval_episodes, args.steps, args.out)
     model.learn(total_timesteps=args.steps, callback=callback)

@@ -87,11 +87,21 @@ def cmd_train(args: argparse.Namespace) -> None:
                       checkpoint_every=args.checkpoint_every,
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
                       context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
-                      pbr=args.look == "cycles", init=args.init, crop=args.crop)
+                      pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
               ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
+
+
+def cmd_pack(args: argparse.Namespace) -> None:
+    """Compress a dataset for a GPU window."""
+    from worldsim.pack import pack
+
+    index = pack(args.data, args.out, args.max_mib)
+    frames = sum(s["arrays"]["rgb"]["shape"][0] * s["arrays"]["rgb"]["shape"][1] for s in index["shards"])
+    print(f"packed {len(index['shards'])} shards ({frames} frames): {index['bytes'] / 2**20:.1f} MiB "
+          f"from {index['source_bytes'] / 2**20:.1f} MiB -> {args.out}")
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -109,7 +119,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     spec = sample(load_scene(args.scene), args.seed)
     if args.camera is not None:
         spec.camera(args.camera)
-    renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps)
+    renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps, precision=args.precision)
     teacher = _reference_teacher(renderer)
     seconds = args.seconds if args.seconds is not None else spec.sim.duration
     frames = int(seconds * spec.sim.fps) + 1
@@ -247,7 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", default=None, help="start from this checkpoint's weights (path or name), same preset and look")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
+    tr.add_argument("--minutes", type=_positive(float), default=None,
+                    help="stop (with a checkpoint) after this many minutes, even before --steps (a GPU window)")
     tr.set_defaults(func=cmd_train)
+
+    pk = sub.add_parser("pack", help="compress a dataset to carry to a GPU machine (train reads it as a dataset)")
+    pk.add_argument("data", type=Path, help="dataset directory")
+    pk.add_argument("--out", type=Path, required=True, help="pack directory (resumes)")
+    pk.add_argument("--max-mib", type=_positive(float), default=None, help="stop before the pack passes this size")
+    pk.set_defaults(func=cmd_pack)
 
     ren = sub.add_parser("render", help="render a scene with the learned renderer (default checkpoint)")
     ren.add_argument("scene", type=Path, help="scene YAML file")
@@ -261,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--resolution", type=_resolution, default=None, help="WxH, any size (default: the camera's)")
     ren.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
     ren.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ren.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                     help="bf16: matrix products in bfloat16 (fast on GPUs; benchmarks/gpu.py measures its agreement)")
     ren.set_defaults(func=cmd_render)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out random scenes")

@@ -152,7 +152,11 @@ def read_shard(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, np.ndarray]:
-    """All shards of a dataset concatenated along the clip axis."""
+    """All shards of a dataset (or of a pack, :mod:`worldsim.pack`) concatenated along the clip axis."""
+    from worldsim.pack import is_pack, load_pack
+
+    if is_pack(root):
+        return load_pack(root, max_shards)
     paths = sorted(Path(root).glob("shard_*.npz"))[:max_shards]
     if not paths:
         raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")

@@ -63,3 +63,22 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: corrupt or truncated ({exc})") from None
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
         raise DataError(f"{path}: corrupt or truncated ({type(exc).__name__}: {exc})") from None
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Write ``uint8 (H,W,3)`` or ``(H,W)`` as a PNG atomically, with the standard library alone (no
+    imageio: the training side runs on machines where only torch and numpy are installed)."""
+    import struct
+    import zlib
+
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = image.shape[:2]
+    colour = 2 if image.ndim == 3 else 0
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), image.reshape(height, -1)], axis=1)  # filter 0 per row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b"")
+    write_atomic(path, data)

@@ -10,7 +10,6 @@ frames this gives IoU close to 1 (measured by ``worldsim eval``, reported as ``r
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -27,6 +26,8 @@ def ssim_map(a: np.ndarray, b: np.ndarray, size: int = 7) -> np.ndarray:
     """Per-pixel SSIM (Wang et al. 2004, uniform 7x7 window, mean over channels) of two uint8 images."""
     x, y = a.astype(np.float64), b.astype(np.float64)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    from scipy.ndimage import uniform_filter  # here, not at the top: training on a bare GPU machine needs only psnr
+
     f = lambda v: uniform_filter(v, size=(size, size, 1), mode="reflect")  # noqa: E731
     mx, my = f(x), f(y)
     vx, vy, cov = f(x * x) - mx * mx, f(y * y) - my * my, f(x * y) - mx * my

@@ -41,6 +41,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a clear error."""
+    if precision not in PRECISIONS:
+        raise WorldsimError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context of ``precision`` on ``device``: ``bf16`` runs the matrix products in
+    bfloat16 (weights stay fp32), ``fp32`` changes nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 class Renderer:
     """The learned renderer.
 
@@ -49,17 +65,20 @@ class Renderer:
     ('cycles', 4)
     """
 
-    def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 4):
+    def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 4, precision: str = "fp32"):
         self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
         self.steps = steps
+        self.precision = check_precision(precision)
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module, device: str = "cpu", steps: int = 4) -> "Renderer":
+    def from_model(cls, model: torch.nn.Module, device: str = "cpu", steps: int = 4,
+                   precision: str = "fp32") -> "Renderer":
         """A renderer around an in-memory model (e.g. an untrained one, for timing)."""
         renderer = cls.__new__(cls)
         renderer.device = resolve_device(device)
         renderer.model, renderer.meta, renderer.steps = model.to(renderer.device).eval(), {}, steps
+        renderer.precision = check_precision(precision)
         return renderer
 
     @property
@@ -120,7 +139,8 @@ class Renderer:
             start = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
         else:
             start = torch.from_numpy(np.asarray(noise, np.float32)).reshape(shape)
-        return model_to_frames(flow.sample(self.model, start.to(self.device), cond, steps=self.steps))
+        with autocast(self.device, self.precision):
+            return model_to_frames(flow.sample(self.model, start.to(self.device), cond, steps=self.steps))
 
     def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False,
                     start: np.ndarray | None = None) -> np.ndarray:

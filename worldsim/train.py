@@ -25,6 +25,7 @@ from worldsim.conditioning.arrays import CLIP_KEYS, crop
 from worldsim.conditioning.tensors import build_conditions, context_to_model, frames_to_model, model_to_frames
 from worldsim.dataset import SHARD_KEYS, load_dataset
 from worldsim.errors import DataError
+from worldsim.io import write_png
 from worldsim.metrics import psnr
 from worldsim.model import build_model
 from worldsim.render import resolve_device
@@ -55,6 +56,7 @@ class TrainConfig:
     context_frames: int = 1
     pbr: bool = False  # the Cycles look: the dataset's pbr, area_light and environment become inputs
     init: str | None = None  # start from this checkpoint (path or name), widened if pbr adds inputs
+    max_minutes: float | None = None  # stop (with a checkpoint) after this long, even before `steps` (a GPU window)
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
@@ -186,6 +188,17 @@ class Trainer:
             raise RuntimeError(f"DDP ranks diverged at step {self.step}: parameter checksums {sums}")
         return sums
 
+    def _past(self, deadline: float | None) -> bool:
+        """Whether the time budget is spent; under DDP rank 0 decides for all (a collective)."""
+        past = deadline is not None and time.monotonic() > deadline
+        if self.world > 1 and deadline is not None:
+            import torch.distributed as dist
+
+            flag = torch.tensor([float(past)], device=self.device)
+            dist.broadcast(flag, 0)
+            past = bool(flag.item())
+        return past
+
     # --- checkpoints -------------------------------------------------------------------------
     def save(self, metrics: dict | None = None) -> None:
         """Atomically write the inference checkpoint (EMA) and the full training state."""
@@ -217,27 +230,48 @@ class Trainer:
         per = self.cfg.batch // self.world
         return slice(self.rank * per, (self.rank + 1) * per)
 
-    def train_step(self) -> float:
-        """One optimizer step on this rank's slice of the global batch; returns the slice's loss.
+    def _draw(self, step: int):
+        """This rank's inputs of ``step`` on the CPU: (data, conditions, flow noise, flow times).
 
         Every rank draws the whole global batch (windows, context noise, flow noise and times) from
         generators seeded by ``(seed, step)`` and keeps its own rows, so DDP's gradient average
-        equals the single-process gradient of the same global batch.
+        equals the single-process gradient of the same global batch. A function of ``step`` alone,
+        so it can be drawn ahead on a thread without changing what a step computes.
         """
-        rng = np.random.default_rng([self.cfg.seed, self.step])
+        rng = np.random.default_rng([self.cfg.seed, step])
         batch = sample_windows(self.arrays, self.train_clips, self.cfg.batch, self.model.config.frames, rng,
                                self.cfg.context_prob, self.model.config.context_frames, self.cfg.crop)
-        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step * 97)
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step * 97)
         noise = torch.randn((self.cfg.batch, self.model.config.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
         t = flow.sample_times(self.cfg.batch, gen)
         rows = self._rows()
         batch = {k: v[rows] for k, v in batch.items()}
-        data, cond = to_inputs(batch, self.device, rng=np.random.default_rng([self.cfg.seed, self.step, 1]),
+        data, cond = to_inputs(batch, torch.device("cpu"), rng=np.random.default_rng([self.cfg.seed, step, 1]),
                                rows=(rows, self.cfg.batch))
+        return data, cond, noise[rows], t[rows]
+
+    def _inputs(self, step: int):
+        """The inputs of ``step``; on a GPU the next step's are drawn on a thread meanwhile, so the
+        GPU does not wait for numpy."""
+        if self.device.type != "cuda":
+            return self._draw(step)
+        from concurrent.futures import ThreadPoolExecutor
+
+        if getattr(self, "_pool", None) is None:
+            self._pool, self._ahead = ThreadPoolExecutor(1), {}
+        future = self._ahead.pop(step, None)
+        drawn = future.result() if future is not None else self._draw(step)
+        self._ahead = {step + 1: self._pool.submit(self._draw, step + 1)}
+        return drawn
+
+    def train_step(self) -> float:
+        """One optimizer step on this rank's slice of the global batch; returns the slice's loss."""
+        data, cond, noise, t = self._inputs(self.step)
+        data, cond = data.to(self.device, non_blocking=True), cond.to(self.device)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            value = flow.loss(self.net, data, cond, noise=noise[rows], t=t[rows])
+            value = flow.loss(self.net, data, cond, noise=noise, t=t)
         self.opt.zero_grad(set_to_none=True)
         value.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -264,31 +298,33 @@ class Trainer:
         return {"val_psnr": psnr(out, ref), "albedo_psnr": psnr(batch["albedo"], ref)}, grid
 
     def fit(self, progress: bool = True) -> dict:
-        """Train to ``cfg.steps``; returns the last validation metrics."""
-        import imageio.v3 as iio
-        from tqdm import tqdm
+        """Train to ``cfg.steps`` (or for ``cfg.max_minutes``); returns the last validation metrics."""
+        from worldsim.progress import progress_bar
 
         self.out.mkdir(parents=True, exist_ok=True)
         log = self.out / "metrics.jsonl"
         metrics: dict = {}
-        bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", desc="train", disable=not progress or self.rank)
+        bar = progress_bar(total=self.cfg.steps, initial=self.step, unit="step", desc="train",
+                           disable=not progress or bool(self.rank))
         start, done, losses = time.perf_counter(), 0, []
         saved = time.monotonic()
+        deadline = None if self.cfg.max_minutes is None else saved + 60 * self.cfg.max_minutes
         while self.step < self.cfg.steps:
             losses.append(self.train_step())
             done += 1
             bar.update(1)
-            if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+            last = self.step == self.cfg.steps or self._past(deadline)
+            if self.step % self.cfg.log_every == 0 or last:
                 rate = done * self.cfg.batch * self.model.config.frames / (time.perf_counter() - start)
                 record = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, self.cfg),
                           "frames_per_s": rate}
                 losses = []
                 bar.set_postfix(loss=f"{record['loss']:.4f}", fps=f"{rate:.1f}")
-                if self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps:
+                if self.step % self.cfg.sample_every == 0 or last:
                     metrics, grid = self.validate()
                     record.update(metrics)
                     if self.rank == 0:
-                        iio.imwrite(self.out / f"samples_{self.step:06d}.png", grid)
+                        write_png(self.out / f"samples_{self.step:06d}.png", grid)
                 if self.rank == 0:
                     with open(log, "a") as fh:
                         fh.write(json.dumps(record) + "\n")
@@ -299,11 +335,13 @@ class Trainer:
                 flag = torch.tensor([float(due)], device=self.device)
                 dist.broadcast(flag, 0)
                 due = bool(flag.item())
-            if due or self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+            if due or last or self.step % self.cfg.checkpoint_every == 0:
                 saved = time.monotonic()
                 if self.world > 1:
                     metrics = {**metrics, "ddp_param_checksums": self.check_ranks_in_sync()}
                 self.save(metrics)
+            if last:
+                break
         bar.close()
         return metrics
 

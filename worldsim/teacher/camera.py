@@ -9,10 +9,12 @@ is ``(j + 0.5, i + 0.5)``. PyBullet wants OpenGL matrices; :func:`gl_view` and
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from worldsim.scene.view import Camera
+if TYPE_CHECKING:  # only a type here: unproject must load without the scene package (pydantic, yaml)
+    from worldsim.scene.view import Camera
 
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 
