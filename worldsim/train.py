@@ -21,7 +21,6 @@ import torch
 
 from worldsim import flow
 from worldsim.checkpoint import load_tensors, save_model, save_tensors
-from worldsim.conditioning.arrays import CLIP_KEYS, crop
 from worldsim.conditioning.tensors import build_conditions, context_to_model, frames_to_model, model_to_frames
 from worldsim.dataset import SHARD_KEYS, load_dataset
 from worldsim.errors import DataError
@@ -29,6 +28,7 @@ from worldsim.io import write_png
 from worldsim.metrics import psnr
 from worldsim.model import build_model
 from worldsim.render import resolve_device
+from worldsim.windows import DeviceWindows, plan_windows, take_arrays
 
 
 @dataclass
@@ -56,6 +56,7 @@ class TrainConfig:
     context_frames: int = 1
     pbr: bool = False  # the Cycles look: the dataset's pbr, area_light and environment become inputs
     init: str | None = None  # start from this checkpoint (path or name), widened if pbr adds inputs
+    data_on_device: str = "auto"  # "auto": keep the dataset on the GPU and gather batches there; "on", "off"
     max_minutes: float | None = None  # stop (with a checkpoint) after this long, even before `steps` (a GPU window)
 
 
@@ -65,43 +66,34 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     """A batch of random ``frames``-long windows; the ``context_frames`` frames before each window
     are its context (``(B,K,H,W,3)``; before the clip's start the first frame is repeated). With
     ``size``, each window is a random ``size x size`` crop (the same crop for all its frames)."""
-    length = arrays["rgb"].shape[1]
-    pick = clips[rng.integers(len(clips), size=batch)]
-    start = rng.integers(0, length - frames + 1, size=batch)
-    idx = start[:, None] + np.arange(frames)[None]
-    out = {}
-    for key in SHARD_KEYS:
-        value = arrays[key][pick]
-        out[key] = value if key in CLIP_KEYS else value[np.arange(batch)[:, None], idx]
-    before = np.maximum(start[:, None] - np.arange(context_frames, 0, -1)[None], 0)  # (B, K), oldest first
-    out["context"] = arrays["rgb"][pick[:, None], before]  # (B, K, H, W, 3)
-    out["has_context"] = ((start > 0) & (rng.uniform(size=batch) < context_prob)).astype(np.float32)
-    height, width = arrays["rgb"].shape[2:4]
-    if size is not None and (size < height or size < width):
-        top = rng.integers(0, height - size + 1, size=batch)
-        left = rng.integers(0, width - size + 1, size=batch)
-        out = crop(out, top, left, (min(size, height), min(size, width)))
-    return out
+    plan = plan_windows(rng, clips, arrays["rgb"].shape[1], arrays["rgb"].shape[2:4], batch, frames, context_prob,
+                        context_frames, size)
+    return take_arrays({k: arrays[k] for k in SHARD_KEYS}, plan)
 
 
-def to_inputs(batch: dict[str, np.ndarray], device: torch.device, rng: np.random.Generator | None = None,
-              rows: tuple[slice, int] | None = None):
+def to_inputs(batch: dict[str, np.ndarray], device: torch.device,
+              rng: np.random.Generator | torch.Generator | None = None, rows: tuple[slice, int] | None = None):
     """(data, conditions) tensors for a batch of windows.
 
     With ``rng``, context frames get Gaussian noise of a random strength in [0, 0.1] (the noise
     augmentation of DIAMOND and GameNGen), so at render time the model tolerates its own errors.
     ``rows = (slice, global_batch)`` says ``batch`` is that slice of a global batch: the noise is
-    drawn for the global batch and sliced, so it does not depend on how the batch is split.
+    drawn for the global batch and sliced, so it does not depend on how the batch is split. A
+    ``torch.Generator`` (of the device the batch's tensors are on) draws it there instead.
     """
     cond = build_conditions(batch)
     ctx = context_to_model(batch["context"])
-    if rng is not None:
-        take, total = rows if rows is not None else (slice(None), ctx.shape[0])
+    take, total = rows if rows is not None else (slice(None), ctx.shape[0])
+    if isinstance(rng, torch.Generator):  # tensors on the device: draw there
+        std = torch.rand((total, 1, 1, 1), generator=rng, device=ctx.device)[take] * 0.1
+        ctx = ctx + torch.randn((total, *ctx.shape[1:]), generator=rng, device=ctx.device)[take] * std
+    elif rng is not None:
         std = rng.uniform(0.0, 0.1, size=(total, 1, 1, 1)).astype(np.float32)[take]
         noise = rng.normal(size=(total, *ctx.shape[1:])).astype(np.float32)[take]
         ctx = ctx + torch.from_numpy(noise * std)
     cond.context = ctx
-    cond.has_context = torch.from_numpy(batch["has_context"])
+    has = batch["has_context"]
+    cond.has_context = has.float() if isinstance(has, torch.Tensor) else torch.from_numpy(has)
     return frames_to_model(batch["rgb"]).to(device), cond.to(device)
 
 
@@ -153,6 +145,8 @@ class Trainer:
             self._initialise(cfg.init)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.arrays = arrays
+        on_device = cfg.data_on_device == "on" or (cfg.data_on_device == "auto" and self.device.type == "cuda")
+        self.windows = DeviceWindows({k: arrays[k] for k in SHARD_KEYS}, self.device) if on_device else None
         n = arrays["rgb"].shape[0]
         val = min(cfg.val_clips, max(1, n // 10))
         self.train_clips, self.val_clips = np.arange(n - val), np.arange(n - val, n)
@@ -231,29 +225,44 @@ class Trainer:
         return slice(self.rank * per, (self.rank + 1) * per)
 
     def _draw(self, step: int):
-        """This rank's inputs of ``step`` on the CPU: (data, conditions, flow noise, flow times).
+        """This rank's inputs of ``step``: (data, conditions, flow noise, flow times).
 
         Every rank draws the whole global batch (windows, context noise, flow noise and times) from
         generators seeded by ``(seed, step)`` and keeps its own rows, so DDP's gradient average
         equals the single-process gradient of the same global batch. A function of ``step`` alone,
-        so it can be drawn ahead on a thread without changing what a step computes.
+        so it can be drawn ahead on a thread, or resumed, without changing what a step computes.
+        With the data on the device (:class:`~worldsim.windows.DeviceWindows`), windows are gathered
+        and noise drawn there, from generators of that device.
         """
-        rng = np.random.default_rng([self.cfg.seed, step])
-        batch = sample_windows(self.arrays, self.train_clips, self.cfg.batch, self.model.config.frames, rng,
-                               self.cfg.context_prob, self.model.config.context_frames, self.cfg.crop)
-        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step * 97)
-        noise = torch.randn((self.cfg.batch, self.model.config.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
-        t = flow.sample_times(self.cfg.batch, gen)
+        cfg, model_cfg = self.cfg, self.model.config
+        rgb = self.arrays["rgb"]
+        plan = plan_windows(np.random.default_rng([cfg.seed, step]), self.train_clips, rgb.shape[1], rgb.shape[2:4],
+                            cfg.batch, model_cfg.frames, cfg.context_prob, model_cfg.context_frames, cfg.crop)
         rows = self._rows()
+        seed = cfg.seed * 1_000_003 + step * 97
+        if self.windows is None:
+            batch = take_arrays({k: self.arrays[k] for k in SHARD_KEYS}, plan)
+            gen = torch.Generator().manual_seed(seed)
+            noise = torch.randn((cfg.batch, model_cfg.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
+            t = flow.sample_times(cfg.batch, gen)
+            context_rng = np.random.default_rng([cfg.seed, step, 1])
+            device = torch.device("cpu")
+        else:
+            batch = self.windows.take(plan)
+            gen = torch.Generator(self.device).manual_seed(seed)
+            noise = torch.randn((cfg.batch, model_cfg.frames, 3, *batch["rgb"].shape[2:4]), generator=gen,
+                                device=self.device)
+            t = flow.sample_times(cfg.batch, torch.Generator().manual_seed(seed))
+            context_rng = torch.Generator(self.device).manual_seed(seed + 1)
+            device = self.device
         batch = {k: v[rows] for k, v in batch.items()}
-        data, cond = to_inputs(batch, torch.device("cpu"), rng=np.random.default_rng([self.cfg.seed, step, 1]),
-                               rows=(rows, self.cfg.batch))
+        data, cond = to_inputs(batch, device, rng=context_rng, rows=(rows, cfg.batch))
         return data, cond, noise[rows], t[rows]
 
     def _inputs(self, step: int):
         """The inputs of ``step``; on a GPU the next step's are drawn on a thread meanwhile, so the
         GPU does not wait for numpy."""
-        if self.device.type != "cuda":
+        if self.device.type != "cuda" or self.windows is not None:  # on the device nothing waits for the host
             return self._draw(step)
         from concurrent.futures import ThreadPoolExecutor
 
