@@ -23,6 +23,7 @@ from worldsim_envs import randomization
 
 from worldsim import PhysicsError, PhysicsWorld, SceneSpec, load_scene, render_frame, sample
 from worldsim.conditioning.arrays import from_frames
+from worldsim.physics.decimate import visual_faces_for
 from worldsim.physics.world import Snapshot
 from worldsim.scene.assets import SCENES_DIR
 from worldsim.scene.view import Camera
@@ -179,7 +180,8 @@ class WorldsimEnv(gym.Env):
     def _build(self, spec: SceneSpec) -> None:
         if self.world is not None:
             self.world.close()
-        self.world = PhysicsWorld(spec, seed=0)
+        # small observations draw lighter visual meshes (worldsim.physics.decimate.visual_faces_for)
+        self.world = PhysicsWorld(spec, seed=0, visual_faces=visual_faces_for(self.image_size))
         self._start = self.world.snapshot()
 
     def _fresh_world(self) -> None:

@@ -11,7 +11,7 @@ import trimesh
 
 import worldsim.physics.builders as builders
 from worldsim import PhysicsWorld, load_scene, render_frame
-from worldsim.physics.decimate import light_urdf
+from worldsim.physics.decimate import VISUAL_FACE_BUDGET, light_urdf, visual_faces_for
 
 PANDA = f"{pybullet_data.getDataPath()}/franka_panda/panda.urdf"
 
@@ -41,7 +41,7 @@ def test_a_light_urdf_is_cached_and_a_light_one_is_returned_as_is():
 def test_the_picture_keeps_its_silhouette_and_colours(monkeypatch):
     spec = load_scene("scenes/tasks/panda_push.yaml")
     frames = {}
-    for name, load in (("full", str), ("light", light_urdf)):
+    for name, load in (("full", lambda path, faces: str(path)), ("light", light_urdf)):
         monkeypatch.setattr(builders, "light_urdf", load)
         world = PhysicsWorld(spec, seed=0)
         frames[name] = render_frame(world, None, (128, 128), passes="maps", visibility=True)
@@ -51,3 +51,17 @@ def test_the_picture_keeps_its_silhouette_and_colours(monkeypatch):
     mse = np.mean((full.albedo.astype(float) - light.albedo.astype(float)) ** 2)
     assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 30  # the palette colours survive (the Panda's grey parts)
     assert (np.abs(full.light_visibility - light.light_visibility) < 0.5).mean() > 0.99
+
+
+def test_small_images_draw_lighter_meshes_with_the_same_picture():
+    small = visual_faces_for(64)
+    assert small < VISUAL_FACE_BUDGET == visual_faces_for(256)
+    assert _visual_faces(light_urdf(PANDA, small)) < _visual_faces(light_urdf(PANDA)) / 2
+    spec = load_scene("scenes/tasks/panda_push.yaml")
+    frames = {}
+    for faces in (VISUAL_FACE_BUDGET, small):
+        world = PhysicsWorld(spec, seed=0, visual_faces=faces)
+        frames[faces] = render_frame(world, None, (64, 64), passes="maps", visibility=True)
+        world.close()
+    assert (frames[VISUAL_FACE_BUDGET].segmentation == frames[small].segmentation).mean() > 0.995
+    assert (np.abs(frames[VISUAL_FACE_BUDGET].light_visibility - frames[small].light_visibility) < 0.5).mean() > 0.99

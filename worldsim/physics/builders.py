@@ -13,7 +13,7 @@ import pybullet as pb
 
 from worldsim.errors import SceneError
 from worldsim.io import cache_dir, write_atomic
-from worldsim.physics.decimate import light_urdf
+from worldsim.physics.decimate import VISUAL_FACE_BUDGET, light_urdf
 from worldsim.physics.meshes import mesh_as_obj
 from worldsim.scene.mass import body_mass
 from worldsim.scene.schema import (
@@ -156,7 +156,8 @@ def _inner_radius(body: BodyBase) -> float:
     raise TypeError(f"ccd is for primitives and meshes (validation refuses it elsewhere), not {type(body).__name__}")
 
 
-def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings | None = None) -> BuiltBody:
+def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings | None = None,
+               visual_faces: int | None = None) -> BuiltBody:
     """Create one body in the PyBullet client and set its contact properties and velocities.
 
     Args:
@@ -164,9 +165,11 @@ def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings
         index: its index in the scene (for error fields).
         client: the PyBullet client.
         physics: the scene's contact and damping defaults (default: :class:`PhysicsSettings` defaults).
+        visual_faces: triangles per URDF visual mesh file (default
+            :data:`~worldsim.physics.decimate.VISUAL_FACE_BUDGET`); small images can take fewer.
     """
     if isinstance(body, UrdfBody):
-        built = _build_urdf(body, index, client)
+        built = _build_urdf(body, index, client, visual_faces or VISUAL_FACE_BUDGET)
         links = [-1] + list(range(pb.getNumJoints(built.uid, physicsClientId=client)))
     else:
         collision, visual = _shapes(body, client)
@@ -189,10 +192,10 @@ def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings
     return built
 
 
-def _build_urdf(body: UrdfBody, index: int, client: int) -> BuiltBody:
+def _build_urdf(body: UrdfBody, index: int, client: int, visual_faces: int) -> BuiltBody:
     try:
         # visual meshes decimated (worldsim.physics.decimate); collision and dynamics as in the file
-        uid = pb.loadURDF(light_urdf(body.file), body.position, orientation_xyzw(body), useFixedBase=body.static,
+        uid = pb.loadURDF(light_urdf(body.file, visual_faces), body.position, orientation_xyzw(body), useFixedBase=body.static,
                           globalScaling=body.scale, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=client)
     except pb.error as exc:  # e.g. a mesh the URDF names is missing
         raise SceneError(f"PyBullet cannot load {body.file}: {exc}", field=f"bodies[{index}].file") from None

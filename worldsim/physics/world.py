@@ -53,7 +53,7 @@ class PhysicsWorld:
     of them moving, start inside each other: PyBullet would push them apart at speed.
     """
 
-    def __init__(self, spec: SceneSpec, seed: int = 0):
+    def __init__(self, spec: SceneSpec, seed: int = 0, visual_faces: int | None = None):
         self.spec = spec
         self.seed = seed
         self.token = next(_WORLD_TOKENS)
@@ -63,7 +63,8 @@ class PhysicsWorld:
         self._joint_targets: dict[tuple[int, int], tuple[float, float]] = {}
         try:
             self._configure()
-            self.bodies: list[BuiltBody] = [build_body(b, i, self.client, spec.physics) for i, b in enumerate(spec.bodies)]
+            self.bodies: list[BuiltBody] = [build_body(b, i, self.client, spec.physics, visual_faces)
+                                             for i, b in enumerate(spec.bodies)]
             # Where each base's centre of mass sits in the frame the scene placed, and the inverse
             # (identity but for URDFs); computed once, used by every state() and set_pose.
             self._com_in_frame = [self._com_offset(built) if isinstance(body, UrdfBody) else IDENTITY
