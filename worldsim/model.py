@@ -133,6 +133,38 @@ class TimestepEmbedder(nn.Module):
         return self.mlp(torch.cat([args.cos(), args.sin()], dim=-1))
 
 
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax attention over the last two axes, with an optional additive ``mask``.
+
+    On a GPU, PyTorch's fused kernel. On a CPU, the three plain products: for the short sequences
+    of windows (≤ 64 tokens) they measured 1.2–2.8× faster than ``scaled_dot_product_attention``,
+    whose CPU kernel also scans its inputs on every call (``aten::all``).
+    """
+    if q.is_cuda:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else mask.to(q.dtype))
+    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    if mask is not None:
+        scores = scores + mask.to(scores.dtype)
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def window_mask(rows: int, cols: int, window: int, shift: bool, device=None) -> torch.Tensor | None:
+    """Additive attention mask ``(n, 1, 1, window²)`` leaving out the padded keys of a grid's windows
+    (0 for real keys, −10⁴ for padding), or None when no window holds padding.
+
+    Additive rather than boolean: a boolean mask made attention check every window for fully masked
+    rows on every call (``aten::all``/``where``: 7 % of a 64² forward on CPU). A window of padding
+    alone averages padded values, which the caller crops away.
+    """
+    before = window // 2 if shift else 0
+    pad_r, pad_c = (-(rows + before)) % window, (-(cols + before)) % window
+    if not (before or pad_r or pad_c):
+        return None
+    valid = F.pad(torch.ones(rows, cols, dtype=torch.bool, device=device), (before, pad_c, before, pad_r))
+    valid = rearrange(valid, "(gr wr) (gc wc) -> (gr gc) (wr wc)", wr=window, wc=window)
+    return torch.zeros(valid.shape, device=device).masked_fill(~valid, -1e4)[:, None, None, :]
+
+
 class WindowAttention(nn.Module):
     """Self-attention inside windows of a token grid, with 2-D rotary positions.
 
@@ -146,20 +178,20 @@ class WindowAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, rows: int, cols: int, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        # x: (B, rows*cols, D); rope: the grid's (cos, sin) from rope_2d, shared by every block
+    def forward(self, x: torch.Tensor, rows: int, cols: int, rope: tuple[torch.Tensor, torch.Tensor],
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, rows*cols, D); rope: the grid's (cos, sin) from rope_2d, shared by every block;
+        # mask: this block's window_mask, made once per forward (else made here)
         b, _, d = x.shape
         w = self.window
         grid = x.reshape(b, rows, cols, d)
         cos, sin = rope
         before = w // 2 if self.shift else 0
         pad_r, pad_c = (-(rows + before)) % w, (-(cols + before)) % w
-        valid = torch.ones(rows, cols, dtype=torch.bool, device=x.device)
         if before or pad_r or pad_c:
             grid = F.pad(grid, (0, 0, before, pad_c, before, pad_r))
             cos = F.pad(cos, (0, 0, before, pad_c, before, pad_r))
             sin = F.pad(sin, (0, 0, before, pad_c, before, pad_r))
-            valid = F.pad(valid, (before, pad_c, before, pad_r))
         gr, gc = grid.shape[1] // w, grid.shape[2] // w
 
         def windows(t: torch.Tensor) -> torch.Tensor:  # (..., gr*w, gc*w, C) → (..., gr*gc, w*w, C)
@@ -168,10 +200,9 @@ class WindowAttention(nn.Module):
         q, k, v = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three b n h t e", three=3, h=self.heads)
         cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e/2): broadcast over batch and heads
         q, k = apply_rope(q, cos_w, sin_w), apply_rope(k, cos_w, sin_w)
-        mask = None
-        if before or pad_r or pad_c:
-            mask = windows(valid[..., None])[..., 0][:, None, None, :]  # (n, 1, 1, t): padded keys left out
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # batched over (b, n, h)
+        if mask is None and (before or pad_r or pad_c):
+            mask = window_mask(rows, cols, w, self.shift, x.device)
+        out = attention(q, k, v, mask)
         out = rearrange(out, "b (gr gc) h (wr wc) e -> b (gr wr) (gc wc) (h e)", gr=gr, gc=gc, wr=w)
         out = out[:, before:before + rows, before:before + cols]
         return self.proj(out.reshape(b, rows * cols, d))
@@ -187,8 +218,11 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:  # one frame (an env step): softmax over one key is 1, so attention returns v
+            d = x.shape[-1]
+            return self.proj(F.linear(x, self.qkv.weight[2 * d:], self.qkv.bias[2 * d:]))
         q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = attention(q, k, v)
         return self.proj(rearrange(out, "b h n d -> b n (h d)"))
 
 
@@ -205,11 +239,11 @@ class DiTBlock(nn.Module):
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, rows: int, cols: int,
-                rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+                rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B*T, N, D) tokens of each frame; c: (B*T, D)
         mods = self.ada(c).chunk(9, dim=-1)
         h = modulate(self.norms[0](x), mods[0], mods[1])
-        x = x + mods[2].unsqueeze(1) * self.space(h, rows, cols, rope)
+        x = x + mods[2].unsqueeze(1) * self.space(h, rows, cols, rope, mask)
         h = modulate(self.norms[1](x), mods[3], mods[4])
         h = rearrange(h, "(b t) n d -> (b n) t d", t=frames)
         h = rearrange(self.time(h), "(b n) t d -> (b t) n d", n=x.shape[1])
@@ -315,8 +349,9 @@ class WorldDiT(nn.Module):
         c = self.t_embed(t) + self.g_embed(glob.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
         rope = rope_2d(cfg.dim // cfg.heads, rows, cols, tokens.device)  # once per forward, not per block
+        masks = {shift: window_mask(rows, cols, cfg.window, shift, tokens.device) for shift in (False, True)}
         for block in self.blocks:
-            tokens = block(tokens, c, frames, rows, cols, rope)
+            tokens = block(tokens, c, frames, rows, cols, rope, masks[block.space.shift])
         out = self.final(tokens, c)  # (B*T, N, p*p*3)
         out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t c (gh p1) (gw p2)", t=frames, gh=rows, p1=p, p2=p)
         out = out[..., :h, :w]

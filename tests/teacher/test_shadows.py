@@ -59,4 +59,5 @@ def test_a_surface_facing_away_from_the_sun_is_dark_and_empty_space_is_zero():
 
 
 def test_map_size_follows_the_image_within_limits():
-    assert map_size((64, 64)) == 128 and map_size((256, 128)) == 256 and map_size((4096, 4096)) == 1024
+    assert map_size((64, 64)) == 96 and map_size((128, 96)) == 128 and map_size((256, 128)) == 256
+    assert map_size((4096, 4096)) == 1024

@@ -24,7 +24,9 @@ from worldsim.teacher.camera import linear_depth, transform
 DISTANCE = 1000.0  # metres from the receivers' centre to the map's eye
 CASTER_RANGE = 50.0  # casters this far towards the sun from the receivers still shadow them
 SCALE = 1.0  # shadow-map texels per image pixel along the longer side (1.0: ≥ 98 % agreement with rays)
-MIN_SIZE, MAX_SIZE = 128, 1024
+# 96, not 128, at the bottom: for a 64² env observation of the Panda the map pass drops from 10.3 to
+# 8.4 ms and 0.5 % of pixels change visibility (measured in the session of issue 15)
+MIN_SIZE, MAX_SIZE = 96, 1024
 
 
 def map_size(image_size: tuple[int, int], scale: float = SCALE) -> int:
