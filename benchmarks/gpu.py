@@ -368,6 +368,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-batch", type=int, default=1024)
     parser.add_argument("--cpu-batch", type=int, default=2, help="the 'full' batch on a CPU (no filling)")
     parser.add_argument("--compile", action="store_true", help="also time the largest cells under torch.compile")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile (overrides --compile)")
     parser.add_argument("--compile-mode", default="max-autotune-no-cudagraphs")
     parser.add_argument("--compile-resolutions", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--train-preset", default="small")

@@ -90,13 +90,18 @@ def test_bare_python_has_the_device_side_packages_and_nothing_else(tmp_path):
 
 def test_bench_stage_writes_json_and_markdown_on_cpu(pack_dir, tmp_path):
     out = tmp_path / "out"
-    _window(["bench"], tmp_path, OUT=str(out), DATA=str(pack_dir), BENCH_ARGS="--tiny --compile-mode default")
+    import shutil
+
+    # torch.compile on a CPU needs a C++ compiler; without one the rest is still rehearsed
+    compiler = shutil.which("c++") or shutil.which("g++")
+    args = "--tiny --compile-mode default" + ("" if compiler else " --no-compile")
+    _window(["bench"], tmp_path, OUT=str(out), DATA=str(pack_dir), BENCH_ARGS=args)
     result = json.loads((out / "gpu.json").read_text())
     assert result["agreement"]["fp32"]["ok"] and result["agreement"]["bf16"]["ok"]
     cells = {(r["resolution"], r["steps"]) for r in result["sampling"]}
     assert cells == {(16, 1), (16, 2), (24, 1), (24, 2)}
     assert all(r["frames_per_s"] > 0 and r["tflops"] > 0 for r in result["sampling"])
-    assert result["compiled"] and result["compiled"][0]["speedup"] > 0
+    assert not compiler or (result["compiled"] and result["compiled"][0]["speedup"] > 0)
     assert result["training"][0]["windows_per_s"] > 0
     assert "## Agreement with the CPU" in (out / "gpu.md").read_text()
 
