@@ -78,17 +78,12 @@ def synthetic_arrays(config, batch: int, height: int, width: int, seed: int = 0)
 
 def data_arrays(pack: str, config, height: int, width: int) -> dict[str, np.ndarray]:
     """One real window (the first clip's first frames, top-left crop) of a pack or dataset."""
-    from worldsim.conditioning.arrays import CLIP_KEYS
+    from worldsim.conditioning.arrays import crop, stack, window
     from worldsim.dataset import load_dataset
 
     arrays = load_dataset(pack, max_shards=1)
-    out = {}
-    for key, value in arrays.items():
-        if key == "rgb":
-            continue
-        value = value[:1] if key in CLIP_KEYS else value[:1, :config.frames]
-        out[key] = value[:, :, :height, :width] if value.ndim >= 4 and key not in ("extrinsics",) else value
-    return out
+    clip = window({k: v[0] for k, v in arrays.items() if k != "rgb"}, 0, config.frames)
+    return crop(stack([clip]), np.zeros(1, int), np.zeros(1, int), (height, width))
 
 
 # --- timing ------------------------------------------------------------------------------------
@@ -152,9 +147,10 @@ def agreement(model, device: torch.device, arrays: dict[str, np.ndarray], steps:
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 here
     try:
-        cpu = Renderer.from_model(copy.deepcopy(model), "cpu", steps).render_window(arrays, seed=0)
-        fp32 = Renderer.from_model(copy.deepcopy(model), str(device), steps).render_window(arrays, seed=0)
-        bf16 = Renderer.from_model(copy.deepcopy(model), str(device), steps, "bf16").render_window(arrays, seed=0)
+        cpu = Renderer.from_model(model, "cpu", steps).render_window(arrays, seed=0)
+        on_device = copy.deepcopy(model)  # from_model moves the model it is given; ``model`` stays on the CPU
+        fp32 = Renderer.from_model(on_device, str(device), steps).render_window(arrays, seed=0)
+        bf16 = Renderer.from_model(on_device, str(device), steps, "bf16").render_window(arrays, seed=0)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32
     return {"fp32": compare(cpu, fp32, max_levels=FP32_MAX_LEVELS), "bf16": compare(cpu, bf16, min_psnr=BF16_MIN_PSNR),
@@ -345,7 +341,7 @@ def targets(result: dict) -> dict:
     return {k: {"target": TARGETS[k], "measured": v, "met": v is not None and v >= TARGETS[k]} for k, v in measured.items()}
 
 
-def load_renderer_model(args, device: torch.device):
+def load_renderer_model(args):
     if args.tiny:
         torch.manual_seed(0)
         return build_model("tiny", pbr=True).eval(), "tiny (random weights)"
@@ -393,7 +389,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch_dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     matmul = matmul_tflops(device, torch_dtype, 8192 if device.type == "cuda" else 512)
     peak = peak_tflops(name, args.dtype)
-    model, label = load_renderer_model(args, device)
+    model, label = load_renderer_model(args)
     agree_size = min(args.resolutions[0], 64)
     arrays = (data_arrays(args.data, model.config, agree_size, agree_size) if args.data
               else synthetic_arrays(model.config, 2, agree_size, agree_size))

@@ -33,6 +33,7 @@ from pixel_encoder import ShiftCNN, ShiftCombined  # sibling files: scripts run 
 from plot_success import plot_curves
 from stable_baselines3 import SAC, HerReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from worldsim_envs.observations import PIXEL_MODES, parse_obs_mode
 
 from worldsim.io import write_atomic
 
@@ -109,7 +110,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    pixels = any(m not in ("state", "proprio") for m in args.obs_mode.split("+"))
+    pixels = any(mode in PIXEL_MODES for mode in parse_obs_mode(args.obs_mode))
     kwargs = {"obs_mode": args.obs_mode, "privileged": args.privileged,
               **({"image_size": args.image_size} if pixels else {})}
     env, eval_env = gym.make(args.env, **kwargs), gym.make(args.env, **kwargs)

@@ -148,16 +148,22 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     return torch.softmax(scores, dim=-1) @ v
 
 
+def window_padding(rows: int, cols: int, window: int, shift: bool) -> tuple[int, int, int]:
+    """Padding of a ``rows x cols`` token grid into whole windows: (before, after rows, after cols);
+    a shifted grid starts half a window early."""
+    before = window // 2 if shift else 0
+    return before, (-(rows + before)) % window, (-(cols + before)) % window
+
+
 def window_mask(rows: int, cols: int, window: int, shift: bool, device=None) -> torch.Tensor | None:
     """Additive attention mask ``(n, 1, 1, window²)`` leaving out the padded keys of a grid's windows
     (0 for real keys, −10⁴ for padding), or None when no window holds padding.
 
-    Additive rather than boolean: a boolean mask made attention check every window for fully masked
-    rows on every call (``aten::all``/``where``: 7 % of a 64² forward on CPU). A window of padding
-    alone averages padded values, which the caller crops away.
+    Made once per forward and shared by the blocks of one shift (a boolean mask was turned into an
+    additive one inside attention by every block on every call). Finite rather than −inf: a window
+    of padding alone averages padded values, which the caller crops away, instead of making NaNs.
     """
-    before = window // 2 if shift else 0
-    pad_r, pad_c = (-(rows + before)) % window, (-(cols + before)) % window
+    before, pad_r, pad_c = window_padding(rows, cols, window, shift)
     if not (before or pad_r or pad_c):
         return None
     valid = F.pad(torch.ones(rows, cols, dtype=torch.bool, device=device), (before, pad_c, before, pad_r))
@@ -179,15 +185,14 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, rows: int, cols: int, rope: tuple[torch.Tensor, torch.Tensor],
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None) -> torch.Tensor:
         # x: (B, rows*cols, D); rope: the grid's (cos, sin) from rope_2d, shared by every block;
-        # mask: this block's window_mask, made once per forward (else made here)
+        # mask: window_mask of this grid and shift, made once per forward
         b, _, d = x.shape
         w = self.window
         grid = x.reshape(b, rows, cols, d)
         cos, sin = rope
-        before = w // 2 if self.shift else 0
-        pad_r, pad_c = (-(rows + before)) % w, (-(cols + before)) % w
+        before, pad_r, pad_c = window_padding(rows, cols, w, self.shift)
         if before or pad_r or pad_c:
             grid = F.pad(grid, (0, 0, before, pad_c, before, pad_r))
             cos = F.pad(cos, (0, 0, before, pad_c, before, pad_r))
@@ -200,8 +205,6 @@ class WindowAttention(nn.Module):
         q, k, v = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three b n h t e", three=3, h=self.heads)
         cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e/2): broadcast over batch and heads
         q, k = apply_rope(q, cos_w, sin_w), apply_rope(k, cos_w, sin_w)
-        if mask is None and (before or pad_r or pad_c):
-            mask = window_mask(rows, cols, w, self.shift, x.device)
         out = attention(q, k, v, mask)
         out = rearrange(out, "b (gr gc) h (wr wc) e -> b (gr wr) (gc wc) (h e)", gr=gr, gc=gc, wr=w)
         out = out[:, before:before + rows, before:before + cols]
@@ -239,8 +242,8 @@ class DiTBlock(nn.Module):
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, rows: int, cols: int,
-                rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (B*T, N, D) tokens of each frame; c: (B*T, D)
+                rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
+        # x: (B*T, N, D) tokens of each frame; c: (B*T, D); mask: window_mask for this block's shift
         mods = self.ada(c).chunk(9, dim=-1)
         h = modulate(self.norms[0](x), mods[0], mods[1])
         x = x + mods[2].unsqueeze(1) * self.space(h, rows, cols, rope, mask)

@@ -27,7 +27,7 @@ from worldsim.errors import DataError
 from worldsim.io import write_png
 from worldsim.metrics import psnr
 from worldsim.model import build_model
-from worldsim.render import resolve_device
+from worldsim.render import autocast, resolve_device
 from worldsim.windows import DeviceWindows, plan_windows, take_arrays
 
 
@@ -144,9 +144,9 @@ class Trainer:
         if cfg.init is not None:
             self._initialise(cfg.init)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
-        self.arrays = arrays
+        self.arrays = {k: arrays[k] for k in SHARD_KEYS}
         on_device = cfg.data_on_device == "on" or (cfg.data_on_device == "auto" and self.device.type == "cuda")
-        self.windows = DeviceWindows({k: arrays[k] for k in SHARD_KEYS}, self.device) if on_device else None
+        self.windows = DeviceWindows(self.arrays, self.device) if on_device else None
         n = arrays["rgb"].shape[0]
         val = min(cfg.val_clips, max(1, n // 10))
         self.train_clips, self.val_clips = np.arange(n - val), np.arange(n - val, n)
@@ -182,16 +182,16 @@ class Trainer:
             raise RuntimeError(f"DDP ranks diverged at step {self.step}: parameter checksums {sums}")
         return sums
 
-    def _past(self, deadline: float | None) -> bool:
-        """Whether the time budget is spent; under DDP rank 0 decides for all (a collective)."""
-        past = deadline is not None and time.monotonic() > deadline
-        if self.world > 1 and deadline is not None:
-            import torch.distributed as dist
+    def _agreed(self, *flags: bool) -> tuple[bool, ...]:
+        """Rank 0's value of each flag on every rank, in one collective (a no-op in one process):
+        decisions that start collectives (saving checksums) or end the loop must be the same everywhere."""
+        if self.world == 1:
+            return flags
+        import torch.distributed as dist
 
-            flag = torch.tensor([float(past)], device=self.device)
-            dist.broadcast(flag, 0)
-            past = bool(flag.item())
-        return past
+        values = torch.tensor([float(f) for f in flags], device=self.device)
+        dist.broadcast(values, 0)
+        return tuple(bool(v) for v in values.tolist())
 
     # --- checkpoints -------------------------------------------------------------------------
     def save(self, metrics: dict | None = None) -> None:
@@ -230,7 +230,7 @@ class Trainer:
         Every rank draws the whole global batch (windows, context noise, flow noise and times) from
         generators seeded by ``(seed, step)`` and keeps its own rows, so DDP's gradient average
         equals the single-process gradient of the same global batch. A function of ``step`` alone,
-        so it can be drawn ahead on a thread, or resumed, without changing what a step computes.
+        so a resumed run computes exactly the steps of an uninterrupted one.
         With the data on the device (:class:`~worldsim.windows.DeviceWindows`), windows are gathered
         and noise drawn there, from generators of that device.
         """
@@ -241,7 +241,7 @@ class Trainer:
         rows = self._rows()
         seed = cfg.seed * 1_000_003 + step * 97
         if self.windows is None:
-            batch = take_arrays({k: self.arrays[k] for k in SHARD_KEYS}, plan)
+            batch = take_arrays(self.arrays, plan)
             gen = torch.Generator().manual_seed(seed)
             noise = torch.randn((cfg.batch, model_cfg.frames, 3, *batch["rgb"].shape[2:4]), generator=gen)
             t = flow.sample_times(cfg.batch, gen)
@@ -259,27 +259,13 @@ class Trainer:
         data, cond = to_inputs(batch, device, rng=context_rng, rows=(rows, cfg.batch))
         return data, cond, noise[rows], t[rows]
 
-    def _inputs(self, step: int):
-        """The inputs of ``step``; on a GPU the next step's are drawn on a thread meanwhile, so the
-        GPU does not wait for numpy."""
-        if self.device.type != "cuda" or self.windows is not None:  # on the device nothing waits for the host
-            return self._draw(step)
-        from concurrent.futures import ThreadPoolExecutor
-
-        if getattr(self, "_pool", None) is None:
-            self._pool, self._ahead = ThreadPoolExecutor(1), {}
-        future = self._ahead.pop(step, None)
-        drawn = future.result() if future is not None else self._draw(step)
-        self._ahead = {step + 1: self._pool.submit(self._draw, step + 1)}
-        return drawn
-
     def train_step(self) -> float:
         """One optimizer step on this rank's slice of the global batch; returns the slice's loss."""
-        data, cond, noise, t = self._inputs(self.step)
+        data, cond, noise, t = self._draw(self.step)
         data, cond = data.to(self.device, non_blocking=True), cond.to(self.device)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with autocast(self.device, "bf16" if self.device.type == "cuda" else "fp32"):
             value = flow.loss(self.net, data, cond, noise=noise, t=t)
         self.opt.zero_grad(set_to_none=True)
         value.backward()
@@ -322,7 +308,10 @@ class Trainer:
             losses.append(self.train_step())
             done += 1
             bar.update(1)
-            last = self.step == self.cfg.steps or self._past(deadline)
+            past = deadline is not None and time.monotonic() > deadline
+            due = time.monotonic() - saved > 60 * self.cfg.checkpoint_minutes
+            past, due = self._agreed(past, due)
+            last = self.step == self.cfg.steps or past
             if self.step % self.cfg.log_every == 0 or last:
                 rate = done * self.cfg.batch * self.model.config.frames / (time.perf_counter() - start)
                 record = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, self.cfg),
@@ -337,13 +326,6 @@ class Trainer:
                 if self.rank == 0:
                     with open(log, "a") as fh:
                         fh.write(json.dumps(record) + "\n")
-            due = time.monotonic() - saved > 60 * self.cfg.checkpoint_minutes
-            if self.world > 1:  # every rank must agree to save (the checksum is a collective)
-                import torch.distributed as dist
-
-                flag = torch.tensor([float(due)], device=self.device)
-                dist.broadcast(flag, 0)
-                due = bool(flag.item())
             if due or last or self.step % self.cfg.checkpoint_every == 0:
                 saved = time.monotonic()
                 if self.world > 1:

@@ -15,15 +15,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.benchmarks import load_benchmark
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_window.sh"
 DEVICE_SIDE = ("torch", "numpy", "safetensors", "einops")
 
 
+def _norm(name: str) -> str:
+    """A distribution name as packaging compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _closure(names: tuple[str, ...]) -> set[str]:
     """The distributions ``names`` need, transitively (extras left out), normalised."""
-    norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731
-    seen, todo = set(), [norm(n) for n in names]
+    seen, todo = set(), [_norm(n) for n in names]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -33,7 +39,7 @@ def _closure(names: tuple[str, ...]) -> set[str]:
             requires = metadata.requires(name) or []
         except metadata.PackageNotFoundError:
             continue
-        todo += [norm(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) for r in requires if "extra ==" not in r]
+        todo += [_norm(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) for r in requires if "extra ==" not in r]
     return seen
 
 
@@ -49,10 +55,10 @@ def bare_python(root: Path) -> Path:
     links = root / "site"
     links.mkdir(parents=True, exist_ok=True)
     for entry in packages.iterdir():
-        top = entry.name.split(".")[0] if entry.suffix in (".py", ".so") or entry.is_dir() else None
-        libs = entry.name.endswith(".libs") and entry.name[:-5] in owners
-        dists = {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(entry.name[:-5] if libs else top or "", [])}
-        if top and dists & allowed and not (links / entry.name).exists():
+        if not (entry.is_dir() or entry.suffix in (".py", ".so")):
+            continue
+        top = entry.name.split(".")[0]  # numpy/, numpy.libs/ and _cffi_backend.cpython-311-….so alike
+        if {_norm(d) for d in owners.get(top, [])} & allowed and not (links / entry.name).exists():
             (links / entry.name).symlink_to(entry)
     python = root / "python"
     python.write_text(f'#!/bin/sh\nPYTHONPATH="$PYTHONPATH:{links}" exec "{sys.executable}" -S "$@"\n')
@@ -143,17 +149,8 @@ def test_pack_round_trips_the_dataset(tiny_dataset, pack_dir):
         assert np.abs(packed[key].astype(np.float64) - value.astype(np.float64)).max() <= tol, key
 
 
-def _gpu_bench():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("gpu_bench", REPO / "benchmarks" / "gpu.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_agreement_check_fails_frames_that_disagree():
-    bench = _gpu_bench()
+    bench = load_benchmark("gpu")
     rng = np.random.default_rng(0)
     ref = rng.integers(0, 256, (1, 2, 16, 16, 3), dtype=np.uint8)
     assert bench.compare(ref, ref.copy(), max_levels=1)["ok"]

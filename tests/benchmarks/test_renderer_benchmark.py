@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-from tests.conftest import ROOT
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks import load_benchmark
 
 
 def test_renderer_benchmark_writes_rows_for_every_size_and_step(tmp_path):
-    bench = _load("renderer")
+    bench = load_benchmark("renderer")
     rows = bench.main(["--resolutions", "32", "40", "--steps", "1", "2", "--out", str(tmp_path), "--checkpoint", "raster"])
     assert [(r["resolution"], r["steps"]) for r in rows] == [(32, 1), (32, 2), (40, 1), (40, 2)]
     assert all(r["learned_fps"] > 0 and r["map_pass_ms_per_frame"] > 0 for r in rows)
