@@ -145,3 +145,16 @@ def test_widened_cycles_model_starts_as_exactly_its_source():
         assert torch.allclose(wide(x, t, cond), source(x, t, cond), atol=1e-5)
     with pytest.raises(ValueError, match="same architecture"):
         widen_from(build_model("tiny", pbr=True), build_model("small").state_dict(), build_model("small").config)
+
+
+@pytest.mark.parametrize("chunk", [None, 100, 4096])
+def test_pixel_head_equals_the_head_on_inputs_and_global_concatenated(chunk):
+    """The folded, chunked head (the global share as a per-clip bias; CPU chunks, one with a ragged
+    tail) computes exactly the plain head on every pixel's inputs next to the global vector."""
+    from worldsim.model import pixel_mlp
+
+    head = _trained_looking(build_model("tiny")).pixel_head
+    pixels, glob = torch.randn(3, 2, 9, 13, 30), torch.randn(3, head[0].in_features - 30)
+    plain = head(torch.cat([pixels, glob[:, None, None, None].expand(3, 2, 9, 13, -1)], dim=-1))
+    with torch.no_grad():
+        assert torch.allclose(pixel_mlp(head, pixels, glob, chunk), plain, atol=1e-5)

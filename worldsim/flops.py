@@ -54,7 +54,8 @@ def forward_flops(config, height: int, width: int, batch: int = 1, frames: int |
         flops += 2 * tokens * d * hidden * 2  # MLP
     flops += 2 * bt * d * 2 * d + 2 * tokens * d * p * p * 3  # final layer
     ph = c.pixel_hidden
-    flops += 2 * bt * height * width * ((c.in_channels + c.global_in) * ph + ph * ph + ph * 3)  # per-pixel head
+    flops += 2 * bt * height * width * (c.in_channels * ph + ph * ph + ph * 3)  # per-pixel head
+    flops += 2 * batch * c.global_in * ph  # its first layer's global share, once per clip
     return int(flops)
 
 
