@@ -7,7 +7,7 @@ import torch
 
 from worldsim import flow
 from worldsim.conditioning.tensors import COND_CHANNELS, ENV_DIM, GLOBAL_DIM, PBR_CHANNELS, Conditions
-from worldsim.model import DiTConfig, apply_rope, build_model, rope_2d
+from worldsim.model import DiTConfig, apply_rope, build_model, rope_2d, rope_tables
 
 
 def _cond(b=2, t=2, h=32, w=None, pbr=False):
@@ -66,7 +66,7 @@ def test_window_attention_sees_across_windows_through_shifted_blocks():
 
 
 def test_rotary_scores_depend_only_on_the_offset():
-    cos, sin = rope_2d(16, 12, 12)
+    cos, sin = rope_tables(*rope_2d(16, 12, 12))
     q, k = torch.randn(16), torch.randn(16)
 
     def score(pq, pk):
@@ -74,6 +74,12 @@ def test_rotary_scores_depend_only_on_the_offset():
 
     assert torch.allclose(score((1, 2), (4, 7)), score((6, 5), (9, 10)), atol=1e-5)
     assert not torch.allclose(score((1, 2), (4, 7)), score((1, 2), (4, 8)), atol=1e-3)
+
+
+def test_rope_turns_each_pair_by_its_angle():
+    half_cos, half_sin = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])  # pair 0 by 90°, pair 1 by 0°
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert torch.equal(apply_rope(x, *rope_tables(half_cos, half_sin)), torch.tensor([-2.0, 1.0, 3.0, 4.0]))
 
 
 def test_the_json_config_alone_rebuilds_the_model_and_old_configs_are_refused():

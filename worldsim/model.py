@@ -111,11 +111,19 @@ def rope_2d(head_dim: int, rows: int, cols: int, device=None) -> tuple[torch.Ten
     return angles.cos(), angles.sin()
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs ``(x[2i], x[2i+1])`` of the last axis by the given angles (broadcast)."""
-    pairs = x.float().unflatten(-1, (-1, 2))
-    a, b = pairs[..., 0], pairs[..., 1]
-    return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2).to(x.dtype)
+def rope_tables(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`rope_2d`'s (cos, sin) → the ``(..., head_dim)`` tables :func:`apply_rope` takes: each
+    pair's angle twice, the sine signed ``(−sin, +sin)``; made once per forward."""
+    return cos.repeat_interleave(2, dim=-1), torch.stack([-sin, sin], dim=-1).flatten(-2)
+
+
+def apply_rope(x: torch.Tensor, cos2: torch.Tensor, sin2: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs ``(a, b) = (x[2i], x[2i+1])`` of the last axis to ``(a cos − b sin, a sin + b cos)``
+    with :func:`rope_tables`' tables (broadcast): two products and a sum over whole vectors (per-pair
+    halves and a stack cost a seventh of a CPU forward)."""
+    xf = x.float()
+    swapped = xf.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # (b, a) in each pair's place
+    return (xf * cos2 + swapped * sin2).to(x.dtype)
 
 
 class TimestepEmbedder(nn.Module):
@@ -186,7 +194,7 @@ class WindowAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, rows: int, cols: int, rope: tuple[torch.Tensor, torch.Tensor],
                 mask: torch.Tensor | None) -> torch.Tensor:
-        # x: (B, rows*cols, D); rope: the grid's (cos, sin) from rope_2d, shared by every block;
+        # x: (B, rows*cols, D); rope: the grid's rope_tables, shared by every block;
         # mask: window_mask of this grid and shift, made once per forward
         b, _, d = x.shape
         w = self.window
@@ -202,10 +210,10 @@ class WindowAttention(nn.Module):
         def windows(t: torch.Tensor) -> torch.Tensor:  # (..., gr*w, gc*w, C) → (..., gr*gc, w*w, C)
             return rearrange(t, "... (gr wr) (gc wc) c -> ... (gr gc) (wr wc) c", wr=w, wc=w)
 
-        q, k, v = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three b n h t e", three=3, h=self.heads)
-        cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e/2): broadcast over batch and heads
-        q, k = apply_rope(q, cos_w, sin_w), apply_rope(k, cos_w, sin_w)
-        out = attention(q, k, v, mask)
+        qkv = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three b n h t e", three=3, h=self.heads)
+        cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e): broadcast over batch and heads
+        q, k = apply_rope(qkv[:2], cos_w, sin_w)  # queries and keys in one pass
+        out = attention(q, k, qkv[2], mask)
         out = rearrange(out, "b (gr gc) h (wr wc) e -> b (gr wr) (gc wc) (h e)", gr=gr, gc=gc, wr=w)
         out = out[:, before:before + rows, before:before + cols]
         return self.proj(out.reshape(b, rows * cols, d))
@@ -238,7 +246,10 @@ class DiTBlock(nn.Module):
         self.space = WindowAttention(dim, heads, window, shift)
         self.time = Attention(dim, heads)
         hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        # The exact (erf) GELU: PyTorch's CPU kernel for the tanh approximation DiT uses measured 4x
+        # slower (4.5 vs 1.0 ms on 4096 x 512). Checkpoints trained with the approximation render
+        # within one 8-bit level of themselves with it (74 dB PSNR at 256²).
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, rows: int, cols: int,
@@ -388,7 +399,7 @@ class WorldDiT(nn.Module):
         glob = self._global(cond)
         c = self.t_embed(t) + self.g_embed(glob.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
-        rope = rope_2d(cfg.dim // cfg.heads, rows, cols, tokens.device)  # once per forward, not per block
+        rope = rope_tables(*rope_2d(cfg.dim // cfg.heads, rows, cols, tokens.device))  # once per forward, not per block
         masks = {shift: window_mask(rows, cols, cfg.window, shift, tokens.device) for shift in (False, True)}
         for block in self.blocks:
             tokens = block(tokens, c, frames, rows, cols, rope, masks[block.space.shift])

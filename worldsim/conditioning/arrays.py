@@ -50,7 +50,7 @@ def pbr_map(spec, segmentation: np.ndarray) -> np.ndarray:
     """Per-pixel (roughness, metallic, specular) × 255 as ``uint8 (..., 3)``; 0 where empty."""
     lut = np.zeros((len(spec.bodies) + 1, 3), np.float32)
     lut[1:] = [body.pbr for body in spec.bodies]
-    return np.round(lut[np.asarray(segmentation) + 1] * 255).astype(np.uint8)
+    return np.round(lut * 255).astype(np.uint8)[np.asarray(segmentation) + 1]  # rounded per body, not per pixel
 
 
 def area_light_map(spec, world_position: np.ndarray, normals: np.ndarray) -> np.ndarray:

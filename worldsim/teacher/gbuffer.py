@@ -33,21 +33,30 @@ class Frame:
 
 
 def _one_sided(pos: np.ndarray, seg: np.ndarray, axis: int) -> np.ndarray:
-    """Finite difference along ``axis`` preferring the neighbour on the same object."""
-    fwd = np.roll(pos, -1, axis=axis) - pos
-    bwd = pos - np.roll(pos, 1, axis=axis)
-    same_fwd = np.roll(seg, -1, axis=axis) == seg
-    same_bwd = np.roll(seg, 1, axis=axis) == seg
+    """Finite difference along ``axis`` (0 rows, 1 columns) preferring the neighbour on the same object.
+
+    Each pixel's forward step is the next pixel's backward step, so the differences, their lengths
+    and the same-object tests are computed once on the ``n - 1`` pairs and read through two views.
+    """
     n = pos.shape[axis]
-    edge = [slice(None)] * 2
-    edge[axis] = n - 1
-    same_fwd[tuple(edge)] = False
-    edge[axis] = 0
-    same_bwd[tuple(edge)] = False
-    # Where both neighbours are on the same object, take the shorter step (the other may span a
-    # depth discontinuity inside one object, e.g. a self-occluding mesh).
-    use_fwd = same_fwd & (~same_bwd | (np.linalg.norm(fwd, axis=-1) <= np.linalg.norm(bwd, axis=-1)))
-    out = np.where(use_fwd[..., None], fwd, np.where(same_bwd[..., None], bwd, 0.0))
+
+    def pairs(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        return a[lo:hi] if axis == 0 else a[:, lo:hi]
+
+    step = pairs(pos, 1, n) - pairs(pos, 0, n - 1)
+    same = pairs(seg, 1, n) == pairs(seg, 0, n - 1)
+    length = np.einsum("...k,...k->...", step, step)  # squared: only compared
+    out = np.zeros_like(pos)
+    head, tail = pairs(out, 0, n - 1), pairs(out, 1, n)  # a pixel's forward and backward slots
+    # Backward first, then forward where it is on the same object and no longer than the backward
+    # step (the other may span a depth discontinuity inside one object, e.g. a self-occluding mesh).
+    np.copyto(tail, step, where=same[..., None])
+    same_bwd = np.zeros(seg.shape, bool)
+    pairs(same_bwd, 1, n)[...] = same
+    bwd_length = np.full(seg.shape, np.inf, np.float32)
+    pairs(bwd_length, 1, n)[...] = length
+    use_fwd = same & (~pairs(same_bwd, 0, n - 1) | (length <= pairs(bwd_length, 0, n - 1)))
+    np.copyto(head, step, where=use_fwd[..., None])
     return out
 
 
@@ -55,11 +64,14 @@ def normals_from_positions(pos: np.ndarray, seg: np.ndarray, camera_position: np
     """Unit world-frame normals facing the camera, (H, W, 3); zero where undefined."""
     du = _one_sided(pos, seg, axis=1)
     dv = _one_sided(pos, seg, axis=0)
-    n = np.cross(du, dv)
-    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    n = np.empty_like(pos)  # du × dv, by components (np.cross moves axes and copies)
+    n[..., 0] = du[..., 1] * dv[..., 2] - du[..., 2] * dv[..., 1]
+    n[..., 1] = du[..., 2] * dv[..., 0] - du[..., 0] * dv[..., 2]
+    n[..., 2] = du[..., 0] * dv[..., 1] - du[..., 1] * dv[..., 0]
+    norm = np.sqrt(np.einsum("...k,...k->...", n, n))[..., None]
     n = np.divide(n, norm, out=np.zeros_like(n), where=norm > 1e-12)
-    facing = np.sum(n * (camera_position - pos), axis=-1, keepdims=True)
-    n = np.where(facing < 0, -n, n)
+    facing = np.einsum("...k,...k->...", n, camera_position.astype(pos.dtype) - pos)
+    n *= np.where(facing < 0, -1.0, 1.0).astype(n.dtype)[..., None]
     n[seg < 0] = 0.0
     return n.astype(np.float32)
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pybullet as pb
 
-from worldsim.teacher.camera import linear_depth, transform
+from worldsim.teacher.camera import linear_depth
 
 DISTANCE = 1000.0  # metres from the receivers' centre to the map's eye
 CASTER_RANGE = 50.0  # casters this far towards the sun from the receivers still shadow them
@@ -46,6 +46,12 @@ def _gl(matrix: list[float]) -> np.ndarray:
     return np.asarray(matrix, dtype=np.float64).reshape(4, 4).T  # PyBullet's matrices are column-major
 
 
+def _rows(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``matrix (m, 3)`` times each of ``points (N, 3)`` as ``(m, N)`` rows; einsum, so no BLAS threads
+    (see :func:`worldsim.teacher.camera.transform`)."""
+    return np.einsum("mk,nk->mn", matrix, points)
+
+
 def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarray, seg: np.ndarray,
                      size: int | None = None) -> np.ndarray:
     """Per pixel, 1 where the sun reaches the surface and 0 where geometry blocks it (and where empty).
@@ -70,16 +76,18 @@ def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarra
     l_dir /= np.linalg.norm(l_dir)
     right, up = _light_frame(l_dir)
     size = size or map_size((width, height))
-    points = pos[fg].astype(np.float64)
-    xy = transform(points, np.stack([right, up], axis=1))
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    # Receivers as (3, N) rows: every later step reads whole contiguous rows (column reductions of an
+    # (N, 3) array took longer than the products themselves).
+    index = np.flatnonzero(fg)
+    points = pos.reshape(-1, 3)[index].astype(np.float64)
+    light_axes = _rows(np.stack([right, up, l_dir]), points)  # across, across, along the sun
+    lo, hi = light_axes[:2].min(axis=1), light_axes[:2].max(axis=1)
     half = 0.5 * float((hi - lo).max()) * (1 + 4.0 / size) + 1e-3  # a two-texel margin
     texel = 2.0 * half / size
-    along = transform(points, l_dir[:, None])[:, 0]
-    centre = right * (0.5 * (lo[0] + hi[0])) + up * (0.5 * (lo[1] + hi[1])) + l_dir * along.min()
+    along_lo, along_hi = light_axes[2].min(), light_axes[2].max()
+    centre = right * (0.5 * (lo[0] + hi[0])) + up * (0.5 * (lo[1] + hi[1])) + l_dir * along_lo
     eye = centre + l_dir * DISTANCE
-    depth_span = float(along.max() - along.min())
-    near, far = DISTANCE - CASTER_RANGE - depth_span, DISTANCE + 1.0
+    near, far = DISTANCE - CASTER_RANGE - float(along_hi - along_lo), DISTANCE + 1.0
     view = pb.computeViewMatrix(eye.tolist(), centre.tolist(), up.tolist())
     proj = pb.computeProjectionMatrixFOV(2 * math.degrees(math.atan(half / DISTANCE)), 1.0, near, far)
     _, _, _, zbuf, _ = pb.getCameraImage(size, size, view, proj, renderer=pb.ER_TINY_RENDERER, shadow=0,
@@ -87,18 +95,19 @@ def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarra
     depth_map = linear_depth(np.asarray(zbuf, np.float64).reshape(size, size), near, far)
     # Normal offset: move each receiver a texel and a half off its surface (and towards the sun) so a
     # lit surface never shadows itself through the map's discretisation ("shadow acne").
-    probe = points + 1.5 * texel * normals[fg] + 0.5 * texel * l_dir
-    eye_space = transform(np.c_[probe, np.ones(len(probe))], _gl(view).T)
-    clip = transform(eye_space, _gl(proj).T)
-    ndc = clip[:, :2] / clip[:, 3:4]
-    col = np.clip(((ndc[:, 0] + 1) * 0.5 * size).astype(int), 0, size - 1)
-    row = np.clip(((1 - ndc[:, 1]) * 0.5 * size).astype(int), 0, size - 1)
-    distance = -eye_space[:, 2]
+    lit_normals = normals.reshape(-1, 3)[index]
+    probe = points + 1.5 * texel * lit_normals + 0.5 * texel * l_dir
+    # One affine product gives clip x, y, w and the eye-space depth (no homogeneous column built).
+    view_m, clip_m = _gl(view), _gl(proj) @ _gl(view)
+    affine = np.stack([clip_m[0], clip_m[1], clip_m[3], -view_m[2]])  # (4, 4): rows x, y, w, depth
+    clip_x, clip_y, clip_w, distance = _rows(affine[:, :3], probe) + affine[:, 3:]
+    col = np.clip(((clip_x / clip_w + 1) * 0.5 * size).astype(int), 0, size - 1)
+    row = np.clip(((1 - clip_y / clip_w) * 0.5 * size).astype(int), 0, size - 1)
     # A surface turned away from the sun is in its own (attached) shadow; the map alone cannot tell for
     # a one-sided wall, whose two faces lie at the same depth from the sun.
     # not 0: pixel normals are finite differences, noisy at the terminator
-    facing = transform(normals[fg], l_dir[:, None])[:, 0] > -0.1
-    out[fg] = ((distance <= depth_map[row, col] + texel) & facing).astype(np.float32)
+    facing = _rows(l_dir.astype(np.float32)[None], lit_normals)[0] > -0.1
+    out.reshape(-1)[index] = ((distance <= depth_map[row, col] + texel) & facing).astype(np.float32)
     return out
 
 
