@@ -108,7 +108,8 @@ def test_sampler_reaches_data_with_an_exact_velocity(steps):
     assert torch.allclose(out, data, atol=1e-5)
 
 
-def test_loss_is_zero_for_an_exact_model_and_positive_for_a_wrong_one():
+@pytest.mark.parametrize("weighting", ["clean", "velocity"])
+def test_loss_is_zero_for_an_exact_model_and_positive_for_a_wrong_one(weighting):
     data = torch.rand(4, 2, 3, 8, 8) * 2 - 1
     gen = torch.Generator().manual_seed(0)
 
@@ -120,8 +121,8 @@ def test_loss_is_zero_for_an_exact_model_and_positive_for_a_wrong_one():
     # draws of this seed stay below it.
     times = flow.sample_times(4, torch.Generator().manual_seed(0))
     assert (times < 0.95).all()
-    assert flow.loss(Exact(), data, None, generator=gen) < 1e-10
-    assert flow.loss(lambda x, t, c: torch.zeros_like(x), data, None) > 0.5
+    assert flow.loss(Exact(), data, None, generator=gen, weighting=weighting) < 1e-10
+    assert flow.loss(lambda x, t, c: torch.zeros_like(x), data, None, weighting=weighting) > 0.2
 
 
 def test_same_seed_same_sample():
@@ -164,3 +165,20 @@ def test_pixel_head_equals_the_head_on_inputs_and_global_concatenated(chunk):
     plain = head(torch.cat([pixels, glob[:, None, None, None].expand(3, 2, 9, 13, -1)], dim=-1))
     with torch.no_grad():
         assert torch.allclose(pixel_mlp(head, pixels, glob, chunk), plain, atol=1e-5)
+
+
+def test_clean_weighting_is_the_velocity_loss_times_one_minus_t_squared():
+    """Per sample, the clean-frame error is the velocity error times (1 − t)²; both are zero for an
+    exact model, and an unknown weighting is refused."""
+    model = _trained_looking(build_model("tiny"))
+    data, noise, cond = torch.randn(1, 2, 3, 32, 32), torch.randn(1, 2, 3, 32, 32), _cond(b=1)
+    with torch.no_grad():
+        for time in (0.0, 0.5, 0.75):
+            t = torch.tensor([time])
+            v = flow.loss(model, data, cond, noise=noise, t=t, weighting="velocity")
+            x = flow.loss(model, data, cond, noise=noise, t=t, weighting="clean")
+            assert torch.allclose(x, v * (1 - time) ** 2, rtol=1e-4)
+        exact = lambda x_t, t, cond: data  # noqa: E731
+        assert flow.loss(exact, data, cond, noise=noise, t=torch.tensor([0.3]), weighting="clean") == 0
+    with pytest.raises(ValueError, match="weighting"):
+        flow.loss(model, data, cond, weighting="pixels")

@@ -87,7 +87,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                       checkpoint_every=args.checkpoint_every,
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
                       context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
-                      pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes)
+                      pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
+                      loss_weighting=args.loss_weighting)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -259,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,
                     help="stop (with a checkpoint) after this many minutes, even before --steps (a GPU window)")
+    tr.add_argument("--loss-weighting", choices=["clean", "velocity"], default="clean",
+                    help="clean (default): the clean-frame error, every flow time weighing the same (what a 1-2 step "
+                         "sampler needs); velocity: the flow-matching loss (weights times near 1 up to 400x)")
     tr.set_defaults(func=cmd_train)
 
     pk = sub.add_parser("pack", help="compress a dataset to carry to a GPU machine (train reads it as a dataset)")

@@ -58,6 +58,7 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint (path or name), widened if pbr adds inputs
     data_on_device: str = "auto"  # "auto": keep the dataset on the GPU and gather batches there; "on", "off"
     max_minutes: float | None = None  # stop (with a checkpoint) after this long, even before `steps` (a GPU window)
+    loss_weighting: str = "clean"  # flow.loss: "clean" (every flow time weighs the same) or "velocity"
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
@@ -266,7 +267,7 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
         with autocast(self.device, "bf16" if self.device.type == "cuda" else "fp32"):
-            value = flow.loss(self.net, data, cond, noise=noise, t=t)
+            value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting)
         self.opt.zero_grad(set_to_none=True)
         value.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -339,6 +340,8 @@ class Trainer:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run training; with ``resume`` continue from ``cfg.out`` if it holds a training state."""
+    if cfg.loss_weighting not in flow.LOSS_WEIGHTINGS:  # before loading data, not at the first step
+        raise ValueError(f"loss_weighting {cfg.loss_weighting!r} is not one of {', '.join(flow.LOSS_WEIGHTINGS)}")
     trainer = Trainer(cfg)
     if resume and trainer.resume() and trainer.rank == 0:
         print(f"resumed from step {trainer.step}")
