@@ -65,7 +65,9 @@ class WorldsimEnv(gym.Env):
             (:mod:`worldsim_envs.randomization` lists the ranges).
         checkpoint: learned-renderer checkpoint (name or path; None = the shipped ``raster`` one, the
             TinyRenderer look trained at 64², the fastest for small observations).
-        render_steps: sampler steps of the learned renderer (1, 2 or 4 are sensible).
+        render_steps: sampler steps of the learned renderer (1, 2 or 4 are sensible). 1 by default:
+            the shipped ``raster`` checkpoint at 1 step scores 24.3 dB / SSIM 0.85 on held-out 64²
+            clips, 2 and 4 steps add 0.1 dB (``worldsim eval --checkpoint raster --steps N``).
         device: torch device for the learned renderer (``cpu``, ``cuda``, ``auto``).
         render_backend: what ``render()`` draws: ``"learned"`` (the world model) or ``"pybullet"``.
 
@@ -80,7 +82,7 @@ class WorldsimEnv(gym.Env):
     def __init__(self, scene: str | Path | SceneSpec | None = None, obs_mode: str = "state",
                  render_mode: str | None = None, image_size: int = 64, camera: str | None = None,
                  cameras: list[str] | None = None, privileged: bool = True, visual_randomization: bool = False,
-                 checkpoint: str | None = None, render_steps: int = 2, device: str = "cpu",
+                 checkpoint: str | None = None, render_steps: int = 1, device: str = "cpu",
                  render_backend: str = "learned"):
         self._check_arguments(render_mode, render_backend, image_size, camera, cameras)
         self._state = None  # the world's PhysicsState, read at most once per step (see _physics_state)
