@@ -30,5 +30,9 @@ def test_drift_experiment_writes_table_plot_and_video(tiny_dataset, tmp_path):
         for h in ("4", "8"):
             row = report["table"][name][h]
             assert 0.0 <= row["iou"] <= 1.0 and math.isfinite(row["psnr"])
-    assert "| foreground IoU vs physics | pure-video |" in (out / "drift.md").read_text()
+    reference = report["table"]["reference"]["8"]  # the teacher's own frames, scored the same way
+    assert reference["colour_drift"] >= 0 and 0.0 <= reference["iou"] <= 1.0 and math.isnan(reference["psnr"])
+    table = (out / "drift.md").read_text()
+    assert "| foreground IoU vs physics | pure-video |" in table and "| foreground IoU vs physics | reference |" in table
+    assert "| PSNR (dB) | reference |" not in table
     assert (out / "drift.png").stat().st_size > 5000 and (out / "side_by_side.mp4").stat().st_size > 1000

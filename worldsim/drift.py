@@ -64,6 +64,10 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
         maps = rec.map_arrays()
         ref, albedo, seg = (maps[k][start:] for k in ("rgb", "albedo", "segmentation"))
         row = {"scene_seed": scene_seed, "horizons": {}}
+        # The reference scored like a model: how far the frame-based scores (foreground IoU, drift,
+        # flicker) stand from 1 / 0 on the teacher's own frames; its PSNR rows are left empty.
+        row["horizons"]["reference"] = {h: {**clip_metrics(ref[:h], ref[:h], albedo[:h], seg[:h], floor_bodies(spec))["summary"],
+                                            "psnr": float("nan"), "psnr_objects": float("nan")} for h in horizons}
         for name, video in frames.items():
             metrics = {h: clip_metrics(video[:h], ref[:h], albedo[:h], seg[:h], floor_bodies(spec)) for h in horizons}
             curves[name].append(metrics[longest]["per_frame"])  # the longest horizon is the whole rollout
@@ -73,8 +77,8 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
             from worldsim.video import write_mp4
 
             write_mp4(out / "side_by_side.mp4", np.concatenate([ref, *frames.values()], axis=2), fps=spec.sim.fps, upscale=2)
-    table = {name: {h: {k: float(np.nanmean([c["horizons"][name][h][k] for c in per_clip])) for k in SUMMARY_KEYS}
-                    for h in horizons} for name in models}
+    table = {name: {h: {k: _mean([c["horizons"][name][h][k] for c in per_clip]) for k in SUMMARY_KEYS}
+                    for h in horizons} for name in [*models, "reference"]}
     report = {"models": list(models), "horizons": list(horizons), "clips": clips, "resolution": res,
               "start_frames": start, "table": table, "per_clip": per_clip, "seconds": time.perf_counter() - t0,
               "sampling_steps": {n: r.steps for n, r in models.items()}}
@@ -84,12 +88,20 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
     return report
 
 
+def _mean(values: list[float]) -> float:
+    """Mean of the finite values; NaN when there are none (the reference's PSNR)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def markdown(table: dict, horizons: tuple[int, ...]) -> str:
     """Rows: metric × model; columns: horizons."""
     lines = ["| metric | model | " + " | ".join(f"{h} frames" for h in horizons) + " |",
              "|---|---|" + "---|" * len(horizons)]
     for key in SUMMARY_KEYS:
         for name, rows in table.items():
+            if all(np.isnan(rows[h][key]) for h in horizons):
+                continue
             lines.append(f"| {LABELS[key]} | {name} | " + " | ".join(f"{rows[h][key]:.4g}" for h in horizons) + " |")
     return "\n".join(lines)
 
