@@ -64,14 +64,16 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
         maps = rec.map_arrays()
         ref, albedo, seg = (maps[k][start:] for k in ("rgb", "albedo", "segmentation"))
         row = {"scene_seed": scene_seed, "horizons": {}}
-        # The reference scored like a model: how far the frame-based scores (foreground IoU, drift,
-        # flicker) stand from 1 / 0 on the teacher's own frames; its PSNR rows are left empty.
-        row["horizons"]["reference"] = {h: {**clip_metrics(ref[:h], ref[:h], albedo[:h], seg[:h], floor_bodies(spec))["summary"],
-                                            "psnr": float("nan"), "psnr_objects": float("nan")} for h in horizons}
+        floors = floor_bodies(spec)
         for name, video in frames.items():
-            metrics = {h: clip_metrics(video[:h], ref[:h], albedo[:h], seg[:h], floor_bodies(spec)) for h in horizons}
+            metrics = {h: clip_metrics(video[:h], ref[:h], albedo[:h], seg[:h], floors) for h in horizons}
             curves[name].append(metrics[longest]["per_frame"])  # the longest horizon is the whole rollout
             row["horizons"][name] = {h: m["summary"] for h, m in metrics.items()}
+        # The reference scored like a model (clip_metrics scores it beside every model): how far the
+        # frame-based scores stand from 1 / 0 on the teacher's own frames; its PSNR rows stay empty.
+        row["horizons"]["reference"] = {h: {**{k: summary[f"reference_{k}"] for k in ("iou", "colour_drift", "flicker")},
+                                            "psnr": float("nan"), "psnr_objects": float("nan")}
+                                        for h, summary in row["horizons"][next(iter(frames))].items()}
         per_clip.append(row)
         if i == 0:
             from worldsim.video import write_mp4
