@@ -50,17 +50,29 @@ def interpolate(data: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> tor
 T_MAX_DENOMINATOR = 0.05  # clamp of 1 − t in v = (x̂ − x_t)/(1 − t), so t → 1 cannot blow up the loss
 
 
+def _predicts_velocity(model) -> bool:
+    """Whether ``model`` (or the module a DDP wrapper holds) was built with ``prediction="v"``."""
+    config = getattr(model, "config", None) or getattr(getattr(model, "module", None), "config", None)
+    return config is not None and config.prediction == "v"
+
+
 def velocity(model, x_t: torch.Tensor, t: torch.Tensor, cond: Conditions) -> torch.Tensor:
     """The flow velocity implied by the network's clean-frame prediction (or its own, for
     checkpoints trained with ``prediction="v"``)."""
-    config = getattr(model, "config", None) or getattr(getattr(model, "module", None), "config", None)
-    if config is not None and config.prediction == "v":
+    if _predicts_velocity(model):
         return model(x_t, t, cond)
     denom = (1 - t).clamp_min(T_MAX_DENOMINATOR).view(-1, *([1] * (x_t.dim() - 1))).to(x_t.dtype)
     return (model(x_t, t, cond) - x_t) / denom
 
 
 LOSS_WEIGHTINGS = ("velocity", "clean")
+
+
+def check_weighting(weighting: str) -> str:
+    """``weighting`` if it is one of :data:`LOSS_WEIGHTINGS`, else a clear error."""
+    if weighting not in LOSS_WEIGHTINGS:
+        raise ValueError(f"loss weighting {weighting!r} is not one of {', '.join(LOSS_WEIGHTINGS)}")
+    return weighting
 
 
 def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator | None = None,
@@ -76,8 +88,7 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
     ``noise`` and ``t`` are drawn from ``generator`` unless given (a DDP rank passes its slice of
     the global batch's draws, so N ranks compute exactly the single-process gradient).
     """
-    if weighting not in LOSS_WEIGHTINGS:
-        raise ValueError(f"loss weighting {weighting!r} is not one of {', '.join(LOSS_WEIGHTINGS)}")
+    check_weighting(weighting)
     if noise is None:
         noise = torch.randn(data.shape, generator=generator)
     if t is None:
@@ -85,8 +96,7 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
     noise, t = noise.to(data.device, data.dtype), t.to(data.device)
     x_t = interpolate(data, noise, t)
     if weighting == "clean":
-        config = getattr(model, "config", None) or getattr(getattr(model, "module", None), "config", None)
-        if config is not None and config.prediction == "v":
+        if _predicts_velocity(model):
             raise ValueError("the clean weighting is for x-predicting models")
         return F.mse_loss(model(x_t, t, cond).float(), data.float())
     return F.mse_loss(velocity(model, x_t, t, cond).float(), (data - noise).float())

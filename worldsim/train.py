@@ -340,8 +340,7 @@ class Trainer:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run training; with ``resume`` continue from ``cfg.out`` if it holds a training state."""
-    if cfg.loss_weighting not in flow.LOSS_WEIGHTINGS:  # before loading data, not at the first step
-        raise ValueError(f"loss_weighting {cfg.loss_weighting!r} is not one of {', '.join(flow.LOSS_WEIGHTINGS)}")
+    flow.check_weighting(cfg.loss_weighting)  # before loading data, not at the first step
     trainer = Trainer(cfg)
     if resume and trainer.resume() and trainer.rank == 0:
         print(f"resumed from step {trainer.step}")
