@@ -43,20 +43,16 @@ def _one_sided(pos: np.ndarray, seg: np.ndarray, axis: int) -> np.ndarray:
     def pairs(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
         return a[lo:hi] if axis == 0 else a[:, lo:hi]
 
-    step = pairs(pos, 1, n) - pairs(pos, 0, n - 1)
+    step = pairs(pos, 1, n) - pairs(pos, 0, n - 1)  # pair i: pixel i's forward, pixel i+1's backward step
     same = pairs(seg, 1, n) == pairs(seg, 0, n - 1)
     length = np.einsum("...k,...k->...", step, step)  # squared: only compared
     out = np.zeros_like(pos)
-    head, tail = pairs(out, 0, n - 1), pairs(out, 1, n)  # a pixel's forward and backward slots
-    # Backward first, then forward where it is on the same object and no longer than the backward
-    # step (the other may span a depth discontinuity inside one object, e.g. a self-occluding mesh).
-    np.copyto(tail, step, where=same[..., None])
-    same_bwd = np.zeros(seg.shape, bool)
-    pairs(same_bwd, 1, n)[...] = same
-    bwd_length = np.full(seg.shape, np.inf, np.float32)
-    pairs(bwd_length, 1, n)[...] = length
-    use_fwd = same & (~pairs(same_bwd, 0, n - 1) | (length <= pairs(bwd_length, 0, n - 1)))
-    np.copyto(head, step, where=use_fwd[..., None])
+    # Backward first, then forward where it is on the same object and, if the backward one is too,
+    # no longer (the other may span a depth discontinuity inside one object, e.g. a self-occluding mesh).
+    np.copyto(pairs(out, 1, n), step, where=same[..., None])
+    use_fwd = same.copy()
+    pairs(use_fwd, 1, n - 1)[...] &= ~pairs(same, 0, n - 2) | (pairs(length, 1, n - 1) <= pairs(length, 0, n - 2))
+    np.copyto(pairs(out, 0, n - 1), step, where=use_fwd[..., None])
     return out
 
 
