@@ -14,7 +14,7 @@ from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.view import Camera, Light
 from worldsim.teacher.camera import extrinsics, gl_projection, gl_view, intrinsics, linear_depth
 from worldsim.teacher.gbuffer import Frame, derive_maps
-from worldsim.teacher.shadows import light_visibility
+from worldsim.teacher.shadows import light_visibility, world_planes
 
 
 def _light_args(light: Light, lit: bool) -> dict:
@@ -70,6 +70,7 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
     lut = world.uid_to_index
     seg = np.where(seg >= 0, lut[np.clip(seg, 0, len(lut) - 1)], -1).astype(np.int32)
     depth, pos, normals, material = derive_maps(linear_depth(zbuf, cam.near, cam.far), seg, world.material_ids, intr, extr)
-    lit = (light_visibility(world.client, world.spec.light.direction, pos, normals, seg) if visibility
-           else np.zeros(seg.shape, np.float32))
+    lit = np.zeros(seg.shape, np.float32)
+    if visibility:
+        lit = light_visibility(world.client, world.spec.light.direction, pos, normals, seg, planes=world_planes(world))
     return Frame(rgb, albedo, seg, depth, normals, pos, material, intr, extr, lit)
