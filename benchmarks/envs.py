@@ -7,7 +7,8 @@ for the physics steps of one env step, ``PhysicsWorld.step_frames`` (adds events
 collection and the blow-up check), panda-gym's own env for the same task (state and its
 TinyRenderer ``rgb_array`` render; installed by this script into the worldsim cache, not a
 dependency; ``--no-panda-gym`` skips it), then ``gym.make`` (one env) and ``gym.make_vec`` with 8
-and 32 envs for each obs mode. Vector figures count every sub-env step. Writes
+and 32 envs for each obs mode, and the 8 envs split over ``--workers`` processes (``workers=`` of
+``make_vec``; default 2, 1 skips it). Vector figures count every sub-env step. Writes
 ``benchmarks/results/envs.json``.
 """
 
@@ -80,11 +81,11 @@ def _panda_gym_rows(env_id: str, seconds: float) -> dict[str, float]:
     return rows
 
 
-def _env_rate(env_id: str, mode: str, num_envs: int, seconds: float, device: str) -> float:
+def _env_rate(env_id: str, mode: str, num_envs: int, seconds: float, device: str, workers: int = 1) -> float:
     if num_envs == 1:
         env = gym.make(env_id, obs_mode=mode, device=device)
     else:
-        env = gym.make_vec(env_id, num_envs=num_envs, obs_mode=mode, device=device)
+        env = gym.make_vec(env_id, num_envs=num_envs, obs_mode=mode, device=device, workers=workers)
     env.reset(seed=0)
     rate = _rate(lambda: env.step(env.action_space.sample()), num_envs, seconds)
     env.close()
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--modes", nargs="+", default=list(MODES))
+    parser.add_argument("--workers", type=int, default=2, help="processes for the extra N=8 column (1: skip it)")
     parser.add_argument("--no-panda-gym", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/envs.json"))
     args = parser.parse_args()
@@ -105,21 +107,25 @@ def main() -> None:
     physics = _physics_rows(args.env, args.seconds)
     if not args.no_panda_gym and args.env in PANDA_GYM:
         physics.update(_panda_gym_rows(args.env, args.seconds))
+    columns = [(str(n), n, 1) for n in args.num_envs]
+    if args.workers > 1:
+        columns.append((f"8/{args.workers}w", 8, args.workers))
     table: dict[str, dict[str, float]] = {}
     for mode in args.modes:
         table[mode] = {}
-        for n in args.num_envs:
-            table[mode][str(n)] = _env_rate(args.env, mode, n, args.seconds, args.device)
-            print(f"{mode:>14s}  envs={n:<3d} {table[mode][str(n)]:8.1f} steps/s", flush=True)
+        for key, n, workers in columns:
+            table[mode][key] = _env_rate(args.env, mode, n, args.seconds, args.device, workers)
+            print(f"{mode:>14s}  envs={n:<3d} workers={workers} {table[mode][key]:8.1f} steps/s", flush=True)
 
     print(f"\n{args.env}, env steps/s ({platform.processor() or platform.machine()}, device {args.device})")
     for name, rate in physics.items():
         print(f"{name:>26s}  {rate:8.1f}")
-    header = "".join(f"{'N=' + str(n):>10s}" for n in args.num_envs)
-    print(f"{'obs mode':>26s}{header}   (N=1: gym.make; N>1: gym.make_vec, all sub-env steps counted)")
+    header = "".join(f"{'N=' + key:>10s}" for key, _, _ in columns)
+    print(f"{'obs mode':>26s}{header}   (N=1: gym.make; N>1: gym.make_vec, all sub-env steps counted; "
+          f"8/Ww: 8 envs over W worker processes)")
     for mode, row in table.items():
         ratio = row["1"] / physics["raw pybullet"] if "1" in row else float("nan")
-        print(f"{mode:>26s}" + "".join(f"{row[str(n)]:10.1f}" for n in args.num_envs) + f"   single = {ratio:.3f} x raw")
+        print(f"{mode:>26s}" + "".join(f"{row[key]:10.1f}" for key, _, _ in columns) + f"   single = {ratio:.3f} x raw")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"env": args.env, "device": args.device, "machine": platform.machine(), "physics": physics, "steps_per_s": table}
     args.out.write_text(json.dumps(result, indent=2))

@@ -7,6 +7,11 @@ observation the learned renderer then draws all N × cameras frames in **one** f
 sampler step, which is where a GPU (or CPU batching) pays off. Gymnasium's own ``SyncVectorEnv``
 and ``AsyncVectorEnv`` work too (``vectorization_mode="sync"/"async"``), one model call per env.
 
+``workers=W`` (a keyword of ``make_vec``) splits the envs over W processes, each stepping and
+drawing its share with one batched model call (:class:`~worldsim_envs.workers.ProcessVectorEnv`):
+PyBullet holds the GIL while it rasterizes, so only processes overlap the map passes. Workers are
+spawned, so a script that makes one needs the usual ``if __name__ == "__main__":`` guard.
+
 Autoreset (``autoreset_mode=``, a keyword of ``make_vec`` itself: Gymnasium refuses
 ``vector_kwargs`` for a vector entry point):
 
@@ -42,14 +47,28 @@ class WorldsimVectorEnv(VectorEnv):
         max_episode_steps: truncate episodes after this many steps (None: never).
         autoreset_mode: ``AutoresetMode.NEXT_STEP`` or ``SAME_STEP`` (or their string values).
         task: the task class (subclasses below fix it; pass it to vectorize your own task).
+        workers: split the envs over this many processes (default 1: all in this one); more than
+            one gives a :class:`~worldsim_envs.workers.ProcessVectorEnv` with the same interface.
         **kwargs: passed to every sub-env (``obs_mode``, ``image_size``, ``device``, …).
     """
 
     task: type[WorldsimEnv] | None = None
 
+    def __new__(cls, num_envs: int = 1, *args, workers: int = 1, task: type[WorldsimEnv] | None = None, **kwargs):
+        if workers == 1:
+            return super().__new__(cls)
+        from worldsim_envs.workers import ProcessVectorEnv
+
+        task = task or cls.task
+        if task is None:
+            raise ValueError("WorldsimVectorEnv needs task= (a WorldsimEnv subclass)")
+        if args:
+            raise TypeError("with workers > 1, pass max_episode_steps and the rest by keyword")
+        return ProcessVectorEnv(task, num_envs, workers, **kwargs)
+
     def __init__(self, num_envs: int, max_episode_steps: int | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, task: type[WorldsimEnv] | None = None,
-                 **kwargs):
+                 workers: int = 1, **kwargs):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         task = task or self.task
