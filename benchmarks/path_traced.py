@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clips", type=int, default=2)
     parser.add_argument("--heldout-clips", type=int, default=1)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=4, help="learned renderer's sampling steps")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="learned renderer's sampling steps (default: the checkpoint's own)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     renderer = Renderer(args.checkpoint, steps=args.steps)
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     import imageio.v3 as iio
 
     iio.imwrite(args.out / "look.png", np.concatenate(strips, axis=0))
-    report = {"checkpoint": args.checkpoint, "resolution": args.resolution, "frames": args.frames, "steps": args.steps,
+    report = {"checkpoint": args.checkpoint, "resolution": args.resolution, "frames": args.frames, "steps": renderer.steps,
               "rows": rows}
     (args.out / "look.json").write_text(json.dumps(report, indent=2))
     print(f"-> {args.out / 'look.json'}, {args.out / 'look.png'} (rows: TinyRenderer | Cycles | learned)")

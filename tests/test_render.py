@@ -101,3 +101,27 @@ def test_a_material_beyond_the_checkpoint_is_a_clear_error():
     renderer = Renderer.from_model(build_model("tiny"))
     with pytest.raises(WorldsimError, match="material id 40"):
         renderer.render_window({"material": np.full((1, 1, 4, 4), 40, np.uint8)}, seed=0)
+
+
+def test_the_sampler_steps_default_to_the_checkpoints_own(tmp_path):
+    """``sampling_steps`` in a checkpoint's JSON sets the default; an explicit count wins; a bad value
+    names the file and the field."""
+    import json
+    import shutil
+
+    import pytest
+
+    from worldsim.checkpoint import CHECKPOINT_DIR, DEFAULT_SAMPLING_STEPS
+    from worldsim.errors import DataError
+
+    weights = tmp_path / "mine.safetensors"
+    shutil.copy(CHECKPOINT_DIR / "raster.safetensors", weights)
+    meta = json.loads((CHECKPOINT_DIR / "raster.json").read_text())
+    meta.pop("sampling_steps", None)
+    (tmp_path / "mine.json").write_text(json.dumps(meta))
+    assert Renderer(str(weights)).steps == DEFAULT_SAMPLING_STEPS
+    (tmp_path / "mine.json").write_text(json.dumps({**meta, "sampling_steps": 3}))
+    assert Renderer(str(weights)).steps == 3 and Renderer(str(weights), steps=2).steps == 2
+    (tmp_path / "mine.json").write_text(json.dumps({**meta, "sampling_steps": "two"}))
+    with pytest.raises(DataError, match=r"mine\.json: sampling_steps"):
+        Renderer(str(weights))

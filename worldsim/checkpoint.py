@@ -20,6 +20,7 @@ from worldsim.io import atomic_path, write_atomic
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "cycles.safetensors"  # the path-traced look
+DEFAULT_SAMPLING_STEPS = 4  # for a checkpoint whose JSON names no sampling_steps
 NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT, "cycles": DEFAULT_CHECKPOINT,
                      "raster": CHECKPOINT_DIR / "raster.safetensors",  # TinyRenderer's look (the envs' 64² observations)
                      "pure_video": CHECKPOINT_DIR / "pure_video.safetensors"}  # the drift experiment's baseline
@@ -90,4 +91,13 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
         model.load_state_dict(tensors)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise DataError(f"{path}: weights do not match the config in {path.with_suffix('.json')} ({exc})") from None
+    steps = meta.get("sampling_steps", DEFAULT_SAMPLING_STEPS)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise DataError(f"{path.with_suffix('.json')}: sampling_steps must be a positive integer, got {steps!r}")
     return model.to(device).eval(), meta
+
+
+def sampling_steps(meta: dict) -> int:
+    """The sampler steps a checkpoint renders with by default: ``sampling_steps`` in its JSON (the
+    count its evaluation chose), else :data:`DEFAULT_SAMPLING_STEPS`."""
+    return int(meta.get("sampling_steps", DEFAULT_SAMPLING_STEPS))

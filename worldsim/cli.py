@@ -143,7 +143,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     write_mp4(out / "side_by_side.mp4", np.concatenate([reference, model, diff], axis=2), fps, upscale=upscale)
     save_npz(out / "frames.npz", model=model, reference=reference)
     m = clip_metrics(model, reference, maps["albedo"], maps["segmentation"], floor_bodies(spec))["summary"]
-    print(f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {args.steps} steps) | "
+    print(f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {renderer.steps} steps) | "
           f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, fg IoU {m['iou']:.3f} (reference {m['reference_iou']:.3f}), "
           f"flicker {m['flicker']:.4f} (reference {m['reference_flicker']:.4f}), "
           f"colour drift {m['colour_drift']:.1f} (reference {m['reference_colour_drift']:.1f}) -> {out}")
@@ -275,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("scene", type=Path, help="scene YAML file")
     ren.add_argument("--out", type=Path, required=True, help="output directory")
     ren.add_argument("--seed", type=int, default=0)
-    ren.add_argument("--steps", type=_positive(int), default=4, help="sampling steps (default 4)")
+    ren.add_argument("--steps", type=_positive(int), default=None,
+                     help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
     ren.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
     ren.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the one of --look)")
     ren.add_argument("--look", choices=["cycles", "raster"], default="cycles",
@@ -292,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, required=True, help="output directory for metrics.json and metrics.png")
     ev.add_argument("--clips", type=_positive(int), default=6)
     ev.add_argument("--frames", type=_positive(int), default=48)
-    ev.add_argument("--steps", type=_positive(int), default=4)
+    ev.add_argument("--steps", type=_positive(int), default=None,
+                    help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ev.add_argument("--teacher", choices=["tiny", "cycles"], default=None,

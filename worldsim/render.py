@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from worldsim import flow
-from worldsim.checkpoint import load_model
+from worldsim.checkpoint import load_model, sampling_steps
 from worldsim.conditioning.arrays import from_frames, window
 from worldsim.conditioning.tensors import build_conditions, context_to_model, model_to_frames
 from worldsim.errors import WorldsimError
@@ -63,12 +63,20 @@ class Renderer:
     >>> renderer = Renderer()  # the shipped default checkpoint (the Cycles look), on CPU
     >>> renderer.look, renderer.window
     ('cycles', 4)
+
+    Args:
+        checkpoint: a shipped name (``cycles``, ``raster``, ``pure_video``), a path, or None for the default.
+        device: ``cpu``, ``cuda`` or ``auto``.
+        steps: sampler steps per frame; None takes the checkpoint's own (``sampling_steps`` in its
+            JSON, the count its evaluation scored best with; 4 where it names none).
+        precision: ``fp32`` or ``bf16`` (autocast).
     """
 
-    def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int = 4, precision: str = "fp32"):
+    def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int | None = None,
+                 precision: str = "fp32"):
         self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
-        self.steps = steps
+        self.steps = steps or sampling_steps(self.meta)  # None: the count the checkpoint's evaluation chose
         self.precision = check_precision(precision)
 
     @classmethod
