@@ -125,3 +125,34 @@ def test_the_sampler_steps_default_to_the_checkpoints_own(tmp_path):
     (tmp_path / "mine.json").write_text(json.dumps({**meta, "sampling_steps": "two"}))
     with pytest.raises(DataError, match=r"mine\.json: sampling_steps"):
         Renderer(str(weights))
+
+
+def test_temperature_zero_renders_the_mean_image_whatever_the_seed(tmp_path):
+    """``sampling_temperature`` scales the starting noise: at 0 the seed no longer matters, at 1 it
+    does; out-of-range values are refused, naming the file or the argument."""
+    import json
+    import shutil
+
+    import pytest
+
+    from worldsim.checkpoint import CHECKPOINT_DIR
+    from worldsim.errors import DataError, WorldsimError
+    from worldsim.recording import rollout
+    from worldsim.templates import random_scene
+
+    weights = tmp_path / "mine.safetensors"
+    shutil.copy(CHECKPOINT_DIR / "raster.safetensors", weights)
+    meta = json.loads((CHECKPOINT_DIR / "raster.json").read_text())
+    spec = random_scene(5, 32, 4)
+    frames = rollout(spec, seed=0, frames=4, resolution=(32, 32)).frames
+    (tmp_path / "mine.json").write_text(json.dumps({**meta, "sampling_temperature": 0.0}))
+    cold = Renderer(str(weights), steps=1)
+    assert cold.temperature == 0.0
+    assert np.array_equal(cold.render(spec, frames, seed=0), cold.render(spec, frames, seed=1))
+    warm = Renderer(str(weights), steps=1, temperature=1.0)
+    assert not np.array_equal(warm.render(spec, frames, seed=0), warm.render(spec, frames, seed=1))
+    with pytest.raises(WorldsimError, match="temperature"):
+        Renderer(str(weights), temperature=3.0)
+    (tmp_path / "mine.json").write_text(json.dumps({**meta, "sampling_temperature": -1}))
+    with pytest.raises(DataError, match=r"mine\.json: sampling_temperature"):
+        Renderer(str(weights))

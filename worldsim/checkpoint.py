@@ -21,6 +21,7 @@ from worldsim.io import atomic_path, write_atomic
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "cycles.safetensors"  # the path-traced look
 DEFAULT_SAMPLING_STEPS = 4  # for a checkpoint whose JSON names no sampling_steps
+DEFAULT_SAMPLING_TEMPERATURE = 1.0  # ... and no sampling_temperature: unit Gaussian starting noise
 NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT, "cycles": DEFAULT_CHECKPOINT,
                      "raster": CHECKPOINT_DIR / "raster.safetensors",  # TinyRenderer's look (the envs' 64² observations)
                      "pure_video": CHECKPOINT_DIR / "pure_video.safetensors"}  # the drift experiment's baseline
@@ -91,13 +92,26 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
         model.load_state_dict(tensors)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise DataError(f"{path}: weights do not match the config in {path.with_suffix('.json')} ({exc})") from None
+    _check_sampling(meta, path.with_suffix(".json"))
+    return model.to(device).eval(), meta
+
+
+def _check_sampling(meta: dict, json_path: Path) -> None:
     steps = meta.get("sampling_steps", DEFAULT_SAMPLING_STEPS)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise DataError(f"{path.with_suffix('.json')}: sampling_steps must be a positive integer, got {steps!r}")
-    return model.to(device).eval(), meta
+        raise DataError(f"{json_path}: sampling_steps must be a positive integer, got {steps!r}")
+    temperature = meta.get("sampling_temperature", DEFAULT_SAMPLING_TEMPERATURE)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+        raise DataError(f"{json_path}: sampling_temperature must be a number from 0 to 2, got {temperature!r}")
 
 
 def sampling_steps(meta: dict) -> int:
     """The sampler steps a checkpoint renders with by default: ``sampling_steps`` in its JSON (the
     count its evaluation chose), else :data:`DEFAULT_SAMPLING_STEPS`."""
     return int(meta.get("sampling_steps", DEFAULT_SAMPLING_STEPS))
+
+
+def sampling_temperature(meta: dict) -> float:
+    """The scale of a checkpoint's starting noise by default: ``sampling_temperature`` in its JSON,
+    else :data:`DEFAULT_SAMPLING_TEMPERATURE` (see :class:`worldsim.render.Renderer`)."""
+    return float(meta.get("sampling_temperature", DEFAULT_SAMPLING_TEMPERATURE))

@@ -120,7 +120,8 @@ def cmd_render(args: argparse.Namespace) -> None:
     spec = sample(load_scene(args.scene), args.seed)
     if args.camera is not None:
         spec.camera(args.camera)
-    renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps, precision=args.precision)
+    renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps, precision=args.precision,
+                        temperature=args.temperature)
     teacher = _reference_teacher(renderer)
     seconds = args.seconds if args.seconds is not None else spec.sim.duration
     frames = int(seconds * spec.sim.fps) + 1
@@ -143,7 +144,8 @@ def cmd_render(args: argparse.Namespace) -> None:
     write_mp4(out / "side_by_side.mp4", np.concatenate([reference, model, diff], axis=2), fps, upscale=upscale)
     save_npz(out / "frames.npz", model=model, reference=reference)
     m = clip_metrics(model, reference, maps["albedo"], maps["segmentation"], floor_bodies(spec))["summary"]
-    print(f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {renderer.steps} steps) | "
+    print(f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {renderer.steps} steps, "
+          f"temperature {renderer.temperature:g}) | "
           f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, fg IoU {m['iou']:.3f} (reference {m['reference_iou']:.3f}), "
           f"flicker {m['flicker']:.4f} (reference {m['reference_flicker']:.4f}), "
           f"colour drift {m['colour_drift']:.1f} (reference {m['reference_colour_drift']:.1f}) -> {out}")
@@ -169,7 +171,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from worldsim.evaluate import evaluate
     from worldsim.render import Renderer
 
-    renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps)
+    renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps, temperature=args.temperature)
     report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher,
                       resolution=args.resolution, split=args.split)
     o = report["overall"]
@@ -277,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--seed", type=int, default=0)
     ren.add_argument("--steps", type=_positive(int), default=None,
                      help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
+    ren.add_argument("--temperature", type=float, default=None,
+                     help="starting-noise scale, 0 to 2 (default: the checkpoint's own, else 1; 0: the mean image)")
     ren.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
     ren.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the one of --look)")
     ren.add_argument("--look", choices=["cycles", "raster"], default="cycles",
@@ -295,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--frames", type=_positive(int), default=48)
     ev.add_argument("--steps", type=_positive(int), default=None,
                     help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
+    ev.add_argument("--temperature", type=float, default=None,
+                    help="starting-noise scale, 0 to 2 (default: the checkpoint's own, else 1)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ev.add_argument("--teacher", choices=["tiny", "cycles"], default=None,

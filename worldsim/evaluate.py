@@ -70,7 +70,8 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     # IoU trend over the clip: slope of a line fitted to the per-frame mean (per 100 frames).
     iou_curve = np.nanmean([r["per_frame"]["iou"] for r in results], axis=0)
     overall["iou_slope_per_100_frames"] = float(np.polyfit(np.arange(frames), iou_curve, 1)[0] * 100)
-    report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps, "teacher": teacher,
+    report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps,
+              "sampling_temperature": renderer.temperature, "teacher": teacher,
               "clips": clips,
               "frames": frames, "resolution": resolution, "split": split, "overall": overall, "per_clip": results,
               "seconds": time.perf_counter() - start}

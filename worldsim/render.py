@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from worldsim import flow
-from worldsim.checkpoint import load_model, sampling_steps
+from worldsim.checkpoint import load_model, sampling_steps, sampling_temperature
 from worldsim.conditioning.arrays import from_frames, window
 from worldsim.conditioning.tensors import build_conditions, context_to_model, model_to_frames
 from worldsim.errors import WorldsimError
@@ -51,6 +51,13 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+def check_temperature(temperature: float) -> float:
+    """``temperature`` as a float if it lies in [0, 2], else a clear error."""
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+        raise WorldsimError(f"temperature must be a number from 0 to 2, got {temperature!r}")
+    return float(temperature)
+
+
 def autocast(device: torch.device, precision: str):
     """The autocast context of ``precision`` on ``device``: ``bf16`` runs the matrix products in
     bfloat16 (weights stay fp32), ``fp32`` changes nothing."""
@@ -70,13 +77,18 @@ class Renderer:
         steps: sampler steps per frame; None takes the checkpoint's own (``sampling_steps`` in its
             JSON, the count its evaluation scored best with; 4 where it names none).
         precision: ``fp32`` or ``bf16`` (autocast).
+        temperature: the starting noise's scale; None takes the checkpoint's own
+            (``sampling_temperature``; 1 where it names none). 0 starts every frame from the noise's
+            mean, so the first step predicts the conditional mean image: for a renderer, whose
+            target is one image per state, that scored higher than sampled noise (see the model card).
     """
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int | None = None,
-                 precision: str = "fp32"):
+                 precision: str = "fp32", temperature: float | None = None):
         self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
         self.steps = steps or sampling_steps(self.meta)  # None: the count the checkpoint's evaluation chose
+        self.temperature = sampling_temperature(self.meta) if temperature is None else check_temperature(temperature)
         self.precision = check_precision(precision)
 
     @classmethod
@@ -86,6 +98,7 @@ class Renderer:
         renderer = cls.__new__(cls)
         renderer.device = resolve_device(device)
         renderer.model, renderer.meta, renderer.steps = model.to(renderer.device).eval(), {}, steps
+        renderer.temperature = 1.0
         renderer.precision = check_precision(precision)
         return renderer
 
@@ -130,7 +143,8 @@ class Renderer:
             seed: seeds the sampler noise; the same seed and inputs give the same frames.
             context: ``uint8 (B,H,W,3)`` or ``(B,K,H,W,3)``, the frame(s) before each window, or None.
             has_context: ``(B,)`` bool, which rows of ``context`` are real (default: all of them).
-            noise: ``(B,T,3,H,W)`` starting noise, overriding ``seed`` (the envs draw it per env).
+            noise: ``(B,T,3,H,W)`` unit starting noise, overriding ``seed`` (the envs draw it per
+                env); scaled by the temperature like the seeded noise.
         """
         # Checked here, once per window on the host, not in the model's forward (a device sync per step).
         top = int(np.max(clips["material"], initial=0))
@@ -147,6 +161,7 @@ class Renderer:
             start = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
         else:
             start = torch.from_numpy(np.asarray(noise, np.float32)).reshape(shape)
+        start = start * self.temperature
         with autocast(self.device, self.precision):
             return model_to_frames(flow.sample(self.model, start.to(self.device), cond, steps=self.steps))
 
