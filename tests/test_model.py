@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -182,3 +184,19 @@ def test_clean_weighting_is_the_velocity_loss_times_one_minus_t_squared():
         assert flow.loss(exact, data, cond, noise=noise, t=torch.tensor([0.3]), weighting="clean") == 0
     with pytest.raises(ValueError, match="weighting"):
         flow.loss(model, data, cond, weighting="pixels")
+
+
+def test_a_cycles_model_with_fewer_pbr_channels_widens_exactly_and_ignores_the_rest():
+    """A checkpoint trained before the environment maps (6 pbr channels) reads only its own channels;
+    widened to 12, it starts out rendering exactly what it rendered."""
+    from worldsim.model import widen_from
+
+    narrow = _trained_looking(build_model("tiny", pbr=True, pbr_channels=6))
+    wide = build_model("tiny", pbr=True)
+    assert wide.config.pbr_channels == PBR_CHANNELS == 12
+    widen_from(wide, narrow.state_dict(), narrow.config)
+    cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
+    changed = dataclasses.replace(cond, pbr=torch.cat([cond.pbr[:, :, :6], torch.rand_like(cond.pbr[:, :, 6:])], dim=2))
+    with torch.no_grad():
+        assert torch.equal(narrow(x, t, cond), narrow(x, t, changed))  # channels 6+ are not its inputs
+        assert torch.allclose(wide(x, t, cond), narrow(x, t, cond), atol=1e-5)

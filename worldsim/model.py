@@ -372,7 +372,7 @@ class WorldDiT(nn.Module):
             if cond.pbr is None or cond.environment is None:
                 raise ValueError("this model renders the Cycles look and needs the pbr conditions "
                                  "(condition arrays with pbr, area_light and environment)")
-            parts.append(last(cond.pbr.to(x.dtype)))
+            parts.append(last(cond.pbr[:, :, :self.config.pbr_channels].to(x.dtype)))  # an older checkpoint reads fewer
         return torch.cat(parts, dim=-1)
 
     def _global(self, cond: Conditions) -> torch.Tensor:
@@ -414,17 +414,17 @@ class WorldDiT(nn.Module):
 
 
 def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> None:
-    """Start ``model`` from the weights of a model with fewer inputs (``source``: the raster look),
-    giving the new input channels (the Cycles look's surfaces, area light and environment) zero
+    """Start ``model`` from the weights of a model with fewer inputs (``source``: the raster look, or
+    a Cycles look with fewer pbr channels), giving the new input channels (appended last) zero
     weights: before any training it computes exactly what the source computes, and fine-tuning only
     has to learn what the new inputs change.
 
     Raises:
-        ValueError: the two configs differ in anything but ``pbr``.
+        ValueError: the two configs differ in anything but ``pbr`` and ``pbr_channels``.
     """
     cfg = model.config
-    if {k: v for k, v in asdict(source).items() if k not in ("pbr", "resolution")} != \
-            {k: v for k, v in asdict(cfg).items() if k not in ("pbr", "resolution")}:
+    free = ("pbr", "pbr_channels", "resolution")
+    if {k: v for k, v in asdict(source).items() if k not in free} != {k: v for k, v in asdict(cfg).items() if k not in free}:
         raise ValueError("can only widen a model of the same architecture (preset, context frames)")
     p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
     own = model.state_dict()

@@ -90,3 +90,49 @@ def test_area_light_irradiance_matches_the_inverse_square_law():
     assert area_light_map(spec, pos, np.zeros_like(normals)).max() == 0  # empty pixels get nothing
 
 
+
+
+def _environment(sky: bool, horizon, zenith) -> torch.Tensor:
+    return torch.tensor([[0.4, 0.05, float(sky), *horizon, *zenith]], dtype=torch.float32)
+
+
+def test_environment_maps_show_the_world_colour_along_each_empty_ray():
+    """A level camera: the row through the principal point looks at the horizon, the top row up at
+    45°; the sky blends horizon to zenith by the ray's height, a uniform world is one colour."""
+    from worldsim.conditioning.tensors import environment_maps, srgb_encode
+
+    size = 33
+    intr = torch.tensor([[[16.5, 0, 16.5], [0, 16.5, 16.5], [0, 0, 1]]])  # 90° field of view
+    # Camera looking along world +x, image down = world -z (OpenCV axes: x right, y down, z forward).
+    rot = torch.tensor([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    extr = torch.eye(4).repeat(1, 1, 1, 1)
+    extr[0, 0, :3, :3] = rot
+    normals = torch.zeros(1, 1, size, size, 3)
+    normals[..., 2] = 1.0
+    empty = torch.zeros(1, 1, size, size)
+    horizon, zenith = torch.tensor([0.2, 0.3, 0.4]), torch.tensor([0.05, 0.1, 0.9])
+    background, ambient = environment_maps(_environment(True, horizon, zenith), intr, extr, normals, empty)
+    middle, top = background[0, 0, 16, 16], background[0, 0, 0, 16]
+    assert torch.allclose(middle, srgb_encode(horizon), atol=2e-2)  # ray height ~0: horizon colour
+    expected_top = srgb_encode(horizon + (zenith - horizon) * np.sin(np.arctan(16 / 16.5)))
+    assert torch.allclose(top, expected_top, atol=2e-2)
+    assert (ambient == 0).all()  # nothing seen, no surface to light
+    flat, _ = environment_maps(_environment(False, horizon, zenith), intr, extr, normals, empty)
+    assert torch.allclose(flat[0, 0], srgb_encode(horizon).expand(size, size, 3), atol=1e-6)
+
+
+def test_sky_ambient_is_brighter_facing_the_zenith_and_zero_on_empty_pixels():
+    from worldsim.conditioning.tensors import environment_maps
+
+    intr = torch.tensor([[[8.0, 0, 4], [0, 8.0, 4], [0, 0, 1]]])
+    extr = torch.eye(4)[None, None]
+    normals = torch.zeros(1, 1, 8, 8, 3)
+    normals[0, 0, :4, :, 2] = 1.0  # facing up
+    normals[0, 0, 4:, :, 2] = -1.0  # facing down
+    fg = torch.ones(1, 1, 8, 8)
+    fg[0, 0, :, 0] = 0
+    horizon, zenith = torch.tensor([0.5, 0.5, 0.5]), torch.tensor([0.2, 0.4, 1.4])
+    background, ambient = environment_maps(_environment(True, horizon, zenith), intr, extr, normals, fg)
+    assert torch.allclose(ambient[0, 0, 0, 3], horizon + (zenith - horizon) * 2 / 3, atol=1e-6)
+    assert torch.allclose(ambient[0, 0, 7, 3], horizon, atol=1e-6)
+    assert (ambient[0, 0, :, 0] == 0).all() and (background[0, 0, :, 1:] == 0).all()

@@ -157,3 +157,32 @@ def test_render_look_cycles_uses_the_shipped_cycles_checkpoint(cycles, tmp_path)
     assert "reference: Cycles" in result.stdout and "PSNR" in result.stdout
     frames = np.load(tmp_path / "frames.npz")
     assert frames["model"].shape == frames["reference"].shape == (5, 128, 128, 3)  # the camera's own size
+
+
+@pytest.mark.parametrize("kind", ["sky", "uniform"])
+def test_the_environment_map_is_the_background_cycles_draws(cycles, kind):
+    """Empty pixels of a Cycles frame show exactly the world colour the renderer's environment map
+    computes (within 2 levels on average), for a sky gradient and a uniform world."""
+    import torch
+
+    from worldsim.conditioning.arrays import from_frames
+    from worldsim.conditioning.tensors import environment_maps
+
+    doc = _pole()
+    doc["cameras"] = [{"position": [0.0, -1.5, 0.6], "target": [0.0, 0.0, 0.7], "resolution": [48, 48]}]  # half sky
+    doc["environment"] = {"kind": kind, "color": [0.8, 0.6, 0.4], "zenith_color": [0.2, 0.3, 0.9], "strength": 1.2}
+    spec = scene_from_dict(doc)
+    with PhysicsWorld(spec) as world, cycles.CyclesTeacher(world, options=cycles.CyclesOptions(samples=4)) as teacher:
+        image = teacher.render(world) / 255.0
+        frame = render_frame(world, visibility=False)
+    arrays = {k: torch.from_numpy(np.asarray(v))[None] for k, v in from_frames(spec, [frame]).items()}
+    fg = (arrays["segmentation"] >= 0).float()
+    background, _ = environment_maps(arrays["environment"].float(), arrays["intrinsics"].float(),
+                                     arrays["extrinsics"].float(), arrays["normals"].float(), fg)
+    empty = frame.segmentation < 0
+    assert empty.mean() > 0.2
+    error = np.abs(background[0, 0].numpy()[empty] - image[empty]) * 255
+    assert error.mean() < 2.0
+    if kind == "sky":  # the gradient is really there: the top row is bluer than the horizon row
+        column = background[0, 0, :, 24].numpy()
+        assert column[0, 2] - column[0, 0] > column[20, 2] - column[20, 0] + 0.05

@@ -12,9 +12,11 @@ Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 15):
 ``14`` boundary (a 4-neighbour belongs to another body or to empty space).
 
 A renderer of the Cycles look (``DiTConfig.pbr``) also sees what the path-traced image depends on
-and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 6 per pixel: roughness, metallic, specular,
-and the unshadowed irradiance of the area lights in RGB) and ``environment`` (``ENV_DIM`` = 9: sun
-strength and angular size, sky flag, horizon and zenith colours times the sky's strength).
+and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 12 per pixel: roughness, metallic, specular,
+the unshadowed irradiance of the area lights in RGB, and the environment maps of
+:func:`environment_maps`) and ``environment`` (``ENV_DIM`` = 9: sun strength and angular size, sky
+flag, horizon and zenith colours times the sky's strength). A checkpoint trained with fewer pbr
+channels reads the first ones it knows (its JSON says how many).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 
 COND_CHANNELS = 15
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
-PBR_CHANNELS = 6
+PBR_CHANNELS = 12  # 3 surface + 3 area light + 3 background + 3 sky ambient
 ENV_DIM = 9
 
 
@@ -84,13 +86,60 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
     light_cam = torch.einsum("bij,bj->bi", extr[:, 0, :3, :3], light[:, :3])  # (B, 3) in the camera frame
     pbr = environment = None
     if "pbr" in batch and "area_light" in batch and "environment" in batch:
-        pbr = torch.cat([_t(batch["pbr"]) / 255.0, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1)
-        pbr = (pbr * fg[..., None]).permute(0, 1, 4, 2, 3).contiguous()
         environment = _t(batch["environment"])
+        surface = torch.cat([_t(batch["pbr"]) / 255.0, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
+        background, ambient = environment_maps(environment, _t(batch["intrinsics"]), extr, normals, fg)
+        pbr = torch.cat([surface, background, ambient], dim=-1).permute(0, 1, 4, 2, 3).contiguous()
     return Conditions(
         maps=maps, material=_t(batch["material"], torch.long),
         global_=torch.cat([light, light_cam], dim=-1), pbr=pbr, environment=environment,
     )
+
+
+def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
+    """Linear [0, 1] → sRGB-encoded [0, 1] (the standard piecewise curve; Blender's "Standard" view)."""
+    x = linear.clamp(0, 1)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def environment_maps(environment: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Tensor,
+                     normals: torch.Tensor, fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the sky or uniform background contributes at each pixel, in the form the image shows it.
+
+    Cycles draws the world as the horizon colour (uniform) or a blend from horizon to zenith by the
+    view direction's height (sky), times its strength. A model given only the global environment
+    vector has to learn that mapping for every pixel from the few environments a dataset holds; here
+    it is computed exactly, so the model only learns how the picture departs from it.
+
+    Args:
+        environment: ``(B, ENV_DIM)`` (:func:`worldsim.conditioning.arrays.environment_vector`).
+        intrinsics: ``(B, 3, 3)`` (crops already applied); extrinsics ``(B, T, 4, 4)`` world → camera.
+        normals: ``(B, T, H, W, 3)`` world normals; fg ``(B, T, H, W)`` 1 where a body is seen.
+
+    Returns:
+        ``background (B, T, H, W, 3)``: the world's colour seen along each empty pixel's ray,
+        sRGB-encoded in [0, 1] (0 on bodies); ``ambient (B, T, H, W, 3)``: linear radiance of the
+        world averaged over the hemisphere around each body pixel's normal (0 where empty), with the
+        sky's zenith weight approximated as (1 + n_z)² / 6 (2/3 facing up, 0 facing down).
+    """
+    b, t, h, w = fg.shape
+    sky = environment[:, 2].reshape(b, 1, 1, 1, 1)
+    horizon = environment[:, 3:6].reshape(b, 1, 1, 1, 3)
+    zenith = environment[:, 6:9].reshape(b, 1, 1, 1, 3)
+    u = torch.arange(w, dtype=normals.dtype) + 0.5
+    v = torch.arange(h, dtype=normals.dtype) + 0.5
+    fx, fy = intrinsics[:, 0, 0].reshape(b, 1, 1), intrinsics[:, 1, 1].reshape(b, 1, 1)
+    cx, cy = intrinsics[:, 0, 2].reshape(b, 1, 1), intrinsics[:, 1, 2].reshape(b, 1, 1)
+    x = ((u[None, None, :] - cx) / fx).expand(b, h, w)
+    y = ((v[None, :, None] - cy) / fy).expand(b, h, w)
+    rays = torch.stack([x, y, torch.ones_like(x)], dim=-1)  # (B, H, W, 3) camera frame
+    # World direction R^T d: only its height matters, so one row of R^T (the third column of R).
+    height = torch.einsum("bhwk,btk->bthw", rays, extrinsics[..., :3, 2]) / rays.norm(dim=-1)[:, None]
+    blend = sky * height.clamp(0, 1)[..., None]
+    background = srgb_encode(horizon + (zenith - horizon) * blend) * (1 - fg)[..., None]
+    up = (1 + normals[..., 2:3]) ** 2 / 6
+    ambient = (horizon + (zenith - horizon) * sky * up).clamp(0, 4) * fg[..., None]
+    return background, ambient
 
 
 def boundary(seg: torch.Tensor) -> torch.Tensor:
