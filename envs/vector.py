@@ -39,6 +39,14 @@ from worldsim_envs.panda import PandaPickAndPlace, PandaPush, PandaReach, PandaS
 from worldsim_envs.shots import BilliardsShot, LaunchToBin
 
 
+def env_seeds(seed: int | list[int | None] | None, num_envs: int) -> list[int | None]:
+    """Per-env seeds of a vector ``reset(seed=...)``: env ``i`` gets ``seed + i``; a list is taken as is."""
+    seeds = [seed + i for i in range(num_envs)] if isinstance(seed, int) else (seed or [None] * num_envs)
+    if len(seeds) != num_envs:
+        raise ValueError(f"got {len(seeds)} seeds for {num_envs} envs")
+    return list(seeds)
+
+
 class WorldsimVectorEnv(VectorEnv):
     """A batched vector env over ``num_envs`` instances of one task.
 
@@ -89,9 +97,7 @@ class WorldsimVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(self.num_envs, bool)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
-        seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else (seed or [None] * self.num_envs)
-        if len(seeds) != self.num_envs:
-            raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
+        seeds = env_seeds(seed, self.num_envs)
         for env, s in zip(self.envs, seeds, strict=True):
             env._begin_episode(s)
         self._elapsed[:], self._needs_reset[:] = 0, False

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
+from worldsim_envs.vector import env_seeds
 
 
 class WorkerError(RuntimeError):
@@ -138,10 +139,8 @@ class ProcessVectorEnv(VectorEnv):
         return [payload for _, payload in answers]
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
-        seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else (seed or [None] * self.num_envs)
-        if len(seeds) != self.num_envs:
-            raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
-        results = self._all("reset", [(list(seeds[o:o + n]), options) for o, n in self._shares])
+        seeds = env_seeds(seed, self.num_envs)
+        results = self._all("reset", [(seeds[o:o + n], options) for o, n in self._shares])
         observations = [obs for obs, _ in results]
         infos = merge_infos([(info, o, n) for (_, info), (o, n) in zip(results, self._shares, strict=True)], self.num_envs)
         return self._gather(observations), infos
