@@ -22,6 +22,7 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "cycles.safetensors"  # the path-traced look
 DEFAULT_SAMPLING_STEPS = 4  # for a checkpoint whose JSON names no sampling_steps
 DEFAULT_SAMPLING_TEMPERATURE = 1.0  # ... and no sampling_temperature: unit Gaussian starting noise
+MAX_TEMPERATURE = 2.0
 NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT, "cycles": DEFAULT_CHECKPOINT,
                      "raster": CHECKPOINT_DIR / "raster.safetensors",  # TinyRenderer's look (the envs' 64² observations)
                      "pure_video": CHECKPOINT_DIR / "pure_video.safetensors"}  # the drift experiment's baseline
@@ -101,8 +102,14 @@ def _check_sampling(meta: dict, json_path: Path) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise DataError(f"{json_path}: sampling_steps must be a positive integer, got {steps!r}")
     temperature = meta.get("sampling_temperature", DEFAULT_SAMPLING_TEMPERATURE)
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
-        raise DataError(f"{json_path}: sampling_temperature must be a number from 0 to 2, got {temperature!r}")
+    if not valid_temperature(temperature):
+        raise DataError(f"{json_path}: sampling_temperature must be a number from 0 to {MAX_TEMPERATURE:g}, "
+                        f"got {temperature!r}")
+
+
+def valid_temperature(value) -> bool:
+    """Whether ``value`` is a sampling temperature: a number (not a bool) from 0 to :data:`MAX_TEMPERATURE`."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value <= MAX_TEMPERATURE
 
 
 def sampling_steps(meta: dict) -> int:

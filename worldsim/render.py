@@ -16,7 +16,15 @@ import numpy as np
 import torch
 
 from worldsim import flow
-from worldsim.checkpoint import load_model, sampling_steps, sampling_temperature
+from worldsim.checkpoint import (
+    DEFAULT_SAMPLING_STEPS,
+    DEFAULT_SAMPLING_TEMPERATURE,
+    MAX_TEMPERATURE,
+    load_model,
+    sampling_steps,
+    sampling_temperature,
+    valid_temperature,
+)
 from worldsim.conditioning.arrays import from_frames, window
 from worldsim.conditioning.tensors import build_conditions, context_to_model, model_to_frames
 from worldsim.errors import WorldsimError
@@ -52,9 +60,9 @@ def check_precision(precision: str) -> str:
 
 
 def check_temperature(temperature: float) -> float:
-    """``temperature`` as a float if it lies in [0, 2], else a clear error."""
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
-        raise WorldsimError(f"temperature must be a number from 0 to 2, got {temperature!r}")
+    """``temperature`` as a float if it is one (:func:`worldsim.checkpoint.valid_temperature`), else a clear error."""
+    if not valid_temperature(temperature):
+        raise WorldsimError(f"temperature must be a number from 0 to {MAX_TEMPERATURE:g}, got {temperature!r}")
     return float(temperature)
 
 
@@ -92,13 +100,13 @@ class Renderer:
         self.precision = check_precision(precision)
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module, device: str = "cpu", steps: int = 4,
+    def from_model(cls, model: torch.nn.Module, device: str = "cpu", steps: int = DEFAULT_SAMPLING_STEPS,
                    precision: str = "fp32") -> "Renderer":
         """A renderer around an in-memory model (e.g. an untrained one, for timing)."""
         renderer = cls.__new__(cls)
         renderer.device = resolve_device(device)
         renderer.model, renderer.meta, renderer.steps = model.to(renderer.device).eval(), {}, steps
-        renderer.temperature = 1.0
+        renderer.temperature = DEFAULT_SAMPLING_TEMPERATURE
         renderer.precision = check_precision(precision)
         return renderer
 
