@@ -214,6 +214,14 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     print(f"-> {args.out}/drift.json, drift.md, drift.png, side_by_side.mp4")
 
 
+def _sampling_options(sub: argparse.ArgumentParser) -> None:
+    """``--steps`` and ``--temperature``, whose defaults are the checkpoint's own (see ``Renderer``)."""
+    sub.add_argument("--steps", type=_positive(int), default=None,
+                     help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
+    sub.add_argument("--temperature", type=float, default=None,
+                     help="starting-noise scale, 0 to 2 (default: the checkpoint's own, else 1; 0: the mean image)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="worldsim", description="Physics-conditioned world-model simulator.")
@@ -277,10 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("scene", type=Path, help="scene YAML file")
     ren.add_argument("--out", type=Path, required=True, help="output directory")
     ren.add_argument("--seed", type=int, default=0)
-    ren.add_argument("--steps", type=_positive(int), default=None,
-                     help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
-    ren.add_argument("--temperature", type=float, default=None,
-                     help="starting-noise scale, 0 to 2 (default: the checkpoint's own, else 1; 0: the mean image)")
+    _sampling_options(ren)
     ren.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
     ren.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the one of --look)")
     ren.add_argument("--look", choices=["cycles", "raster"], default="cycles",
@@ -297,10 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, required=True, help="output directory for metrics.json and metrics.png")
     ev.add_argument("--clips", type=_positive(int), default=6)
     ev.add_argument("--frames", type=_positive(int), default=48)
-    ev.add_argument("--steps", type=_positive(int), default=None,
-                    help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
-    ev.add_argument("--temperature", type=float, default=None,
-                    help="starting-noise scale, 0 to 2 (default: the checkpoint's own, else 1)")
+    _sampling_options(ev)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ev.add_argument("--teacher", choices=["tiny", "cycles"], default=None,
