@@ -173,7 +173,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps, temperature=args.temperature)
     report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher,
-                      resolution=args.resolution, split=args.split)
+                      resolution=args.resolution, split=args.split, cache_references=not args.fresh_references)
     o = report["overall"]
     print(f"{'metric':<28}{'value':>10}")
     for key, value in o.items():
@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="square size of the evaluated frames (default: the size the checkpoint trained on)")
     ev.add_argument("--split", choices=["train", "heldout"], default="train",
                     help="scene assets: unseen scenes of training assets (train), or of assets kept out of training (heldout)")
+    ev.add_argument("--fresh-references", action="store_true",
+                    help="path-trace the Cycles references again instead of reading them from the cache "
+                         "(~/.cache/worldsim/references; a changed scene, physics or teacher misses it anyway)")
     ev.set_defaults(func=cmd_eval)
 
     ex = sub.add_parser("experiment", help="the long-horizon drift experiment (hybrid vs pure video)")

@@ -27,21 +27,42 @@ def floor_bodies(spec) -> list[int]:
     return [i for i, b in enumerate(spec.bodies) if isinstance(b, PlaneBody)]
 
 
-def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str):
-    """Simulate ``spec`` and draw every frame with ``teacher``: the condition maps and the reference RGB."""
+def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str, cache: bool = True):
+    """Simulate ``spec`` and draw every frame with ``teacher``: the condition maps and the reference RGB.
+
+    Path-traced frames come from :mod:`worldsim.reference_cache` when the same clip was drawn before
+    (``cache=False`` draws them again, and refreshes the entry).
+    """
     from worldsim.recording import rollout
 
-    return rollout(spec, seed=seed, frames=frames, resolution=(resolution, resolution), teacher=teacher)
+    size = (resolution, resolution)
+    if teacher != "cycles":
+        return rollout(spec, seed=seed, frames=frames, resolution=size, teacher=teacher)
+    from worldsim import reference_cache
+    from worldsim.conditioning.arrays import frame_maps
+    from worldsim.teacher.cycles import CyclesOptions
+
+    rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="tiny")  # the maps: cheap
+    key = reference_cache.clip_key(spec, seed, frame_maps(rec.frames), CyclesOptions())
+    rgb = reference_cache.load(key, (frames, resolution, resolution, 3)) if cache else None
+    if rgb is None:
+        rgb = [frame.rgb for frame in rollout(spec, seed=seed, frames=frames, resolution=size, teacher="cycles").frames]
+        reference_cache.store(key, np.stack(rgb))
+    for frame, image in zip(rec.frames, rgb, strict=True):
+        frame.rgb = image
+    return rec
 
 
 def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 48, seed: int = 0,
              progress: bool = True, teacher: str | None = None, resolution: int | None = None,
-             split: str = "train") -> dict:
+             split: str = "train", cache_references: bool = True) -> dict:
     """Render ``clips`` held-out scenes of ``frames`` frames; write ``metrics.json`` and ``metrics.png``.
 
     The reference frames come from ``teacher`` (default: the one the checkpoint learned from, so a
     Cycles-look checkpoint is measured against held-out Cycles frames), at ``resolution`` (default:
     the size the checkpoint trained on). ``split`` picks the scenes' assets (``heldout``: unseen ones).
+    Path-traced references are path-traced once per clip and then read from a cache
+    (:mod:`worldsim.reference_cache`); ``cache_references=False`` draws them again.
     """
     teacher = teacher or ("cycles" if renderer.look == "cycles" else "tiny")
     resolution = resolution or renderer.resolution
@@ -56,7 +77,7 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     for i in iterator:
         scene_seed = HELD_OUT_SEED + seed * 1000 + i
         spec = random_scene(scene_seed, resolution, frames, look=teacher, split=split)
-        rec = reference_clip(spec, scene_seed, frames, resolution, teacher)
+        rec = reference_clip(spec, scene_seed, frames, resolution, teacher, cache_references)
         t0 = time.perf_counter()
         model = renderer.render(spec, rec.frames, seed=seed + i)
         render_time += time.perf_counter() - t0

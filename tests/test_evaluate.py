@@ -1,0 +1,100 @@
+"""``worldsim eval``: held-out scenes, the report a user reads, and path-traced references drawn once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from worldsim import reference_cache
+from worldsim.evaluate import HELD_OUT_SEED, evaluate
+from worldsim.render import Renderer
+
+
+def test_eval_reports_every_metric_on_held_out_scenes(tmp_path):
+    report = evaluate(Renderer("raster", steps=1), tmp_path, clips=2, frames=3, resolution=32, progress=False)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["overall"] == pytest.approx(report["overall"], nan_ok=True)
+    assert (tmp_path / "metrics.png").stat().st_size > 0
+    assert [clip["scene_seed"] for clip in report["per_clip"]] == [HELD_OUT_SEED, HELD_OUT_SEED + 1]
+    overall = report["overall"]
+    assert {"psnr", "ssim", "flip", "psnr_objects", "flicker"} <= set(overall)
+    assert 5 < overall["psnr"] < 60 and 0 < overall["ssim"] <= 1 and 0 <= overall["flip"] <= 1
+    assert report["teacher"] == "tiny" and report["resolution"] == 32 and report["sampling_steps"] == 1
+
+
+def _count_cycles_frames(monkeypatch) -> list[int]:
+    from worldsim.teacher import cycles
+
+    calls: list[int] = []
+    render = cycles.CyclesTeacher.render
+
+    def counted(self, world):
+        calls.append(1)
+        return render(self, world)
+
+    monkeypatch.setattr(cycles.CyclesTeacher, "render", counted)
+    return calls
+
+
+def test_cycles_references_are_path_traced_once_per_clip(tmp_path, monkeypatch):
+    pytest.importorskip("bpy")
+    monkeypatch.setenv("WORLDSIM_CACHE", str(tmp_path / "cache"))
+    calls = _count_cycles_frames(monkeypatch)
+    renderer = Renderer("cycles", steps=1)
+    kwargs = dict(clips=1, frames=2, resolution=24, progress=False)
+    first = evaluate(renderer, tmp_path / "first", **kwargs)
+    assert len(calls) == 2
+    second = evaluate(renderer, tmp_path / "second", **kwargs)
+    assert len(calls) == 2  # read back, not drawn again
+    for key in ("psnr", "ssim", "flip", "psnr_objects"):
+        assert second["overall"][key] == first["overall"][key]
+    evaluate(renderer, tmp_path / "fresh", cache_references=False, **kwargs)
+    assert len(calls) == 4
+    evaluate(renderer, tmp_path / "other", seed=1, **kwargs)  # another scene misses the cache
+    assert len(calls) == 6
+
+
+def _maps(shift: float = 0.0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {"segmentation": rng.integers(-1, 3, (2, 8, 8)).astype(np.int32),
+            "depth": (rng.random((2, 8, 8)) + shift).astype(np.float32),
+            "albedo": rng.integers(0, 255, (2, 8, 8, 3)).astype(np.uint8)}
+
+
+def test_a_clip_whose_maps_moved_misses_the_cache(monkeypatch):
+    """The physics or map pass changing (here: depth moved by a millimetre) must not reuse old pictures."""
+    pytest.importorskip("bpy")
+    from worldsim.scene.loader import load_scene
+    from worldsim.teacher.cycles import CyclesOptions
+
+    from .conftest import SCENES
+
+    spec = load_scene(SCENES[0])
+    key = reference_cache.clip_key(spec, 0, _maps(), CyclesOptions())
+    assert key == reference_cache.clip_key(spec, 0, _maps(), CyclesOptions())
+    assert key != reference_cache.clip_key(spec, 0, _maps(shift=1e-3), CyclesOptions())
+    assert key != reference_cache.clip_key(spec, 1, _maps(), CyclesOptions())
+    assert key != reference_cache.clip_key(spec, 0, _maps(), CyclesOptions(samples=64))
+
+
+def test_an_unreadable_or_mis_shaped_entry_is_drawn_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLDSIM_CACHE", str(tmp_path))
+    frames = np.zeros((2, 4, 4, 3), np.uint8)
+    reference_cache.store("k", frames)
+    assert np.array_equal(reference_cache.load("k", frames.shape), frames)
+    assert reference_cache.load("k", (3, 4, 4, 3)) is None
+    reference_cache.entry_path("k").write_bytes(b"not an npz")
+    assert reference_cache.load("k", frames.shape) is None
+    assert reference_cache.load("absent", frames.shape) is None
+
+
+def test_eval_cli_prints_the_metrics_table(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "worldsim.cli", "eval", "--checkpoint", "raster", "--out", str(tmp_path),
+                             "--clips", "1", "--frames", "2", "--resolution", "32", "--steps", "1"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "psnr" in result.stdout and (tmp_path / "metrics.json").exists()
