@@ -159,14 +159,17 @@ def test_widened_cycles_model_starts_as_exactly_its_source():
 @pytest.mark.parametrize("chunk", [None, 100, 4096])
 def test_pixel_head_equals_the_head_on_inputs_and_global_concatenated(chunk):
     """The folded, chunked head (the global share as a per-clip bias; CPU chunks, one with a ragged
-    tail) computes exactly the plain head on every pixel's inputs next to the global vector."""
+    tail) computes exactly the plain head on every pixel's inputs, the global vector and the token
+    features concatenated."""
     from worldsim.model import pixel_mlp
 
-    head = _trained_looking(build_model("tiny")).pixel_head
-    pixels, glob = torch.randn(3, 2, 9, 13, 30), torch.randn(3, head[0].in_features - 30)
-    plain = head(torch.cat([pixels, glob[:, None, None, None].expand(3, 2, 9, 13, -1)], dim=-1))
+    model = _trained_looking(build_model("tiny"))
+    head, k = model.pixel_head, model.config.token_features
+    pixels, features = torch.randn(3, 2, 9, 13, 30), torch.randn(3, 2, 9, 13, k)
+    glob = torch.randn(3, head[0].in_features - 30 - k)
+    plain = head(torch.cat([pixels, glob[:, None, None, None].expand(3, 2, 9, 13, -1), features], dim=-1))
     with torch.no_grad():
-        assert torch.allclose(pixel_mlp(head, pixels, glob, chunk), plain, atol=1e-5)
+        assert torch.allclose(pixel_mlp(head, pixels, glob, chunk, features), plain, atol=1e-5)
 
 
 def test_clean_weighting_is_the_velocity_loss_times_one_minus_t_squared():
@@ -200,3 +203,37 @@ def test_a_cycles_model_with_fewer_pbr_channels_widens_exactly_and_ignores_the_r
     with torch.no_grad():
         assert torch.equal(narrow(x, t, cond), narrow(x, t, changed))  # channels 6+ are not its inputs
         assert torch.allclose(wide(x, t, cond), narrow(x, t, cond), atol=1e-5)
+
+
+def test_token_features_interpolate_between_token_centres():
+    """Each token's features sit at its patch's centre and are bilinear in between: a feature equal to
+    the token's row reads (y + 0.5) / patch − 0.5 at pixel row y (clamped at the borders), the same
+    in every column, with no step at patch borders."""
+    from worldsim.model import token_maps
+
+    rows, cols, patch = 4, 3, 8
+    row_index = torch.arange(rows, dtype=torch.float32)[:, None].expand(rows, cols).reshape(1, rows * cols, 1)
+    maps = token_maps(row_index, rows, cols, patch, height=30, width=20, frames=1)
+    assert maps.shape == (1, 1, 30, 20, 1)
+    y = torch.arange(30, dtype=torch.float32)
+    expected = ((y + 0.5) / patch - 0.5).clamp(0, rows - 1)
+    assert torch.allclose(maps[0, 0, :, :, 0], expected[:, None].expand(30, 20), atol=1e-5)
+
+
+def test_a_model_without_token_features_widens_exactly_and_then_learns_from_them():
+    """A checkpoint from before token features starts out rendering exactly what it rendered; the
+    new features reach the output through weights that get gradient."""
+    from worldsim.model import widen_from
+
+    old = _trained_looking(build_model("tiny", pbr=True, token_features=0))
+    new = build_model("tiny", pbr=True)
+    assert new.config.token_features > 0
+    widen_from(new, old.state_dict(), old.config)
+    cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
+    with torch.no_grad():
+        assert torch.allclose(new(x, t, cond), old(x, t, cond), atol=1e-5)
+    new(x, t, cond).square().mean().backward()
+    first = new.pixel_head[0].weight.grad
+    assert first[:, -new.config.token_features:].abs().sum() > 0
+    with pytest.raises(ValueError, match="token features"):
+        widen_from(build_model("tiny", token_features=2), build_model("tiny").state_dict(), build_model("tiny").config)

@@ -28,6 +28,20 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_dataset, tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
+def test_a_run_saved_before_token_features_resumes_with_its_own_architecture(tiny_dataset, tmp_path):
+    """A run whose saved config predates token features (the preset now has them) resumes as it was."""
+    train(_cfg(tiny_dataset, tmp_path / "old", 2, token_features=0), progress=False)
+    sidecar = tmp_path / "old" / "train_state.json"
+    saved = json.loads(sidecar.read_text())
+    del saved["config"]["token_features"]
+    sidecar.write_text(json.dumps(saved))
+    train(_cfg(tiny_dataset, tmp_path / "old", 4), resume=True, progress=False)
+    model, meta = load_model(tmp_path / "old" / "checkpoint.safetensors")
+    assert meta["steps"] == 4 and model.config.token_features == 0 and model.token_head is None
+    train(_cfg(tiny_dataset, tmp_path / "new", 2), progress=False)  # a new run takes the preset's
+    assert load_model(tmp_path / "new" / "checkpoint.safetensors")[0].config.token_features == 4
+
+
 def test_refuses_to_overwrite_a_run(tiny_dataset, tmp_path):
     train(_cfg(tiny_dataset, tmp_path / "run", 2), progress=False)
     with pytest.raises(DataError, match="--resume"):

@@ -88,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
                       context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
-                      loss_weighting=args.loss_weighting)
+                      loss_weighting=args.loss_weighting, token_features=args.token_features)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -266,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--look", choices=["tiny", "cycles"], default="tiny",
                     help="cycles: also condition on surfaces and lighting (needs a `--teacher cycles` dataset)")
     tr.add_argument("--init", default=None, help="start from this checkpoint's weights (path or name), same preset and look")
+    tr.add_argument("--token-features", type=int, default=None,
+                    help="features each token hands the per-pixel head (default: the preset's; 0: none, as in "
+                         "checkpoints from before them; --init widens such a checkpoint)")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,

@@ -53,8 +53,9 @@ def forward_flops(config, height: int, width: int, batch: int = 1, frames: int |
         flops += 2 * tokens * d * 3 * d + 4 * batch * rows * cols * t * t * d + 2 * tokens * d * d  # time attention
         flops += 2 * tokens * d * hidden * 2  # MLP
     flops += 2 * bt * d * 2 * d + 2 * tokens * d * p * p * 3  # final layer
-    ph = c.pixel_hidden
-    flops += 2 * bt * height * width * (c.in_channels * ph + ph * ph + ph * 3)  # per-pixel head
+    ph, k = c.pixel_hidden, getattr(c, "token_features", 0)
+    flops += 2 * tokens * d * k  # token features for the pixel head (their interpolation is not counted)
+    flops += 2 * bt * height * width * ((c.in_channels + k) * ph + ph * ph + ph * 3)  # per-pixel head
     flops += 2 * batch * c.global_in * ph  # its first layer's global share, once per clip
     return int(flops)
 

@@ -56,6 +56,11 @@ class DiTConfig:
     prediction: str = "x"  # what the output means: "x" clean frames (default) or "v" flow velocity
     context_frames: int = 1  # frames before the window given as context (the pure-video baseline uses 4)
     pbr: bool = False  # the Cycles look: also sees surface (roughness, metallic, specular), area light and sky
+    # Features each token hands the per-pixel head, interpolated bilinearly between token centres (0:
+    # none, as in checkpoints from before them). The head can then take context from the transformer
+    # pixel by pixel, where its seg and albedo say which object a pixel belongs to, instead of every
+    # pixel of a patch getting the patch's own colour offsets: those drew 8×8 blocks and halos.
+    token_features: int = 0
 
     @classmethod
     def from_dict(cls, values: dict) -> "DiTConfig":
@@ -85,10 +90,13 @@ class DiTConfig:
 
 
 PRESETS: dict[str, dict] = {
-    "tiny": dict(resolution=32, frames=2, patch=8, dim=32, depth=2, heads=2, window=2, material_dim=4, pixel_hidden=8),
-    "small": dict(resolution=64, frames=4, patch=8, dim=128, depth=4, heads=4, window=8),
-    "base": dict(resolution=128, frames=4, patch=8, dim=256, depth=8, heads=4, window=8, pixel_hidden=96),
-    "large": dict(resolution=256, frames=4, patch=8, dim=512, depth=12, heads=8, window=8, pixel_hidden=128),
+    "tiny": dict(resolution=32, frames=2, patch=8, dim=32, depth=2, heads=2, window=2, material_dim=4, pixel_hidden=8,
+                 token_features=4),
+    "small": dict(resolution=64, frames=4, patch=8, dim=128, depth=4, heads=4, window=8, token_features=16),
+    "base": dict(resolution=128, frames=4, patch=8, dim=256, depth=8, heads=4, window=8, pixel_hidden=96,
+                 token_features=16),
+    "large": dict(resolution=256, frames=4, patch=8, dim=512, depth=12, heads=8, window=8, pixel_hidden=128,
+                  token_features=32),
 }
 
 
@@ -283,28 +291,46 @@ class FinalLayer(nn.Module):
 PIXEL_CHUNK = 4096  # pixels per pass of the pixel head on a CPU (64 hidden floats each: 1 MiB, fits L2)
 
 
-def pixel_mlp(head: nn.Sequential, pixels: torch.Tensor, glob: torch.Tensor, chunk: int | None) -> torch.Tensor:
-    """The per-pixel head on channels-last inputs (B, T, H, W, Cin) and the global vector (B, G).
+def pixel_mlp(head: nn.Sequential, pixels: torch.Tensor, glob: torch.Tensor, chunk: int | None,
+              features: torch.Tensor | None = None) -> torch.Tensor:
+    """The per-pixel head on channels-last inputs (B, T, H, W, Cin), the global vector (B, G) and the
+    token features interpolated to every pixel (B, T, H, W, K), if the model has them.
 
-    Computes ``head(cat(pixels, glob broadcast to every pixel))`` without building that
-    concatenation: the global vector's share of the first layer is the same at every pixel of a
-    clip, so it is one bias per clip. With ``chunk`` (a CPU), pixels go through ``chunk`` at a time so
-    the hidden activations stay in cache: at 8 × 64² the head took 16 ms per forward as one pass over
-    8 MB of activations, 7 ms chunked. Without (a GPU), one batched pass: few, large kernels.
+    Computes ``head(cat(pixels, glob broadcast to every pixel, features))`` (the first layer's columns
+    in that order) without building that concatenation: the global vector's share of the first layer
+    is the same at every pixel of a clip, so it is one bias per clip. With ``chunk`` (a CPU), pixels go
+    through ``chunk`` at a time so the hidden activations stay in cache: at 8 × 64² the head took 16 ms
+    per forward as one pass over 8 MB of activations, 7 ms chunked. Without (a GPU), one batched pass:
+    few, large kernels.
     """
     first, act, second, act2, last = head
-    b, c = pixels.shape[0], pixels.shape[-1]
-    bias = F.linear(glob.to(pixels.dtype), first.weight[:, c:], first.bias)  # (B, hidden)
-    weight = first.weight[:, :c]
+    b, c, g = pixels.shape[0], pixels.shape[-1], glob.shape[-1]
+    bias = F.linear(glob.to(pixels.dtype), first.weight[:, c:c + g], first.bias)  # (B, hidden)
+    weight, feature_weight = first.weight[:, :c], first.weight[:, c + g:]
     flat = pixels.reshape(b, -1, c)
+    extra = None if features is None else features.reshape(b, flat.shape[1], -1)
 
-    def mlp(v: torch.Tensor, clip_bias: torch.Tensor) -> torch.Tensor:
-        return last(act2(second(act(F.linear(v, weight) + clip_bias))))
+    def mlp(v: torch.Tensor, e: torch.Tensor | None, clip_bias: torch.Tensor) -> torch.Tensor:
+        h = F.linear(v, weight) + clip_bias
+        if e is not None:
+            h = h + F.linear(e, feature_weight)
+        return last(act2(second(act(h))))
 
     if chunk is None:
-        return mlp(flat, bias[:, None]).reshape(*pixels.shape[:-1], -1)
-    out = [mlp(flat[i, start:start + chunk], bias[i]) for i in range(b) for start in range(0, flat.shape[1], chunk)]
+        return mlp(flat, extra, bias[:, None]).reshape(*pixels.shape[:-1], -1)
+    out = [mlp(flat[i, start:start + chunk], None if extra is None else extra[i, start:start + chunk], bias[i])
+           for i in range(b) for start in range(0, flat.shape[1], chunk)]
     return torch.cat(out).reshape(*pixels.shape[:-1], -1)
+
+
+def token_maps(features: torch.Tensor, rows: int, cols: int, patch: int, height: int, width: int,
+               frames: int) -> torch.Tensor:
+    """Per-token features (B*T, rows*cols, K) → every pixel's, channels last (B, T, H, W, K): bilinear
+    between token centres (a token's centre is its patch's centre), clamped at the image border, so
+    they vary smoothly across patch borders."""
+    grid = rearrange(features, "bt (r c) k -> bt k r c", r=rows, c=cols)
+    up = F.interpolate(grid, size=(rows * patch, cols * patch), mode="bilinear", align_corners=False)
+    return rearrange(up[:, :, :height, :width], "(b t) k h w -> b t h w k", t=frames)
 
 
 class WorldDiT(nn.Module):
@@ -324,9 +350,11 @@ class WorldDiT(nn.Module):
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
         # the transformer adds what needs context (edges, shadow shape, continuity across frames).
-        self.pixel_head = nn.Sequential(nn.Linear(cfg.in_channels + cfg.global_in, cfg.pixel_hidden), nn.SiLU(),
+        head_in = cfg.in_channels + cfg.global_in + cfg.token_features
+        self.pixel_head = nn.Sequential(nn.Linear(head_in, cfg.pixel_hidden), nn.SiLU(),
                                         nn.Linear(cfg.pixel_hidden, cfg.pixel_hidden), nn.SiLU(),
                                         nn.Linear(cfg.pixel_hidden, 3))
+        self.token_head = nn.Linear(cfg.dim, cfg.token_features) if cfg.token_features else None
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -403,9 +431,14 @@ class WorldDiT(nn.Module):
         masks = {shift: window_mask(rows, cols, cfg.window, shift, tokens.device) for shift in (False, True)}
         for block in self.blocks:
             tokens = block(tokens, c, frames, rows, cols, rope, masks[block.space.shift])
+        features = None
+        if self.token_head is not None:
+            features = self.token_head(F.layer_norm(tokens, (cfg.dim,)))
+            features = token_maps(features, rows, cols, p, h, w, frames)
         out = self.final(tokens, c)  # (B*T, N, p*p*3)
         out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t (gh p1) (gw p2) c", t=frames, gh=rows, p1=p, p2=p)
-        out = out[:, :, :h, :w] + pixel_mlp(self.pixel_head, inp, glob, PIXEL_CHUNK if x.device.type == "cpu" else None)
+        chunk = PIXEL_CHUNK if x.device.type == "cpu" else None
+        out = out[:, :, :h, :w] + pixel_mlp(self.pixel_head, inp, glob, chunk, features)
         return out.permute(0, 1, 4, 2, 3)
 
     def config_dict(self) -> dict:
@@ -414,18 +447,22 @@ class WorldDiT(nn.Module):
 
 
 def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> None:
-    """Start ``model`` from the weights of a model with fewer inputs (``source``: the raster look, or
-    a Cycles look with fewer pbr channels), giving the new input channels (appended last) zero
-    weights: before any training it computes exactly what the source computes, and fine-tuning only
-    has to learn what the new inputs change.
+    """Start ``model`` from the weights of a model with fewer inputs (``source``: the raster look, a
+    Cycles look with fewer pbr channels, or one without token features), giving the new inputs
+    (appended last) zero weights: before any training it computes exactly what the source computes,
+    and fine-tuning only has to learn what the new inputs change. A new token head keeps its random
+    start, so its zero-weighted features still carry gradient.
 
     Raises:
-        ValueError: the two configs differ in anything but ``pbr`` and ``pbr_channels``.
+        ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels`` and
+            ``token_features``, or the source has token features and they differ.
     """
     cfg = model.config
-    free = ("pbr", "pbr_channels", "resolution")
+    free = ("pbr", "pbr_channels", "resolution", "token_features")
     if {k: v for k, v in asdict(source).items() if k not in free} != {k: v for k, v in asdict(cfg).items() if k not in free}:
         raise ValueError("can only widen a model of the same architecture (preset, context frames)")
+    if source.token_features not in (0, cfg.token_features):
+        raise ValueError(f"cannot change token features from {source.token_features} to {cfg.token_features}")
     p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
     own = model.state_dict()
     for name, value in state.items():
@@ -433,10 +470,12 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
         if name == "patch_embed.weight" and value.shape != target.shape:  # (D, p*p*C): pad C per pixel
             value = torch.cat([value.reshape(-1, p * p, c_old), value.new_zeros(value.shape[0], p * p, c_new - c_old)],
                               dim=2).reshape(target.shape)
-        elif name == "pixel_head.0.weight" and value.shape != target.shape:  # columns: [pixel inputs, global]
+        elif name == "pixel_head.0.weight" and value.shape != target.shape:  # columns: [pixels, global, token features]
             out = value.new_zeros(target.shape)
             out[:, :c_old] = value[:, :c_old]
-            out[:, c_new:c_new + g_old] = value[:, c_old:]
+            out[:, c_new:c_new + g_old] = value[:, c_old:c_old + g_old]
+            tokens = c_new + cfg.global_in
+            out[:, tokens:tokens + source.token_features] = value[:, c_old + g_old:]
             value = out
         elif name == "g_embed.0.weight" and value.shape != target.shape:
             value = torch.cat([value, value.new_zeros(value.shape[0], target.shape[1] - value.shape[1])], dim=1)

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class TrainConfig:
     data_on_device: str = "auto"  # "auto": keep the dataset on the GPU and gather batches there; "on", "off"
     max_minutes: float | None = None  # stop (with a checkpoint) after this long, even before `steps` (a GPU window)
     loss_weighting: str = "clean"  # flow.loss: "clean" (every flow time weighs the same) or "velocity"
+    token_features: int | None = None  # the model's token features for the pixel head; None: the preset's
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
@@ -140,8 +141,11 @@ class Trainer:
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
+        sizes = {} if cfg.token_features is None else {"token_features": cfg.token_features}
         self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=cfg.crop or arrays["rgb"].shape[2],
-                                 context_frames=cfg.context_frames, pbr=cfg.pbr).to(self.device)
+                                 context_frames=cfg.context_frames, pbr=cfg.pbr, **sizes).to(self.device)
+        # the value the preset gave is saved with the run, so a resume rebuilds this model even if presets change
+        self.cfg = cfg = replace(cfg, token_features=self.model.config.token_features)
         if cfg.init is not None:
             self._initialise(cfg.init)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
@@ -338,9 +342,24 @@ class Trainer:
         return metrics
 
 
+def _as_saved(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the model sizes of the run it resumes, when it resumes one and leaves them open: a
+    run saved before token features existed has none."""
+    sidecar = Path(cfg.out) / "train_state.json"
+    if cfg.token_features is not None or not sidecar.exists():
+        return cfg
+    try:
+        saved = json.loads(sidecar.read_text()).get("config", {})
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{sidecar}: not valid JSON ({exc})") from None
+    return replace(cfg, token_features=saved.get("token_features") or 0)
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run training; with ``resume`` continue from ``cfg.out`` if it holds a training state."""
     flow.check_weighting(cfg.loss_weighting)  # before loading data, not at the first step
+    if resume:
+        cfg = _as_saved(cfg)
     trainer = Trainer(cfg)
     if resume and trainer.resume() and trainer.rank == 0:
         print(f"resumed from step {trainer.step}")
