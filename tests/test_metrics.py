@@ -135,3 +135,25 @@ def test_flip_is_zero_for_identical_frames_and_large_for_a_wrong_one():
     wrong[:, :24] = 255 - wrong[:, :24]  # half the picture inverted
     assert flip(wrong, frame) > 0.2
     assert flip(np.clip(frame.astype(int) + 3, 0, 255).astype(np.uint8), frame) < flip(wrong, frame)
+
+
+def test_patch_seams_flag_blocks_and_not_noise_or_real_edges(clip):
+    """Errors constant over each 8×8 patch (the block artifact) score far above 1; the same size of
+    error drawn per pixel, a smooth error and an exact frame do not."""
+    from worldsim.metrics import patch_seams
+
+    ref = clip["rgb"].astype(np.int16)
+    rng = np.random.default_rng(0)
+    t, h, w, _ = ref.shape
+    blocks = np.repeat(np.repeat(rng.normal(0, 12, (t, h // 8, w // 8, 3)), 8, axis=1), 8, axis=2)
+    pixels = rng.normal(0, 12, ref.shape)
+    y, x = np.mgrid[0:h, 0:w]
+    smooth = (20 * np.sin(2 * np.pi * x / 23) + 20 * np.cos(2 * np.pi * y / 37))[None, :, :, None] * np.ones(ref.shape)
+
+    def score(error):
+        return patch_seams(np.clip(ref + error, 0, 255).astype(np.uint8), clip["rgb"])
+
+    assert score(blocks) > 3.0
+    assert 0.8 < score(pixels) < 1.2 and 0.8 < score(smooth) < 1.2
+    assert patch_seams(clip["rgb"], clip["rgb"]) == 1.0
+    assert _metrics(clip["rgb"], clip)["patch_seams"] == 1.0

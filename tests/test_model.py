@@ -163,7 +163,7 @@ def test_pixel_head_equals_the_head_on_inputs_and_global_concatenated(chunk):
     features concatenated."""
     from worldsim.model import pixel_mlp
 
-    model = _trained_looking(build_model("tiny"))
+    model = _trained_looking(build_model("tiny", token_features=4))
     head, k = model.pixel_head, model.config.token_features
     pixels, features = torch.randn(3, 2, 9, 13, 30), torch.randn(3, 2, 9, 13, k)
     glob = torch.randn(3, head[0].in_features - 30 - k)
@@ -226,8 +226,7 @@ def test_a_model_without_token_features_widens_exactly_and_then_learns_from_them
     from worldsim.model import widen_from
 
     old = _trained_looking(build_model("tiny", pbr=True, token_features=0))
-    new = build_model("tiny", pbr=True)
-    assert new.config.token_features > 0
+    new = build_model("tiny", pbr=True, token_features=4)
     widen_from(new, old.state_dict(), old.config)
     cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
     with torch.no_grad():
@@ -236,4 +235,5 @@ def test_a_model_without_token_features_widens_exactly_and_then_learns_from_them
     first = new.pixel_head[0].weight.grad
     assert first[:, -new.config.token_features:].abs().sum() > 0
     with pytest.raises(ValueError, match="token features"):
-        widen_from(build_model("tiny", token_features=2), build_model("tiny").state_dict(), build_model("tiny").config)
+        source = build_model("tiny", token_features=4)
+        widen_from(build_model("tiny", token_features=2), source.state_dict(), source.config)

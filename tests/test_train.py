@@ -29,7 +29,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_dataset, tmp_path):
 
 
 def test_a_run_saved_before_token_features_resumes_with_its_own_architecture(tiny_dataset, tmp_path):
-    """A run whose saved config predates token features (the preset now has them) resumes as it was."""
+    """A resumed run keeps the model it was saved with: none for a run from before token features,
+    its own count for a run that chose some."""
     train(_cfg(tiny_dataset, tmp_path / "old", 2, token_features=0), progress=False)
     sidecar = tmp_path / "old" / "train_state.json"
     saved = json.loads(sidecar.read_text())
@@ -38,7 +39,8 @@ def test_a_run_saved_before_token_features_resumes_with_its_own_architecture(tin
     train(_cfg(tiny_dataset, tmp_path / "old", 4), resume=True, progress=False)
     model, meta = load_model(tmp_path / "old" / "checkpoint.safetensors")
     assert meta["steps"] == 4 and model.config.token_features == 0 and model.token_head is None
-    train(_cfg(tiny_dataset, tmp_path / "new", 2), progress=False)  # a new run takes the preset's
+    train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4), progress=False)
+    train(_cfg(tiny_dataset, tmp_path / "new", 3), resume=True, progress=False)  # keeps the 4 it was saved with
     assert load_model(tmp_path / "new" / "checkpoint.safetensors")[0].config.token_features == 4
 
 

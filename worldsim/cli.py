@@ -267,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cycles: also condition on surfaces and lighting (needs a `--teacher cycles` dataset)")
     tr.add_argument("--init", default=None, help="start from this checkpoint's weights (path or name), same preset and look")
     tr.add_argument("--token-features", type=int, default=None,
-                    help="features each token hands the per-pixel head (default: the preset's; 0: none, as in "
-                         "checkpoints from before them; --init widens such a checkpoint)")
+                    help="features each token hands the per-pixel head, bilinear between token centres (default: "
+                         "the preset's, 0; --init widens a checkpoint without them exactly)")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,

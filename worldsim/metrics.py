@@ -113,6 +113,26 @@ def flip(a: np.ndarray, b: np.ndarray) -> float:
     return float(flip_evaluator.evaluate(ref, test, "LDR")[1])
 
 
+def patch_seams(model: np.ndarray, reference: np.ndarray, patch: int = 8) -> float:
+    """How much the error steps at the model's patch borders: the mean |step| of ``model − reference``
+    between neighbouring pixels across a border of the ``patch`` grid, over the mean |step| between
+    any other neighbours. 1 when errors do not care where the borders are; 8×8 blocks score well above.
+
+    Steps of the error, not of the image, so real edges that fall on a border cancel. Frames are
+    ``(..., H, W, 3) uint8``; an exact model scores 1.
+    """
+    error = model.astype(np.float32) - reference.astype(np.float32)
+    across, along = [], []
+    for axis in (-3, -2):  # rows, columns
+        steps = np.abs(np.diff(error, axis=axis))
+        lines = np.moveaxis(steps, axis, 0).reshape(steps.shape[axis], -1).mean(axis=1)
+        border = np.arange(lines.size) % patch == patch - 1  # the step from pixel k·p − 1 to k·p
+        across.append(lines[border])
+        along.append(lines[~border])
+    off = float(np.concatenate(along).mean())
+    return float(np.concatenate(across).mean()) / off if off > 1e-6 else 1.0
+
+
 def edge_strength(frame: np.ndarray) -> np.ndarray:
     """Per pixel, the largest colour step (RGB distance in [0, 1] units) to a 4-neighbour, ``(H, W)``."""
     x = frame.astype(np.float32) / 255.0
@@ -226,5 +246,6 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
         "flicker": flicker(model),
         "reference_flicker": flicker(reference),
         "albedo_copy_psnr": psnr(albedo, reference),
+        "patch_seams": patch_seams(model, reference),
     }
     return {"summary": summary, "per_frame": per_frame}
