@@ -92,3 +92,17 @@ def test_pure_video_baseline_trains_and_rolls_out_from_real_start_frames(tiny_da
     assert np.array_equal(frames, again)
     with pytest.raises(ValueError, match="context frames"):  # one context frame to a 3-frame model
         renderer.render_window({k: v[None] for k, v in rest.items()}, seed=0, context=start[:1])
+
+
+def test_a_safetensors_file_whose_header_length_starts_with_0x80_loads(tmp_path):
+    """The header's length is the file's first 8 bytes; a length whose low byte is 0x80 is not a pickle."""
+    from worldsim.checkpoint import save_tensors
+
+    for n in range(1, 300):  # grow a tensor name until the header length's low byte is 0x80
+        path = tmp_path / f"t{n}.safetensors"
+        save_tensors(path, {"w" * n: torch.zeros(2)}, {"steps": 1})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    tensors, meta = load_tensors(path)
+    assert torch.equal(tensors["w" * n], torch.zeros(2)) and meta == {"steps": 1}

@@ -40,6 +40,20 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[
     write_atomic(path.with_suffix(".json"), json.dumps(meta, indent=2))
 
 
+def _looks_pickled(path: Path) -> bool:
+    """True for a torch.save file (a pickle starts with 0x80, a zip archive with "PK").
+
+    A safetensors file starts with its JSON header's length (8 bytes, little-endian) and then ``{``;
+    that length's first byte may itself be 0x80, so the header is recognised before the magic bytes
+    are looked at (a 3,000-step checkpoint was once refused as a pickle for that reason).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < path.stat().st_size:
+        return False
+    return head[:1] == b"\x80" or head[:2] == b"PK"
+
+
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a safetensors file and its JSON sidecar.
 
@@ -54,8 +68,7 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     for p in (path, sidecar):
         if not p.is_file():
             raise DataError(f"{p}: file not found")
-    head = path.read_bytes()[:2]
-    if head[:1] == b"\x80" or head == b"PK":
+    if _looks_pickled(path):
         raise DataError(f"{path}: looks like a pickled torch file; worldsim only loads safetensors (never unpickles)")
     try:
         tensors = load_file(str(path))
