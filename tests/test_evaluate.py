@@ -21,7 +21,8 @@ def test_eval_reports_every_metric_on_held_out_scenes(tmp_path):
     assert (tmp_path / "metrics.png").stat().st_size > 0
     assert [clip["scene_seed"] for clip in report["per_clip"]] == [HELD_OUT_SEED, HELD_OUT_SEED + 1]
     overall = report["overall"]
-    assert {"psnr", "ssim", "flip", "psnr_objects", "flicker"} <= set(overall)
+    trends = {"psnr_slope_per_100_frames", "iou_slope_per_100_frames"}
+    assert {"psnr", "ssim", "flip", "psnr_objects", "flicker"} | trends <= set(overall)
     assert 5 < overall["psnr"] < 60 and 0 < overall["ssim"] <= 1 and 0 <= overall["flip"] <= 1
     assert report["teacher"] == "tiny" and report["resolution"] == 32 and report["sampling_steps"] == 1
 
@@ -98,3 +99,13 @@ def test_eval_cli_prints_the_metrics_table(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "psnr" in result.stdout and (tmp_path / "metrics.json").exists()
+
+
+def test_trend_is_the_slope_per_100_frames_of_the_mean_curve():
+    """A clip losing 0.5 dB per 100 frames reads −0.5; a flat one 0; a single frame has no trend."""
+    from worldsim.evaluate import trend
+
+    frames = np.arange(240)
+    assert trend([30 - 0.005 * frames, 32 - 0.005 * frames]) == pytest.approx(-0.5)
+    assert trend([np.full(240, 25.0)]) == pytest.approx(0.0)
+    assert trend([[20.0]]) == 0.0

@@ -88,9 +88,10 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     keys = results[0]["summary"].keys()
     overall = {k: float(np.nanmean([r["summary"][k] for r in results])) for k in keys}
     overall["model_frames_per_s"] = clips * frames / render_time
-    # IoU trend over the clip: slope of a line fitted to the per-frame mean (per 100 frames).
-    iou_curve = np.nanmean([r["per_frame"]["iou"] for r in results], axis=0)
-    overall["iou_slope_per_100_frames"] = float(np.polyfit(np.arange(frames), iou_curve, 1)[0] * 100)
+    # Trends over the clip (a long clip that degrades shows a negative slope): per 100 frames, of a line
+    # fitted to the per-frame mean over clips.
+    for key in ("iou", "psnr"):
+        overall[f"{key}_slope_per_100_frames"] = trend([r["per_frame"][key] for r in results])
     report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps,
               "sampling_temperature": renderer.temperature, "teacher": teacher,
               "clips": clips,
@@ -99,6 +100,14 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     write_atomic(out / "metrics.json", json.dumps(report, indent=2))
     plot_metrics(results, out / "metrics.png")
     return report
+
+
+def trend(per_clip: list[list[float]]) -> float:
+    """Slope per 100 frames of a line fitted to the per-frame mean of ``per_clip`` curves (0 for one frame)."""
+    curve = np.nanmean(np.asarray(per_clip, np.float64), axis=0)
+    if curve.size < 2:
+        return 0.0
+    return float(np.polyfit(np.arange(curve.size), curve, 1)[0] * 100)
 
 
 def plot_metrics(results: list[dict], path: Path) -> None:
