@@ -88,6 +88,9 @@ def test_an_unreadable_or_mis_shaped_entry_is_drawn_again(tmp_path, monkeypatch)
     reference_cache.store("k", frames)
     assert np.array_equal(reference_cache.load("k", frames.shape), frames)
     assert reference_cache.load("k", (3, 4, 4, 3)) is None
+    whole = reference_cache.entry_path("k").read_bytes()
+    reference_cache.entry_path("k").write_bytes(whole[: len(whole) // 2])  # a zip cut short (a killed writer's copy)
+    assert reference_cache.load("k", frames.shape) is None
     reference_cache.entry_path("k").write_bytes(b"not an npz")
     assert reference_cache.load("k", frames.shape) is None
     assert reference_cache.load("absent", frames.shape) is None

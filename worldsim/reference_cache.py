@@ -16,20 +16,24 @@ read without pickle; an unreadable or mis-shaped entry is rendered again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from worldsim.io import cache_dir, save_npz
+from worldsim.errors import DataError
+from worldsim.io import cache_dir, load_npz, save_npz
 
 VERSION = 1  # bump when the meaning of an entry changes
 TEACHER_SOURCES = Path(__file__).resolve().parent / "teacher"
 
 
+@functools.cache
 def _teacher_digest() -> str:
-    """Blender's version and the teacher package's source: what draws the pictures besides the scene."""
+    """Blender's version and the teacher package's source: what draws the pictures besides the scene
+    (read once per process, not once per clip)."""
     import bpy
 
     h = hashlib.sha1(bpy.app.version_string.encode())
@@ -66,11 +70,10 @@ def load(key: str, shape: tuple[int, ...]) -> np.ndarray | None:
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            rgb = data["rgb"]
-    except (OSError, ValueError, KeyError):  # a truncated or foreign file: render again
+        rgb = load_npz(path).get("rgb")
+    except DataError:  # a truncated or foreign file: render again
         return None
-    return rgb if rgb.shape == shape and rgb.dtype == np.uint8 else None
+    return rgb if rgb is not None and rgb.shape == shape and rgb.dtype == np.uint8 else None
 
 
 def store(key: str, rgb: np.ndarray) -> None:
