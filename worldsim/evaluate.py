@@ -45,9 +45,10 @@ def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str, 
     rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="tiny")  # the maps: cheap
     key = reference_cache.clip_key(spec, seed, frame_maps(rec.frames), CyclesOptions())
     rgb = reference_cache.load(key, (frames, resolution, resolution, 3)) if cache else None
-    if rgb is None:
-        rgb = [frame.rgb for frame in rollout(spec, seed=seed, frames=frames, resolution=size, teacher="cycles").frames]
-        reference_cache.store(key, np.stack(rgb))
+    if rgb is None:  # the Cycles rollout holds the same maps, so it is the clip
+        rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="cycles")
+        reference_cache.store(key, np.stack([frame.rgb for frame in rec.frames]))
+        return rec
     for frame, image in zip(rec.frames, rgb, strict=True):
         frame.rgb = image
     return rec
