@@ -319,9 +319,11 @@ def pixel_mlp(head: nn.Sequential, pixels: torch.Tensor, glob: torch.Tensor, chu
         return mlp(flat, extra, bias[:, None]).reshape(*pixels.shape[:-1], -1)
     # split/unbind views, not indexing: the backward of each indexed slice is a zero-filled copy of the
     # whole input (a training step on 4 × 4 × 128² spent half its time filling them); split's is one cat
-    pieces = [v.split(chunk) for v in flat.unbind(0)]
-    extras = [[None] * len(p) for p in pieces] if extra is None else [e.split(chunk) for e in extra.unbind(0)]
-    out = [mlp(v, e, bias[i]) for i in range(b) for v, e in zip(pieces[i], extras[i], strict=True)]
+    out, extra_clips = [], None if extra is None else extra.unbind(0)
+    for i, clip in enumerate(flat.unbind(0)):
+        pieces = clip.split(chunk)
+        extras = [None] * len(pieces) if extra_clips is None else extra_clips[i].split(chunk)
+        out += [mlp(v, e, bias[i]) for v, e in zip(pieces, extras, strict=True)]
     return torch.cat(out).reshape(*pixels.shape[:-1], -1)
 
 
