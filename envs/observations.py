@@ -28,6 +28,8 @@ from worldsim import PhysicsWorld, Renderer, render_frame
 from worldsim.conditioning.arrays import stack
 from worldsim.scene.view import Camera
 from worldsim.teacher.gbuffer import Frame
+from worldsim.teacher.maps import render_maps
+from worldsim.teacher.scene_mesh import scene_mesh
 
 VECTOR_MODES = ("state", "proprio")
 PIXEL_MODES = ("rgb", "rgb_reference", "depth", "segmentation")
@@ -74,11 +76,16 @@ def capture(world: PhysicsWorld, modes: str | tuple[str, ...], size: int, camera
 
     ``rgb`` needs the albedo pass, the geometry maps and the light visibility (the learned
     renderer's inputs); ``rgb_reference`` only the lit pass; depth and segmentation come with either.
+    Without the lit pass, the maps come from :func:`worldsim.teacher.maps.render_maps` (compiled,
+    with an orthographic shadow map; the same pixels as TinyRenderer's to 99.9 %), else from
+    TinyRenderer, whose lit pass draws them anyway.
     """
     modes = (modes,) if isinstance(modes, str) else modes
-    lit, maps = "rgb_reference" in modes, "rgb" in modes or "rgb_reference" not in modes
-    passes = "all" if lit and maps else ("rgb" if lit else "maps")
-    return render_frame(world, camera, (size, size), passes=passes, visibility="rgb" in modes)
+    cam = camera if isinstance(camera, Camera) else world.spec.camera(camera)
+    if "rgb_reference" not in modes:
+        return render_maps([(scene_mesh(world), cam)], (size, size), visibility="rgb" in modes)[0]
+    passes = "all" if "rgb" in modes else "rgb"
+    return render_frame(world, cam, (size, size), passes=passes, visibility="rgb" in modes)
 
 
 def pixels(frame: Frame, obs_mode: str) -> np.ndarray:

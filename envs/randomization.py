@@ -24,7 +24,7 @@ import numpy as np
 import pybullet as pb
 
 from worldsim import PhysicsWorld
-from worldsim.physics.builders import texture_file
+from worldsim.physics.builders import load_texture, set_texture, texture_file
 from worldsim.scene.schema import CheckerTexture, PlaneBody, UrdfBody
 from worldsim.scene.view import Camera
 
@@ -77,12 +77,10 @@ def apply(world: PhysicsWorld, look: VisualDraw) -> None:
     for i, rgb in look.colors.items():
         uid = world.bodies[i].uid
         links = [-1, *range(pb.getNumJoints(uid, **kw))]
-        texture = pb.loadTexture(texture_file(look.textures[i]), **kw) if i in look.textures else -1
+        texture = load_texture(texture_file(look.textures[i]), world.client) if i in look.textures else -1
         for link in links:
-            if i in look.textures:
-                pb.changeVisualShape(uid, link, rgbaColor=[1.0, 1.0, 1.0, 1.0], textureUniqueId=texture, **kw)
-            else:
-                pb.changeVisualShape(uid, link, rgbaColor=[*rgb, 1.0], textureUniqueId=-1, **kw)
+            rgba = [1.0, 1.0, 1.0, 1.0] if i in look.textures else [*rgb, 1.0]
+            set_texture(uid, link, texture, world.client, rgbaColor=rgba)
     light = world.spec.light.model_copy(update={"direction": list(look.light_direction), "color": list(look.light_color)})
     world.spec = world.spec.model_copy(update={"light": light})
 

@@ -57,6 +57,39 @@ def orientation_xyzw(body: BodyBase) -> list[float]:
     return [0.0, 0.0, 0.0, 1.0]
 
 
+# What each client's textures hold, for renderers outside PyBullet: ``getVisualShapeData`` reports the
+# texture a shape was loaded with, never one set later by ``changeVisualShape``.
+_TEXTURE_FILES: dict[int, dict[int, str]] = {}  # client -> texture id -> file
+_APPLIED: dict[int, dict[tuple[int, int], str | None]] = {}  # client -> (uid, link) -> file or None
+
+
+def load_texture(path: str, client: int) -> int:
+    """``pb.loadTexture``, remembering which file the returned id holds."""
+    tex = pb.loadTexture(path, physicsClientId=client)
+    _TEXTURE_FILES.setdefault(client, {})[tex] = path
+    return tex
+
+
+def set_texture(uid: int, link: int, texture: int, client: int, **change) -> None:
+    """``pb.changeVisualShape(textureUniqueId=texture, **change)`` (-1: no texture), remembered for
+    :func:`applied_textures`; ``texture`` must come from :func:`load_texture`."""
+    pb.changeVisualShape(uid, link, textureUniqueId=texture, physicsClientId=client, **change)
+    path = _TEXTURE_FILES.get(client, {}).get(texture) if texture >= 0 else None
+    _APPLIED.setdefault(client, {})[(uid, link)] = path
+
+
+def applied_textures(client: int) -> dict[tuple[int, int], str | None]:
+    """The textures set through :func:`set_texture` in ``client``: ``(uid, link)`` -> file, or None
+    where the texture was removed. Shapes not listed keep the texture they were loaded with."""
+    return _APPLIED.get(client, {})
+
+
+def forget_textures(client: int) -> None:
+    """Drop a disconnected client's records (a new client may reuse its number)."""
+    _TEXTURE_FILES.pop(client, None)
+    _APPLIED.pop(client, None)
+
+
 def texture_file(texture: CheckerTexture | ImageTexture) -> str:
     """An image file for a texture spec (procedural checkers are drawn into the cache)."""
     if isinstance(texture, ImageTexture):
@@ -180,9 +213,9 @@ def build_body(body: BodyBase, index: int, client: int, physics: PhysicsSettings
         built = BuiltBody(uid=uid, mass=mass)
         links = [-1]
     if body.texture is not None:
-        tex = pb.loadTexture(texture_file(body.texture), physicsClientId=client)
+        tex = load_texture(texture_file(body.texture), client)
         for link in links:
-            pb.changeVisualShape(built.uid, link, textureUniqueId=tex, physicsClientId=client)
+            set_texture(built.uid, link, tex, client)
     _set_dynamics(built.uid, body, links, physics or PhysicsSettings(), client)
     if not body.collide:
         for link in links:

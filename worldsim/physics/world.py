@@ -20,7 +20,7 @@ import pybullet as pb
 
 from worldsim.errors import PhysicsError, SceneWarning
 from worldsim.materials import material_id
-from worldsim.physics.builders import BuiltBody, build_body, orientation_xyzw
+from worldsim.physics.builders import BuiltBody, build_body, forget_textures, orientation_xyzw
 from worldsim.physics.constraints import create_constraint
 from worldsim.physics.events import EventQueue
 from worldsim.physics.snapshot import Snapshot
@@ -148,6 +148,7 @@ class PhysicsWorld:
                 pb.disconnect(physicsClientId=self.client)
             except pb.error:
                 pass
+            forget_textures(self.client)
             self.client = -1
 
     def __enter__(self) -> "PhysicsWorld":

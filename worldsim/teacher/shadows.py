@@ -106,9 +106,84 @@ def _rows(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.einsum("mk,nk->mn", matrix, points)
 
 
+@dataclass(frozen=True)
+class LightView:
+    """A square shadow map fitted to the receivers a camera sees: the sun's frame and the map's extent.
+
+    ``right``, ``up``, ``l_dir`` are the sun's axes; the map spans ``[-half, half]`` about ``centre``
+    across the sun and records, per texel, the distance along ``l_dir`` back from ``eye``."""
+
+    right: np.ndarray
+    up: np.ndarray
+    l_dir: np.ndarray
+    centre: np.ndarray  # the map's middle, level (along the sun) with the receiver farthest from it
+    half: float
+    size: int
+    along_lo: float
+    along_hi: float
+
+    @property
+    def texel(self) -> float:
+        return 2.0 * self.half / self.size
+
+    @property
+    def eye(self) -> np.ndarray:
+        return self.centre + self.l_dir * DISTANCE
+
+
+def fit_light_view(direction, points: np.ndarray, size: int) -> LightView:
+    """The map of ``size`` texels covering ``points (N, 3)`` (the visible receivers) as seen from the sun."""
+    l_dir = np.asarray(direction, dtype=np.float64)
+    l_dir = l_dir / np.linalg.norm(l_dir)
+    right, up = _light_frame(l_dir)
+    light_axes = _rows(np.stack([right, up, l_dir]), points)  # across, across, along the sun
+    lo, hi = light_axes[:2].min(axis=1), light_axes[:2].max(axis=1)
+    half = 0.5 * float((hi - lo).max()) * (1 + 4.0 / size) + 1e-3  # a two-texel margin
+    along_lo, along_hi = float(light_axes[2].min()), float(light_axes[2].max())
+    centre = right * (0.5 * (lo[0] + hi[0])) + up * (0.5 * (lo[1] + hi[1])) + l_dir * along_lo
+    return LightView(right, up, l_dir, centre, half, size, along_lo, along_hi)
+
+
+def receivers(pos: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flat indices of the pixels showing a surface, and their world positions as float64 (N, 3)."""
+    index = np.flatnonzero(seg.reshape(-1) >= 0)
+    return index, pos.reshape(-1, 3)[index].astype(np.float64)
+
+
+def idle_planes(view: LightView, points: np.ndarray, planes: Sequence[Plane]) -> list[Plane]:
+    """The planes that cannot shadow any receiver, so the map leaves them out."""
+    # Receivers within the acne offset below a plane count as on it (their probes are lifted off anyway).
+    return [plane for plane in planes if _cannot_shadow(plane, view.l_dir, points, 2.0 * view.texel)]
+
+
+def lookup(view: LightView, texel_of, depth_map: np.ndarray, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Per receiver, 1.0 where the sun reaches it and 0.0 where the map holds something nearer the sun.
+
+    Args:
+        view: the fitted map.
+        texel_of: ``probe (N, 3) -> (col, row, distance)``: where a point falls in the map and how far
+            it is from the map's eye along the sun, in the map's own projection.
+        depth_map: (size, size) distances along the sun from the eye (far where empty).
+        points, normals: the receivers (N, 3) and their world normals.
+    """
+    texel, l_dir = view.texel, view.l_dir
+    # Normal offset: move each receiver a texel and a half off its surface (and towards the sun) so a
+    # lit surface never shadows itself through the map's discretisation ("shadow acne").
+    probe = points + 1.5 * texel * normals + 0.5 * texel * l_dir
+    col, row, distance = texel_of(probe)
+    col = np.clip(col.astype(int), 0, view.size - 1)
+    row = np.clip(row.astype(int), 0, view.size - 1)
+    # A surface turned away from the sun is in its own (attached) shadow; the map alone cannot tell for
+    # a one-sided wall, whose two faces lie at the same depth from the sun.
+    # not 0: pixel normals are finite differences, noisy at the terminator
+    facing = _rows(l_dir.astype(np.float32)[None], normals)[0] > -0.1
+    return ((distance <= depth_map[row, col] + texel) & facing).astype(np.float32)
+
+
 def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarray, seg: np.ndarray,
                      size: int | None = None, planes: Sequence[Plane] = ()) -> np.ndarray:
-    """Per pixel, 1 where the sun reaches the surface and 0 where geometry blocks it (and where empty).
+    """Per pixel, 1 where the sun reaches the surface and 0 where geometry blocks it (and where empty),
+    from a TinyRenderer shadow map.
 
     Args:
         client: the PyBullet client whose visual shapes cast the shadows.
@@ -125,48 +200,27 @@ def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarra
     """
     height, width = seg.shape
     out = np.zeros((height, width), np.float32)
-    fg = seg >= 0
-    if not fg.any():
+    index, points = receivers(pos, seg)
+    if index.size == 0:
         return out
-    l_dir = np.asarray(direction, dtype=np.float64)
-    l_dir /= np.linalg.norm(l_dir)
-    right, up = _light_frame(l_dir)
-    size = size or map_size((width, height))
-    # Receivers as (3, N) rows: every later step reads whole contiguous rows (column reductions of an
-    # (N, 3) array took longer than the products themselves).
-    index = np.flatnonzero(fg)
-    points = pos.reshape(-1, 3)[index].astype(np.float64)
-    light_axes = _rows(np.stack([right, up, l_dir]), points)  # across, across, along the sun
-    lo, hi = light_axes[:2].min(axis=1), light_axes[:2].max(axis=1)
-    half = 0.5 * float((hi - lo).max()) * (1 + 4.0 / size) + 1e-3  # a two-texel margin
-    texel = 2.0 * half / size
-    along_lo, along_hi = light_axes[2].min(), light_axes[2].max()
-    centre = right * (0.5 * (lo[0] + hi[0])) + up * (0.5 * (lo[1] + hi[1])) + l_dir * along_lo
-    eye = centre + l_dir * DISTANCE
-    near, far = DISTANCE - CASTER_RANGE - float(along_hi - along_lo), DISTANCE + 1.0
-    view = pb.computeViewMatrix(eye.tolist(), centre.tolist(), up.tolist())
+    view = fit_light_view(direction, points, size or map_size((width, height)))
+    size, centre, eye, half = view.size, view.centre, view.eye, view.half
+    near, far = DISTANCE - CASTER_RANGE - (view.along_hi - view.along_lo), DISTANCE + 1.0
+    gl_view = pb.computeViewMatrix(eye.tolist(), centre.tolist(), view.up.tolist())
     proj = pb.computeProjectionMatrixFOV(2 * math.degrees(math.atan(half / DISTANCE)), 1.0, near, far)
-    # Receivers within the acne offset below a plane count as on it (their probes are lifted off anyway).
-    skip = [plane for plane in planes if _cannot_shadow(plane, l_dir, points, 2.0 * texel)]
-    with _hidden(client, skip):
-        _, _, _, zbuf, _ = pb.getCameraImage(size, size, view, proj, renderer=pb.ER_TINY_RENDERER, shadow=0,
+    with _hidden(client, idle_planes(view, points, planes)):
+        _, _, _, zbuf, _ = pb.getCameraImage(size, size, gl_view, proj, renderer=pb.ER_TINY_RENDERER, shadow=0,
                                              flags=pb.ER_NO_SEGMENTATION_MASK, physicsClientId=client)
     depth_map = linear_depth(np.asarray(zbuf, np.float64).reshape(size, size), near, far)
-    # Normal offset: move each receiver a texel and a half off its surface (and towards the sun) so a
-    # lit surface never shadows itself through the map's discretisation ("shadow acne").
-    lit_normals = normals.reshape(-1, 3)[index]
-    probe = points + 1.5 * texel * lit_normals + 0.5 * texel * l_dir
     # One affine product gives clip x, y, w and the eye-space depth (no homogeneous column built).
-    view_m, clip_m = _gl(view), _gl(proj) @ _gl(view)
+    view_m, clip_m = _gl(gl_view), _gl(proj) @ _gl(gl_view)
     affine = np.stack([clip_m[0], clip_m[1], clip_m[3], -view_m[2]])  # (4, 4): rows x, y, w, depth
-    clip_x, clip_y, clip_w, distance = _rows(affine[:, :3], probe) + affine[:, 3:]
-    col = np.clip(((clip_x / clip_w + 1) * 0.5 * size).astype(int), 0, size - 1)
-    row = np.clip(((1 - clip_y / clip_w) * 0.5 * size).astype(int), 0, size - 1)
-    # A surface turned away from the sun is in its own (attached) shadow; the map alone cannot tell for
-    # a one-sided wall, whose two faces lie at the same depth from the sun.
-    # not 0: pixel normals are finite differences, noisy at the terminator
-    facing = _rows(l_dir.astype(np.float32)[None], lit_normals)[0] > -0.1
-    out.reshape(-1)[index] = ((distance <= depth_map[row, col] + texel) & facing).astype(np.float32)
+
+    def texel_of(probe: np.ndarray):
+        clip_x, clip_y, clip_w, distance = _rows(affine[:, :3], probe) + affine[:, 3:]
+        return (clip_x / clip_w + 1) * 0.5 * size, (1 - clip_y / clip_w) * 0.5 * size, distance
+
+    out.reshape(-1)[index] = lookup(view, texel_of, depth_map, points, normals.reshape(-1, 3)[index])
     return out
 
 

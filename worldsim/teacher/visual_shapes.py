@@ -164,13 +164,22 @@ def visual_shapes(world: PhysicsWorld) -> list[VisualShape]:
     return shapes
 
 
+def _rigid_inverse(pose: np.ndarray) -> np.ndarray:
+    """The inverse of a rigid 4x4 transform (transpose the rotation; no LAPACK call, whose threads
+    spin on a busy 2-core machine)."""
+    out = np.eye(4)
+    out[:3, :3] = pose[:3, :3].T
+    out[:3, 3] = -pose[:3, :3].T @ pose[:3, 3]
+    return out
+
+
 def link_frames(world: PhysicsWorld, uid: int) -> dict[int, np.ndarray]:
     """World transforms (4x4) of a body's base link frame (-1) and every link frame (URDF frames)."""
     kw = {"physicsClientId": world.client}
     com_pos, com_orn = pb.getBasePositionAndOrientation(uid, **kw)
     inertial_pos, inertial_orn = pb.getDynamicsInfo(uid, -1, **kw)[3:5]
     # The base pose PyBullet reports is the inertial frame; the URDF link frame sits at its inverse offset.
-    frames = {-1: pose_matrix(com_pos, com_orn) @ np.linalg.inv(pose_matrix(inertial_pos, inertial_orn))}
+    frames = {-1: pose_matrix(com_pos, com_orn) @ _rigid_inverse(pose_matrix(inertial_pos, inertial_orn))}
     n = pb.getNumJoints(uid, **kw)
     if n:
         for link, state in enumerate(pb.getLinkStates(uid, list(range(n)), computeForwardKinematics=True, **kw)):

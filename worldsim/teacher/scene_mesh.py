@@ -1,0 +1,148 @@
+"""Every visual triangle of a world in flat tensors, posed each frame, for :mod:`worldsim.teacher.raster`.
+
+The shapes come from :func:`worldsim.teacher.visual_shapes.visual_shapes`, the list TinyRenderer
+draws, so the maps agree with its pictures. Colours and textures are read back from PyBullet each
+frame (one ``getVisualShapeData`` per body), so a ``changeVisualShape`` made after construction (the
+envs' visual randomization) is drawn as TinyRenderer would. Textures are known by the files
+:func:`worldsim.physics.builders.load_texture` loaded; a texture PyBullet loaded by itself (a URDF
+mesh's own material) is the mesh file's.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as pb
+
+from worldsim.physics.world import PhysicsWorld
+from worldsim.teacher.visual_shapes import link_frames, visual_shapes
+
+
+@dataclass
+class Surfaces:
+    """The colour of each shape now: base RGBA and texture (an index into ``textures`` or -1)."""
+
+    rgba: np.ndarray  # (S, 4) float64
+    texture: np.ndarray  # (S,) int64
+    atlas: "Atlas"  # the textures in use
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """Texture images packed end to end, for compiled lookups: image k's RGB texels start at
+    ``offsets[k]`` in ``texels``, row-major over its ``sizes[k]`` (rows, columns)."""
+
+    texels: np.ndarray  # uint8, flat
+    offsets: np.ndarray  # (K,) int64
+    sizes: np.ndarray  # (K, 2) int64
+
+
+@functools.lru_cache(maxsize=16)
+def atlas(paths: tuple[str, ...]) -> Atlas:
+    """The :class:`Atlas` of texture files, built once per set of files."""
+    images = [texture_image(path) for path in paths]
+    flat = [image.reshape(-1) for image in images] or [np.zeros(3, np.uint8)]
+    offsets = np.cumsum([0] + [len(f) for f in flat])[:-1].astype(np.int64)
+    sizes = np.array([image.shape[:2] for image in images] or [(1, 1)], dtype=np.int64)
+    return Atlas(np.concatenate(flat), offsets, sizes)
+
+
+@functools.lru_cache(maxsize=32)
+def texture_image(path: str) -> np.ndarray:
+    """A texture file as ``uint8 (h, w, 3)``, read once per process (read-only: it is shared)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        out = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    out.flags.writeable = False
+    return out
+
+
+class SceneMesh:
+    """The triangles of a world's visual shapes: local vertices, per-shape poses, UVs and colours.
+
+    Args:
+        world: the world; shapes of zero alpha are kept (they are skipped per frame, as
+            TinyRenderer skips them), so hiding a shape needs no rebuild.
+    """
+
+    def __init__(self, world: PhysicsWorld):
+        self._world = weakref.ref(world)  # weak: the per-world cache below must not keep worlds alive
+        self.shapes = visual_shapes(world)
+        verts, faces, uvs, shape_of_face = [], [], [], []
+        base = 0
+        for s, shape in enumerate(self.shapes):
+            v = np.asarray(shape.mesh.vertices, np.float64)
+            verts.append(np.concatenate([v, np.ones((len(v), 1))], 1) @ shape.local.T)
+            faces.append(np.asarray(shape.mesh.faces, np.int64) + base)
+            uvs.append(shape.uv if shape.uv is not None else np.zeros((len(v), 2), np.float32))
+            shape_of_face.append(np.full(len(shape.mesh.faces), s, np.int64))
+            base += len(v)
+        # vertices in their link frame (the shape's visual offset applied once, here)
+        self.vertices = np.ascontiguousarray(np.concatenate(verts)[:, :3])
+        self.faces = np.concatenate(faces)
+        self.uv = np.concatenate(uvs).astype(np.float64)
+        self.face_shape = np.concatenate(shape_of_face)
+        self.shape_start = np.cumsum([0] + [len(v) for v in verts])  # shape s owns vertices [start[s], start[s+1])
+        self.shape_body = np.array([s.body for s in self.shapes], dtype=np.int64)
+        self.face_body = self.shape_body[self.face_shape]
+
+    @property
+    def world(self) -> PhysicsWorld:
+        world = self._world()
+        if world is None:
+            raise RuntimeError("the world of this SceneMesh was closed and collected")
+        return world
+
+    def _rows(self) -> list[tuple]:
+        kw = {"physicsClientId": self.world.client}
+        by_uid = {uid: pb.getVisualShapeData(uid, **kw) for uid in dict.fromkeys(s.uid for s in self.shapes)}
+        seen: dict[int, int] = {}
+        rows = []
+        for shape in self.shapes:  # visual_shapes lists each body's rows in PyBullet's order
+            i = seen.get(shape.uid, 0)
+            rows.append(by_uid[shape.uid][i])
+            seen[shape.uid] = i + 1
+        return rows
+
+    def link_poses(self) -> np.ndarray:
+        """The world transform (S, 4, 4) of each shape's link in the world's current state."""
+        frames = {uid: link_frames(self.world, uid) for uid in dict.fromkeys(s.uid for s in self.shapes)}
+        return np.stack([frames[s.uid][s.link] for s in self.shapes])
+
+    def vertices_under(self, matrices: np.ndarray) -> np.ndarray:
+        """Every vertex (V, 4) under its shape's ``matrices (S, 4, 4)`` (e.g. projection @ view @ link)."""
+        out = np.empty((len(self.vertices), 4))
+        for s in range(len(self.shapes)):
+            lo, hi = self.shape_start[s], self.shape_start[s + 1]
+            out[lo:hi] = np.einsum("vk,jk->vj", self.vertices[lo:hi], matrices[s, :, :3]) + matrices[s, :, 3]
+        return out
+
+    def surfaces(self) -> Surfaces:
+        """The shapes' colours and textures now."""
+        from worldsim.physics.builders import applied_textures
+
+        applied = applied_textures(self.world.client)
+        index: dict[str, int] = {}
+        chosen = []
+        for shape in self.shapes:
+            path = applied.get((shape.uid, shape.link), shape.texture)
+            if path is not None and path not in index:
+                index[path] = len(index)
+            chosen.append(-1 if path is None else index[path])
+        rgba = np.array([row[7] for row in self._rows()], dtype=np.float64)
+        return Surfaces(rgba, np.array(chosen, dtype=np.int64), atlas(tuple(index)))
+
+
+_MESHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def scene_mesh(world: PhysicsWorld) -> SceneMesh:
+    """The :class:`SceneMesh` of ``world``, built on first use and kept as long as the world is."""
+    mesh = _MESHES.get(world)
+    if mesh is None:
+        mesh = _MESHES[world] = SceneMesh(world)
+    return mesh
