@@ -50,7 +50,7 @@ def test_maps_match_tinyrenderer(path, res):
 
 def test_randomized_colours_and_textures_are_drawn():
     """Colours and checkers painted after the world was built (the envs' visual randomization)."""
-    from envs import randomization
+    from worldsim_envs import randomization
 
     spec = load_scene(TASKS / "panda_push.yaml")
     with PhysicsWorld(spec, visual_faces=visual_faces_for(64)) as world:
