@@ -10,6 +10,12 @@ from worldsim.teacher.maps import _gl
 from worldsim.teacher.raster import rasterize
 
 
+def _soup(tris: np.ndarray, depth: np.ndarray, image: np.ndarray, batch: int, height: int, width: int, **kw):
+    """:func:`rasterize` of separate triangles (T, 3, 3) with per-corner depths (T, 3)."""
+    faces = np.arange(3 * len(tris)).reshape(-1, 3)
+    return rasterize(tris.reshape(-1, 3), depth.reshape(-1), faces, image, batch, height, width, **kw)
+
+
 def _ortho(pixels: np.ndarray, size: int) -> np.ndarray:
     """Clip-space (x, y, w=1) of points given in pixel units (x right, y down) of a ``size`` image."""
     x = pixels[..., 0] / size * 2 - 1
@@ -20,7 +26,7 @@ def _ortho(pixels: np.ndarray, size: int) -> np.ndarray:
 def test_coverage_is_the_samples_inside_the_triangle():
     size = 32
     corners = np.array([[3.2, 2.7], [29.1, 11.4], [9.8, 30.2]])
-    hits = rasterize(_ortho(corners, size)[None], np.ones((1, 3)), np.zeros(1, np.int64), 1, size, size)
+    hits = _soup(_ortho(corners, size)[None], np.ones((1, 3)), np.zeros(1, np.int64), 1, size, size)
     cols, rows = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
     a, b, c = corners
 
@@ -46,7 +52,7 @@ def test_floor_through_the_camera_has_the_ray_plane_depth():
     clip = corners @ matrix.T
     assert (clip[:, 3] < 0).any(), "the test needs corners behind the eye"
     tris = clip[[[0, 1, 2], [0, 2, 3]]][..., [0, 1, 3]]
-    hits = rasterize(tris, tris[..., 2], np.zeros(2, np.int64), 1, size[1], size[0], near=camera.near, far=camera.far)
+    hits = _soup(tris, tris[..., 2], np.zeros(2, np.int64), 1, size[1], size[0], near=camera.near, far=camera.far)
     intr, extr = intrinsics(camera, size), extrinsics(camera)
     cols, rows = np.meshgrid(np.arange(size[0]) + 0.5, np.arange(size[1]) + 0.5)
     rays = np.stack([(cols - intr[0, 2]) / intr[0, 0], (rows - intr[1, 2]) / intr[1, 1], np.ones_like(cols)], -1)
@@ -67,19 +73,19 @@ def test_nearest_triangle_wins_in_any_order_and_ties_keep_the_first():
         depth = np.array([[1.0] * 3, [1.0] * 3, [2.0] * 3, [2.0] * 3])
         if not near_first:
             depth = depth[::-1].copy()
-        hits = rasterize(tris, depth, np.zeros(4, np.int64), 1, size, size)
+        hits = _soup(tris, depth, np.zeros(4, np.int64), 1, size, size)
         covered = hits.triangle[0] >= 0
         assert covered.sum() > 150
         assert (hits.depth[0][covered] == 1.0).all()
-    same = rasterize(tris, np.ones((4, 3)), np.zeros(4, np.int64), 1, size, size)
+    same = _soup(tris, np.ones((4, 3)), np.zeros(4, np.int64), 1, size, size)
     assert set(np.unique(same.triangle[0])) == {-1, 0, 1}
 
 
 def test_images_of_a_batch_are_independent():
     size = 16
     tri = _ortho(np.array([[[2, 2], [14, 3], [5, 13]]], float), size)
-    both = rasterize(np.concatenate([tri, tri]), np.ones((2, 3)), np.array([0, 1]), 2, size, size)
-    alone = rasterize(tri, np.ones((1, 3)), np.zeros(1, np.int64), 1, size, size)
+    both = _soup(np.concatenate([tri, tri]), np.ones((2, 3)), np.array([0, 1]), 2, size, size)
+    alone = _soup(tri, np.ones((1, 3)), np.zeros(1, np.int64), 1, size, size)
     np.testing.assert_array_equal(both.triangle[0], alone.triangle[0])
     np.testing.assert_array_equal(both.triangle[1] >= 0, alone.triangle[0] >= 0)
     assert (both.triangle[1][both.triangle[1] >= 0] == 1).all()

@@ -3,11 +3,14 @@
 :func:`render_maps` is the map pass of :func:`worldsim.teacher.tiny.render_frame` (``passes="maps"``
 with the light visibility) for one or more ``(world, camera)`` views: the views' pictures are one
 compiled rasterizer call and their shadow maps another. The envs draw their ``rgb``, ``depth`` and
-``segmentation`` observations with it (PandaPush at 64², one view per call: 3.1 ms for the maps and
-5.6 ms with the light visibility, against TinyRenderer's 4.0 and 7.4 ms, in one run of
-``python benchmarks/maps.py``; at 256²: 25.5 and 43.1 against 32.5 and 50.6). Datasets and ``worldsim eval`` keep TinyRenderer's maps. Pixels are sampled where TinyRenderer samples them (``TINY_SAMPLE``), so the
-maps match the ones the shipped models learned from: on ``panda_push`` at 64², 99.95 % of pixels
-show the same body, depth agrees to 1e-5 m and albedo to ~2 levels (``tests/teacher/test_maps.py``).
+``segmentation`` observations with it. PandaPush, one view per call, in one run of
+``python benchmarks/maps.py``: at 64², 2.2 ms for the maps and 3.8 ms with the light visibility,
+against TinyRenderer's 4.0 and 7.3 ms (its lit pass, ``rgb_reference``: 5.5 ms); at 256², 22.5 and
+26.1 against 41.3 and 50.8. Datasets and ``worldsim eval`` keep TinyRenderer's maps.
+
+Pixels are sampled where TinyRenderer samples them (``TINY_SAMPLE``), so the maps match the ones the
+shipped models learned from: on ``panda_push`` at 64², 99.95 % of pixels show the same body, depth
+agrees to 1e-5 m and albedo to ~2 levels (``tests/teacher/test_maps.py``).
 
 The shadow maps are orthographic (the sun is a directional light), fitted to the receivers each
 camera sees, with the same normal-offset lookup as :func:`worldsim.teacher.shadows.light_visibility`.
@@ -54,10 +57,14 @@ def _drawn_faces(mesh: SceneMesh, surfaces: Surfaces, skip_bodies: Sequence[int]
     return np.flatnonzero(drawn[mesh.face_shape])
 
 
-def _clip_triangles(mesh: SceneMesh, link_poses: np.ndarray, matrix: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Clip-space ``x, y, w`` (F, 3, 3) of ``faces`` under ``matrix`` (4, 4) after each link's pose."""
-    clip = mesh.vertices_under(matrix @ link_poses)
-    return clip[:, [0, 1, 3]][mesh.faces[faces]]
+def _stack(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image, its vertices' clip coordinates (V, 4) and the faces (F, 3) it draws → one indexed
+    mesh for :func:`rasterize`: vertices, faces and each face's image."""
+    offsets = np.cumsum([0] + [len(clip) for clip, _ in parts])
+    clip = np.concatenate([clip for clip, _ in parts])
+    faces = np.concatenate([faces + offset for (_, faces), offset in zip(parts, offsets, strict=False)])
+    image = np.concatenate([np.full(len(faces), k, dtype=np.int64) for k, (_, faces) in enumerate(parts)])
+    return clip, faces, image
 
 
 @numba.njit(cache=True, nogil=True)
@@ -96,10 +103,12 @@ def _albedo(mesh: SceneMesh, surfaces: Surfaces, triangle: np.ndarray, bary: np.
 
 
 def _ortho(view: LightView) -> np.ndarray:
-    """The shadow map's projection (4, 4): rows x, y across the sun in [-1, 1] and w = 1."""
+    """The shadow map's projection (4, 4): rows x, y across the sun in [-1, 1], then the distance from
+    the map's eye along the sun (the depth the z-test compares), then w = 1."""
     m = np.zeros((4, 4))
     m[0, :3], m[0, 3] = view.right / view.half, -(view.right @ view.centre) / view.half
     m[1, :3], m[1, 3] = view.up / view.half, -(view.up @ view.centre) / view.half
+    m[2, :3], m[2, 3] = -view.l_dir, view.eye @ view.l_dir
     m[3, 3] = 1.0
     return m
 
@@ -107,7 +116,7 @@ def _ortho(view: LightView) -> np.ndarray:
 def _visibility(meshes: Sequence[SceneMesh], poses: Sequence[np.ndarray], surfaces: Sequence[Surfaces],
                 frames: Sequence[Frame]) -> list[np.ndarray]:
     """Each frame's light visibility, from one batched rasterization of every frame's shadow map."""
-    jobs, xyws, depths, images = [], [], [], []
+    jobs, parts = [], []
     for i, (mesh, pose, surf, frame) in enumerate(zip(meshes, poses, surfaces, frames, strict=True)):
         index, points = receivers(frame.world_position, frame.segmentation)
         if index.size == 0:
@@ -115,23 +124,15 @@ def _visibility(meshes: Sequence[SceneMesh], poses: Sequence[np.ndarray], surfac
         height, width = frame.segmentation.shape
         view = fit_light_view(mesh.world.spec.light.direction, points, map_size((width, height)))
         skip = [int(mesh.world.uid_to_index[plane.uid]) for plane in idle_planes(view, points, world_planes(mesh.world))]
-        faces = _drawn_faces(mesh, surf, skip)
-        # distance from the map's eye along the sun: a fourth row of the orthographic matrix
-        along = np.zeros((4, 4))
-        along[3, :3], along[3, 3] = -view.l_dir, view.eye @ view.l_dir
-        clip = mesh.vertices_under(_ortho(view) @ pose)
-        dist = mesh.vertices_under(along @ pose)[:, 3]
         jobs.append((i, index, points, view))
-        xyws.append(clip[:, [0, 1, 3]][mesh.faces[faces]])
-        depths.append(dist[mesh.faces[faces]])
-        images.append(np.full(len(faces), len(jobs) - 1, dtype=np.int64))
+        parts.append((mesh.vertices_under(_ortho(view) @ pose), mesh.faces[_drawn_faces(mesh, surf, skip)]))
     out = [np.zeros(f.segmentation.shape, np.float32) for f in frames]
     if not jobs:
         return out
     size, far = jobs[0][3].size, DISTANCE + 1.0
     near = DISTANCE - CASTER_RANGE - max(job[3].along_hi - job[3].along_lo for job in jobs)
-    hits = rasterize(np.concatenate(xyws), np.concatenate(depths), np.concatenate(images), len(jobs), size, size,
-                     near=near, far=far)
+    clip, faces, image = _stack(parts)
+    hits = rasterize(clip[:, [0, 1, 3]], clip[:, 2], faces, image, len(jobs), size, size, near=near, far=far)
     for k, (i, index, points, view) in enumerate(jobs):
         depth_map = np.where(hits.triangle[k] >= 0, hits.depth[k], far).astype(np.float64)
         axes = np.stack([view.right, view.up, view.l_dir])
@@ -165,19 +166,18 @@ def render_maps(views: Sequence[tuple[SceneMesh, Camera]], resolution: tuple[int
     meshes = [mesh for mesh, _ in views]
     poses = [mesh.link_poses() for mesh in meshes]
     surfaces = [mesh.surfaces() for mesh in meshes]
-    xyws, images, faces_of, cams = [], [], [], []
-    for i, ((mesh, camera), pose, surf) in enumerate(zip(views, poses, surfaces, strict=True)):
+    parts, faces_of, cams = [], [], []
+    for (mesh, camera), pose, surf in zip(views, poses, surfaces, strict=True):
         extr = extrinsics(camera)
         faces = _drawn_faces(mesh, surf)
         matrix = _gl(gl_projection(camera, (width, height))) @ _gl(gl_view(extr))
-        xyws.append(_clip_triangles(mesh, pose, matrix, faces))
-        images.append(np.full(len(faces), i, dtype=np.int64))
+        parts.append((mesh.vertices_under(matrix @ pose), mesh.faces[faces]))
         faces_of.append(faces)
         cams.append((camera, intrinsics(camera, (width, height)), extr))
-    xyw = np.concatenate(xyws)
+    clip, tri_faces, image = _stack(parts)
     near, far = min(c.near for c, _, _ in cams), max(c.far for c, _, _ in cams)
-    hits = rasterize(xyw, xyw[..., 2], np.concatenate(images), len(views), height, width, near=near, far=far,
-                     sample=sample)
+    hits = rasterize(clip[:, [0, 1, 3]], clip[:, 3], tri_faces, image, len(views), height, width, near=near,
+                     far=far, sample=sample)
     starts = np.cumsum([0] + [len(f) for f in faces_of])
     frames = [_frame(mesh, surf, hits, i, faces_of[i], int(starts[i]), cam)
               for i, ((mesh, _), surf, cam) in enumerate(zip(views, surfaces, cams, strict=True))]

@@ -33,18 +33,21 @@ class Hits:
 
 
 @numba.njit(cache=True, nogil=True)
-def _draw(xyw, depth, image, height, width, near, far, sample_x, sample_y, zbuf, triangle, bary):  # pragma: no cover
+def _draw(xyw, depth, faces, image, height, width, near, far, sample_x, sample_y, zbuf, triangle, bary):  # pragma: no cover
     """The compiled loop over triangles; see :func:`rasterize`."""
     m = np.empty((3, 3))
-    for t in range(xyw.shape[0]):
+    d = np.empty(3)
+    for t in range(faces.shape[0]):
         # Screen coordinates in sample units (column j's sample at x = j): fold the viewport into M,
         # whose columns are the vertices' (x·w, y·w, w).
         ahead = True
         for v in range(3):
-            w = xyw[t, v, 2]
-            m[0, v] = xyw[t, v, 0] * (0.5 * width) + w * (0.5 * width - sample_x)
-            m[1, v] = xyw[t, v, 1] * (-0.5 * height) + w * (0.5 * height - sample_y)
+            i = faces[t, v]
+            w = xyw[i, 2]
+            m[0, v] = xyw[i, 0] * (0.5 * width) + w * (0.5 * width - sample_x)
+            m[1, v] = xyw[i, 1] * (-0.5 * height) + w * (0.5 * height - sample_y)
             m[2, v] = w
+            d[v] = depth[i]
             ahead = ahead and w > 1e-9
         if ahead:  # bounding box of the projected vertices
             lo_x, hi_x, lo_y, hi_y = np.inf, -np.inf, np.inf, -np.inf
@@ -80,7 +83,7 @@ def _draw(xyw, depth, image, height, width, near, far, sample_x, sample_y, zbuf,
                 if l0 < 0.0 or l1 < 0.0 or l2 < 0.0 or total <= 0.0:
                     continue
                 l0, l1, l2 = l0 / total, l1 / total, l2 / total
-                z = l0 * depth[t, 0] + l1 * depth[t, 1] + l2 * depth[t, 2]
+                z = l0 * d[0] + l1 * d[1] + l2 * d[2]
                 pixel = base + row * width + col
                 if z < near or z > far or z >= zbuf[pixel]:
                     continue
@@ -89,30 +92,31 @@ def _draw(xyw, depth, image, height, width, near, far, sample_x, sample_y, zbuf,
                 bary[pixel, 0], bary[pixel, 1], bary[pixel, 2] = l0, l1, l2
 
 
-def rasterize(xyw: np.ndarray, depth: np.ndarray, image: np.ndarray, batch: int, height: int, width: int,
-              near: float = 0.0, far: float = np.inf, sample: tuple[float, float] = (0.5, 0.5)) -> Hits:
-    """Rasterize triangles given in clip space into ``batch`` images.
+def rasterize(xyw: np.ndarray, depth: np.ndarray, faces: np.ndarray, image: np.ndarray, batch: int, height: int,
+              width: int, near: float = 0.0, far: float = np.inf, sample: tuple[float, float] = (0.5, 0.5)) -> Hits:
+    """Rasterize an indexed triangle mesh given in clip space into ``batch`` images.
 
     Args:
-        xyw: (T, 3, 3): per triangle, per vertex, clip-space ``x, y, w`` (OpenGL: NDC x = x/w runs left
-            to right, NDC y = y/w bottom to top). An orthographic view has ``w = 1``.
-        depth: (T, 3) the per-vertex depth the z-test compares (the view depth ``w`` for a
+        xyw: (V, 3) per vertex, clip-space ``x, y, w`` (OpenGL: NDC x = x/w runs left to right,
+            NDC y = y/w bottom to top). An orthographic view has ``w = 1``.
+        depth: (V,) the per-vertex depth the z-test compares (the view depth ``w`` for a
             perspective camera, the distance along the view axis for an orthographic one).
+        faces: (T, 3) vertex indices of each triangle.
         image: (T,) which image each triangle is drawn into.
         batch, height, width: the images' count and size.
         near, far: depths outside this range are not drawn.
         sample: where in its pixel each pixel is sampled, (x right, y down) in pixels.
 
     Returns:
-        :class:`Hits`.
+        :class:`Hits`, whose ``triangle`` indexes ``faces``.
     """
     n_pixels = batch * height * width
     zbuf = np.full(n_pixels, np.inf)
     triangle = np.full(n_pixels, -1, dtype=np.int64)
     bary = np.zeros((n_pixels, 3))
     _draw(np.ascontiguousarray(xyw, np.float64), np.ascontiguousarray(depth, np.float64),
-          np.ascontiguousarray(image, np.int64), height, width, float(near), float(far),
-          float(sample[0]), float(sample[1]), zbuf, triangle, bary)
+          np.ascontiguousarray(faces, np.int64), np.ascontiguousarray(image, np.int64), height, width,
+          float(near), float(far), float(sample[0]), float(sample[1]), zbuf, triangle, bary)
     shape = (batch, height, width)
     return Hits(triangle.reshape(shape), bary.astype(np.float32).reshape(*shape, 3),
                 np.where(triangle >= 0, zbuf, 0.0).astype(np.float32).reshape(shape))

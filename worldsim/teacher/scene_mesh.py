@@ -1,11 +1,12 @@
-"""Every visual triangle of a world in flat tensors, posed each frame, for :mod:`worldsim.teacher.raster`.
+"""Every visual triangle of a world in flat arrays, posed each frame, for :mod:`worldsim.teacher.raster`.
 
 The shapes come from :func:`worldsim.teacher.visual_shapes.visual_shapes`, the list TinyRenderer
-draws, so the maps agree with its pictures. Colours and textures are read back from PyBullet each
-frame (one ``getVisualShapeData`` per body), so a ``changeVisualShape`` made after construction (the
-envs' visual randomization) is drawn as TinyRenderer would. Textures are known by the files
-:func:`worldsim.physics.builders.load_texture` loaded; a texture PyBullet loaded by itself (a URDF
-mesh's own material) is the mesh file's.
+draws, so the maps agree with its pictures. Colours are read back from PyBullet each frame (one
+``getVisualShapeData`` per body), so a ``changeVisualShape(rgbaColor=...)`` made after construction
+is drawn as TinyRenderer would. PyBullet does not report a texture set after loading, so textures
+are those :func:`worldsim.physics.builders.set_texture` applied (scene textures, the envs' visual
+randomization), else the one the shape was loaded with: a texture set by calling
+``pb.changeVisualShape(textureUniqueId=...)`` directly is not seen here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import functools
 import weakref
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pybullet as pb
 
@@ -59,6 +61,18 @@ def texture_image(path: str) -> np.ndarray:
         out = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     out.flags.writeable = False
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _transform(vertices, shape_start, matrices, out):  # pragma: no cover
+    """``out[v] = matrices[s] @ (vertices[v], 1)`` for the shape ``s`` owning each vertex (compiled: numpy
+    paid a call per shape)."""
+    for s in range(matrices.shape[0]):
+        m = matrices[s]
+        for v in range(shape_start[s], shape_start[s + 1]):
+            x, y, z = vertices[v, 0], vertices[v, 1], vertices[v, 2]
+            for r in range(4):
+                out[v, r] = m[r, 0] * x + m[r, 1] * y + m[r, 2] * z + m[r, 3]
 
 
 class SceneMesh:
@@ -116,9 +130,7 @@ class SceneMesh:
     def vertices_under(self, matrices: np.ndarray) -> np.ndarray:
         """Every vertex (V, 4) under its shape's ``matrices (S, 4, 4)`` (e.g. projection @ view @ link)."""
         out = np.empty((len(self.vertices), 4))
-        for s in range(len(self.shapes)):
-            lo, hi = self.shape_start[s], self.shape_start[s + 1]
-            out[lo:hi] = np.einsum("vk,jk->vj", self.vertices[lo:hi], matrices[s, :, :3]) + matrices[s, :, 3]
+        _transform(self.vertices, self.shape_start, np.ascontiguousarray(matrices, np.float64), out)
         return out
 
     def surfaces(self) -> Surfaces:
