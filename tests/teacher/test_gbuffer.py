@@ -55,3 +55,24 @@ def test_albedo_is_unlit_and_rgb_is_lit():
     assert frame.albedo[ball][:, 0].std() < 2 and frame.rgb[ball][:, 0].std() > 10
     # TinyRenderer keeps the previous call's light coefficients: a second lit render must still be lit.
     assert np.array_equal(frame.rgb, again.rgb)
+
+
+def test_normals_stay_on_their_object_and_skip_depth_jumps():
+    """A tilted plane (object 0) beside a box face (object 1), and a step inside the plane: every pixel's
+    normal is its own surface's, at the boundary and on both sides of the step."""
+    from worldsim.teacher.gbuffer import normals_from_positions
+
+    height, width = 12, 12
+    jj, ii = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    pos = np.stack([jj * 0.1, ii * 0.1, 0.05 * jj], -1)  # plane z = x / 2: normal (-1, 0, 2) / √5
+    pos[:, 6:, 2] += 1.0  # a step along the plane's normal direction inside the same object
+    seg = np.zeros((height, width), np.int32)
+    box = ii >= 9
+    pos[box] = np.stack([jj[box] * 0.1, np.full(box.sum(), 0.9, np.float32), 5.0 - ii[box] * 0.1], -1)  # plane y = 0.9
+    seg[box] = 1
+    seg[0, 0] = -1
+    normals = normals_from_positions(pos, seg, np.array([0.0, 0.0, 50.0]))
+    plane = np.array([-1.0, 0.0, 2.0]) / np.sqrt(5.0)
+    np.testing.assert_allclose(normals[(seg == 0)], np.broadcast_to(plane, ((seg == 0).sum(), 3)), atol=1e-5)
+    np.testing.assert_allclose(np.abs(normals[seg == 1][:, 1]), 1.0, atol=1e-5)
+    assert (normals[0, 0] == 0).all()

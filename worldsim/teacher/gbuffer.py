@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from worldsim.materials import EMPTY_MATERIAL_ID
@@ -32,44 +33,64 @@ class Frame:
     light_visibility: np.ndarray  # (H, W) float32: 1 lit, 0 in shadow (from the shadow map), 0 empty
 
 
-def _one_sided(pos: np.ndarray, seg: np.ndarray, axis: int) -> np.ndarray:
-    """Finite difference along ``axis`` (0 rows, 1 columns) preferring the neighbour on the same object.
-
-    Each pixel's forward step is the next pixel's backward step, so the differences, their lengths
-    and the same-object tests are computed once on the ``n - 1`` pairs and read through two views.
-    """
-    n = pos.shape[axis]
-
-    def pairs(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        return a[lo:hi] if axis == 0 else a[:, lo:hi]
-
-    step = pairs(pos, 1, n) - pairs(pos, 0, n - 1)  # pair i: pixel i's forward, pixel i+1's backward step
-    same = pairs(seg, 1, n) == pairs(seg, 0, n - 1)
-    length = np.einsum("...k,...k->...", step, step)  # squared: only compared
-    out = np.zeros_like(pos)
-    # Backward first, then forward where it is on the same object and, if the backward one is too,
-    # no longer (the other may span a depth discontinuity inside one object, e.g. a self-occluding mesh).
-    np.copyto(pairs(out, 1, n), step, where=same[..., None])
-    use_fwd = same.copy()
-    pairs(use_fwd, 1, n - 1)[...] &= ~pairs(same, 0, n - 2) | (pairs(length, 1, n - 1) <= pairs(length, 0, n - 2))
-    np.copyto(pairs(out, 0, n - 1), step, where=use_fwd[..., None])
+@numba.njit(cache=True, nogil=True)
+def _step(pos, seg, i, j, di, dj, height, width):  # pragma: no cover
+    """Pixel (i, j)'s one-sided difference along (di, dj): forward where the forward neighbour is on the
+    same object and, if the backward one is too, the forward step is no longer; else backward where
+    that neighbour is on the same object; else zero (the backward step of the pair (i-di, j-dj))."""
+    out = np.zeros(3, pos.dtype)
+    fi, fj, bi, bj = i + di, j + dj, i - di, j - dj
+    fwd_ok = fi < height and fj < width and seg[fi, fj] == seg[i, j]
+    bwd_ok = bi >= 0 and bj >= 0 and seg[bi, bj] == seg[i, j]
+    if fwd_ok and bwd_ok:
+        fwd_len = bwd_len = pos.dtype.type(0)
+        for k in range(3):
+            f, b = pos[fi, fj, k] - pos[i, j, k], pos[i, j, k] - pos[bi, bj, k]
+            fwd_len += f * f
+            bwd_len += b * b
+        fwd_ok = fwd_len <= bwd_len
+    if fwd_ok:
+        for k in range(3):
+            out[k] = pos[fi, fj, k] - pos[i, j, k]
+    elif bwd_ok:
+        for k in range(3):
+            out[k] = pos[i, j, k] - pos[bi, bj, k]
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _normals(pos, seg, camera_position, out):  # pragma: no cover
+    height, width = seg.shape
+    for i in range(height):
+        for j in range(width):
+            if seg[i, j] < 0:
+                continue
+            du = _step(pos, seg, i, j, 0, 1, height, width)
+            dv = _step(pos, seg, i, j, 1, 0, height, width)
+            n0 = du[1] * dv[2] - du[2] * dv[1]
+            n1 = du[2] * dv[0] - du[0] * dv[2]
+            n2 = du[0] * dv[1] - du[1] * dv[0]
+            norm = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+            if norm <= 1e-12:
+                continue
+            n0, n1, n2 = n0 / norm, n1 / norm, n2 / norm
+            facing = (n0 * (camera_position[0] - pos[i, j, 0]) + n1 * (camera_position[1] - pos[i, j, 1])
+                      + n2 * (camera_position[2] - pos[i, j, 2]))
+            sign = -1.0 if facing < 0 else 1.0
+            out[i, j, 0], out[i, j, 1], out[i, j, 2] = sign * n0, sign * n1, sign * n2
+
+
 def normals_from_positions(pos: np.ndarray, seg: np.ndarray, camera_position: np.ndarray) -> np.ndarray:
-    """Unit world-frame normals facing the camera, (H, W, 3); zero where undefined."""
-    du = _one_sided(pos, seg, axis=1)
-    dv = _one_sided(pos, seg, axis=0)
-    n = np.empty_like(pos)  # du × dv, by components (np.cross moves axes and copies)
-    n[..., 0] = du[..., 1] * dv[..., 2] - du[..., 2] * dv[..., 1]
-    n[..., 1] = du[..., 2] * dv[..., 0] - du[..., 0] * dv[..., 2]
-    n[..., 2] = du[..., 0] * dv[..., 1] - du[..., 1] * dv[..., 0]
-    norm = np.sqrt(np.einsum("...k,...k->...", n, n))[..., None]
-    n = np.divide(n, norm, out=np.zeros_like(n), where=norm > 1e-12)
-    facing = np.einsum("...k,...k->...", n, camera_position.astype(pos.dtype) - pos)
-    n *= np.where(facing < 0, -1.0, 1.0).astype(n.dtype)[..., None]
-    n[seg < 0] = 0.0
-    return n.astype(np.float32)
+    """Unit world-frame normals facing the camera, (H, W, 3); zero where undefined.
+
+    Each pixel's tangents are one-sided differences of the position map along rows and columns that
+    never cross an object boundary; where both neighbours are on the object, the shorter step wins
+    (the other may span a depth discontinuity inside one object, e.g. a self-occluding mesh).
+    Compiled (numba): the numpy version cost ~1 ms a 64² frame in the envs' map pass.
+    """
+    out = np.zeros(pos.shape, np.float32)
+    _normals(np.ascontiguousarray(pos, np.float32), np.ascontiguousarray(seg), np.asarray(camera_position, np.float32), out)
+    return out
 
 
 def derive_maps(depth: np.ndarray, seg: np.ndarray, material_lut: np.ndarray, intr: np.ndarray,

@@ -4,9 +4,9 @@
 with the light visibility) for one or more ``(world, camera)`` views: the views' pictures are one
 compiled rasterizer call and their shadow maps another. The envs draw their ``rgb``, ``depth`` and
 ``segmentation`` observations with it. PandaPush, one view per call, in one run of
-``python benchmarks/maps.py``: at 64², 2.2 ms for the maps and 3.8 ms with the light visibility,
-against TinyRenderer's 4.0 and 7.3 ms (its lit pass, ``rgb_reference``: 5.5 ms); at 256², 22.5 and
-26.1 against 41.3 and 50.8. Datasets and ``worldsim eval`` keep TinyRenderer's maps.
+``python benchmarks/maps.py``: at 64², 2.2 ms for the maps and 3.6 ms with the light visibility,
+against TinyRenderer's 3.9 and 7.3 ms (its lit pass, ``rgb_reference``: 5.4 ms); at 256², 15.2 and
+23.7 against 29.6 and 44.3. Datasets and ``worldsim eval`` keep TinyRenderer's maps.
 
 Pixels are sampled where TinyRenderer samples them (``TINY_SAMPLE``), so the maps match the ones the
 shipped models learned from: on ``panda_push`` at 64², 99.95 % of pixels show the same body, depth
