@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from worldsim.scene.view import Camera
-from worldsim.teacher.camera import extrinsics, gl_projection, gl_view, intrinsics
-from worldsim.teacher.maps import _gl
+from worldsim.teacher.camera import extrinsics, gl_matrix, gl_projection, gl_view, intrinsics
 from worldsim.teacher.raster import rasterize
 
 
@@ -47,7 +46,7 @@ def test_floor_through_the_camera_has_the_ray_plane_depth():
     """A floor whose corners lie behind the eye is drawn without clipping, at the exact depth."""
     camera = Camera(position=[0.0, 0.0, 1.0], target=[3.0, 0.0, 0.2], fov_deg=70, resolution=[48, 40], near=0.01, far=500)
     size = (48, 40)
-    matrix = _gl(gl_projection(camera, size)) @ _gl(gl_view(extrinsics(camera)))
+    matrix = gl_matrix(gl_projection(camera, size)) @ gl_matrix(gl_view(extrinsics(camera)))
     corners = np.array([[-200, -200, 0, 1], [200, -200, 0, 1], [200, 200, 0, 1], [-200, 200, 0, 1]], float)
     clip = corners @ matrix.T
     assert (clip[:, 3] < 0).any(), "the test needs corners behind the eye"

@@ -65,6 +65,12 @@ def gl_view(extr: np.ndarray) -> list[float]:
     return (_CV_TO_GL @ extr).T.reshape(-1).tolist()
 
 
+def gl_matrix(matrix) -> np.ndarray:
+    """A 4x4 numpy matrix from PyBullet's flattened column-major one (:func:`gl_view`, :func:`gl_projection`,
+    ``computeViewMatrix``...)."""
+    return np.asarray(matrix, dtype=np.float64).reshape(4, 4).T
+
+
 def gl_projection(camera: Camera, resolution: tuple[int, int]) -> list[float]:
     """PyBullet's projection matrix (what ``computeProjectionMatrixFOV`` returns)."""
     width, height = resolution

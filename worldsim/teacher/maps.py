@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from worldsim.scene.view import Camera
-from worldsim.teacher.camera import extrinsics, gl_projection, gl_view, intrinsics
+from worldsim.teacher.camera import extrinsics, gl_matrix, gl_projection, gl_view, intrinsics
 from worldsim.teacher.gbuffer import Frame, derive_maps
 from worldsim.teacher.raster import Hits, rasterize
 from worldsim.teacher.scene_mesh import SceneMesh, Surfaces
@@ -45,10 +45,6 @@ from worldsim.teacher.shadows import (
 TINY_SAMPLE = (0.0, 1.0)
 
 
-def _gl(matrix: list[float]) -> np.ndarray:
-    return np.asarray(matrix, np.float64).reshape(4, 4).T  # PyBullet's matrices are column-major
-
-
 def _drawn_faces(mesh: SceneMesh, surfaces: Surfaces, skip_bodies: Sequence[int] = ()) -> np.ndarray:
     """Indices of the faces drawn: TinyRenderer skips shapes of zero alpha; ``skip_bodies`` go too."""
     drawn = surfaces.rgba[:, 3] > 0
@@ -62,7 +58,7 @@ def _stack(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
     mesh for :func:`rasterize`: vertices, faces and each face's image."""
     offsets = np.cumsum([0] + [len(clip) for clip, _ in parts])
     clip = np.concatenate([clip for clip, _ in parts])
-    faces = np.concatenate([faces + offset for (_, faces), offset in zip(parts, offsets, strict=False)])
+    faces = np.concatenate([faces + offset for (_, faces), offset in zip(parts, offsets[:-1], strict=True)])
     image = np.concatenate([np.full(len(faces), k, dtype=np.int64) for k, (_, faces) in enumerate(parts)])
     return clip, faces, image
 
@@ -164,13 +160,13 @@ def render_maps(views: Sequence[tuple[SceneMesh, Camera]], resolution: tuple[int
     """
     width, height = resolution
     meshes = [mesh for mesh, _ in views]
-    poses = [mesh.link_poses() for mesh in meshes]
+    poses = [mesh.shape_poses() for mesh in meshes]
     surfaces = [mesh.surfaces() for mesh in meshes]
     parts, faces_of, cams = [], [], []
     for (mesh, camera), pose, surf in zip(views, poses, surfaces, strict=True):
         extr = extrinsics(camera)
         faces = _drawn_faces(mesh, surf)
-        matrix = _gl(gl_projection(camera, (width, height))) @ _gl(gl_view(extr))
+        matrix = gl_matrix(gl_projection(camera, (width, height))) @ gl_matrix(gl_view(extr))
         parts.append((mesh.vertices_under(matrix @ pose), mesh.faces[faces]))
         faces_of.append(faces)
         cams.append((camera, intrinsics(camera, (width, height)), extr))

@@ -20,7 +20,7 @@ import numpy as np
 import pybullet as pb
 
 from worldsim.physics.world import PhysicsWorld
-from worldsim.teacher.visual_shapes import link_frames, visual_shapes
+from worldsim.teacher.visual_shapes import shape_poses, visual_shapes
 
 
 @dataclass
@@ -90,13 +90,12 @@ class SceneMesh:
         base = 0
         for s, shape in enumerate(self.shapes):
             v = np.asarray(shape.mesh.vertices, np.float64)
-            verts.append(np.concatenate([v, np.ones((len(v), 1))], 1) @ shape.local.T)
+            verts.append(v)
             faces.append(np.asarray(shape.mesh.faces, np.int64) + base)
             uvs.append(shape.uv if shape.uv is not None else np.zeros((len(v), 2), np.float32))
             shape_of_face.append(np.full(len(shape.mesh.faces), s, np.int64))
             base += len(v)
-        # vertices in their link frame (the shape's visual offset applied once, here)
-        self.vertices = np.ascontiguousarray(np.concatenate(verts)[:, :3])
+        self.vertices = np.concatenate(verts)  # in each shape's own visual frame
         self.faces = np.concatenate(faces)
         self.uv = np.concatenate(uvs).astype(np.float64)
         self.face_shape = np.concatenate(shape_of_face)
@@ -122,13 +121,12 @@ class SceneMesh:
             seen[shape.uid] = i + 1
         return rows
 
-    def link_poses(self) -> np.ndarray:
-        """The world transform (S, 4, 4) of each shape's link in the world's current state."""
-        frames = {uid: link_frames(self.world, uid) for uid in dict.fromkeys(s.uid for s in self.shapes)}
-        return np.stack([frames[s.uid][s.link] for s in self.shapes])
+    def shape_poses(self) -> np.ndarray:
+        """The world transform (S, 4, 4) of each shape in the world's current state."""
+        return np.stack(shape_poses(self.world, self.shapes))
 
     def vertices_under(self, matrices: np.ndarray) -> np.ndarray:
-        """Every vertex (V, 4) under its shape's ``matrices (S, 4, 4)`` (e.g. projection @ view @ link)."""
+        """Every vertex (V, 4) under its shape's ``matrices (S, 4, 4)`` (e.g. projection @ view @ shape pose)."""
         out = np.empty((len(self.vertices), 4))
         _transform(self.vertices, self.shape_start, np.ascontiguousarray(matrices, np.float64), out)
         return out

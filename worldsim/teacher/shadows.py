@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as pb
 
-from worldsim.teacher.camera import linear_depth
+from worldsim.teacher.camera import gl_matrix, linear_depth
 
 DISTANCE = 1000.0  # metres from the receivers' centre to the map's eye
 CASTER_RANGE = 50.0  # casters this far towards the sun from the receivers still shadow them
@@ -94,10 +94,6 @@ def _light_frame(direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     right = np.cross(helper, direction)
     right /= np.linalg.norm(right)
     return right, np.cross(direction, right)
-
-
-def _gl(matrix: list[float]) -> np.ndarray:
-    return np.asarray(matrix, dtype=np.float64).reshape(4, 4).T  # PyBullet's matrices are column-major
 
 
 def _rows(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -213,7 +209,7 @@ def light_visibility(client: int, direction, pos: np.ndarray, normals: np.ndarra
                                              flags=pb.ER_NO_SEGMENTATION_MASK, physicsClientId=client)
     depth_map = linear_depth(np.asarray(zbuf, np.float64).reshape(size, size), near, far)
     # One affine product gives clip x, y, w and the eye-space depth (no homogeneous column built).
-    view_m, clip_m = _gl(gl_view), _gl(proj) @ _gl(gl_view)
+    view_m, clip_m = gl_matrix(gl_view), gl_matrix(proj) @ gl_matrix(gl_view)
     affine = np.stack([clip_m[0], clip_m[1], clip_m[3], -view_m[2]])  # (4, 4): rows x, y, w, depth
 
     def texel_of(probe: np.ndarray):
