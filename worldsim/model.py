@@ -163,34 +163,71 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     return torch.softmax(scores, dim=-1) @ v
 
 
-def window_padding(rows: int, cols: int, window: int, shift: bool) -> tuple[int, int, int]:
-    """Padding of a ``rows x cols`` token grid into whole windows: (before, after rows, after cols);
-    a shifted grid starts half a window early."""
-    before = window // 2 if shift else 0
-    return before, (-(rows + before)) % window, (-(cols + before)) % window
+@dataclass
+class WindowLayout:
+    """Where each token of a ``rows x cols`` grid sits in the windows of one shift, made once per
+    forward and shared by the blocks of that shift.
 
+    The grid is padded (after its end) to whole windows; a shifted layout is rolled by half a window,
+    as in Swin, so it keeps the unshifted count of windows: the tokens a roll brings together from
+    opposite borders are kept apart by the mask, exactly as if the grid had been padded before its
+    start instead (the old layout, which at 64² held four windows of 16 tokens in 4 × 64 slots).
 
-def window_mask(rows: int, cols: int, window: int, shift: bool, device=None) -> torch.Tensor | None:
-    """Additive attention mask ``(n, 1, 1, window²)`` leaving out the padded keys of a grid's windows
-    (0 for real keys, −10⁴ for padding), or None when no window holds padding.
-
-    Made once per forward and shared by the blocks of one shift (a boolean mask was turned into an
-    additive one inside attention by every block on every call). Finite rather than −inf: a window
-    of padding alone averages padded values, which the caller crops away, instead of making NaNs.
+    Attributes:
+        slots: ``(n * t,)`` the token in each window slot (``rows * cols``: a zero pad token), or
+            None where the windows are the grid itself in order.
+        inverse: ``(rows * cols,)`` each token's slot (None with ``slots``).
+        mask: ``(n, 1, t, t)`` additive, 0 where a query may see a key (same window of the shifted
+            grid, key not padding), −10⁴ elsewhere; None where every key is seen.
+        cos, sin: the rotary tables (:func:`rope_tables`) of each slot's token, ``(n, 1, t, head_dim)``.
+        tokens: slots per window, ``t = window²``.
     """
-    before, pad_r, pad_c = window_padding(rows, cols, window, shift)
-    if not (before or pad_r or pad_c):
-        return None
-    valid = F.pad(torch.ones(rows, cols, dtype=torch.bool, device=device), (before, pad_c, before, pad_r))
-    valid = rearrange(valid, "(gr wr) (gc wc) -> (gr gc) (wr wc)", wr=window, wc=window)
-    return torch.zeros(valid.shape, device=device).masked_fill(~valid, -1e4)[:, None, None, :]
+
+    slots: torch.Tensor | None
+    inverse: torch.Tensor | None
+    mask: torch.Tensor | None
+    cos: torch.Tensor
+    sin: torch.Tensor
+    tokens: int
+
+
+def window_layout(rows: int, cols: int, window: int, shift: bool,
+                  rope: tuple[torch.Tensor, torch.Tensor]) -> WindowLayout:
+    """The :class:`WindowLayout` of a ``rows x cols`` grid, with ``rope`` its ``(rows, cols, e)`` tables.
+
+    A token ``(r, c)`` belongs to window group ``((r + s) // window, (c + s) // window)``, with ``s``
+    half a window when shifted and 0 otherwise; it attends to the tokens of its group only.
+    """
+    device, s = rope[0].device, window // 2 if shift else 0
+    padded_r, padded_c = -(-rows // window) * window, -(-cols // window) * window
+    r = torch.arange(padded_r, device=device)[:, None]
+    c = torch.arange(padded_c, device=device)[None, :]
+    real = (r < rows) & (c < cols)
+    group = torch.where(real, ((r + s) // window) * (padded_c + 1) + (c + s) // window, -1)
+    token = torch.where(real, r * cols + c, rows * cols)
+    if s:
+        group, token = group.roll((-s, -s), (0, 1)), token.roll((-s, -s), (0, 1))
+
+    def windows(t: torch.Tensor) -> torch.Tensor:  # (R, C, ...) → (n, window², ...)
+        return rearrange(t, "(gr wr) (gc wc) ... -> (gr gc) (wr wc) ...", wr=window, wc=window)
+
+    group, token = windows(group), windows(token).reshape(-1)
+    keep = (group[:, :, None] == group[:, None, :]) & (group[:, None, :] >= 0)
+    mask = None if keep.all() else torch.zeros(keep.shape, device=device).masked_fill(~keep, -1e4)[:, None]
+    n, t = group.shape
+    in_order = n == 1 and bool((token == torch.arange(t, device=device)).all())
+    tables = [F.pad(table.reshape(rows * cols, -1), (0, 0, 0, 1))[token].reshape(n, 1, t, -1) for table in rope]
+    inverse = torch.empty(rows * cols, dtype=torch.long, device=device)
+    is_real = token < rows * cols
+    inverse[token[is_real]] = torch.arange(n * t, device=device)[is_real]
+    return WindowLayout(None if in_order else token, None if in_order else inverse, mask, *tables, t)
 
 
 class WindowAttention(nn.Module):
     """Self-attention inside windows of a token grid, with 2-D rotary positions.
 
-    ``shift`` offsets the windows by half a window (the grid is padded, and padded keys masked), so
-    alternating blocks connect neighbouring windows, as in Swin, without wrapping around the image.
+    ``shift`` offsets the windows by half a window (:class:`WindowLayout`), so alternating blocks
+    connect neighbouring windows, as in Swin, without wrapping around the image.
     """
 
     def __init__(self, dim: int, heads: int, window: int, shift: bool):
@@ -199,31 +236,18 @@ class WindowAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, rows: int, cols: int, rope: tuple[torch.Tensor, torch.Tensor],
-                mask: torch.Tensor | None) -> torch.Tensor:
-        # x: (B, rows*cols, D); rope: the grid's rope_tables, shared by every block;
-        # mask: window_mask of this grid and shift, made once per forward
-        b, _, d = x.shape
-        w = self.window
-        grid = x.reshape(b, rows, cols, d)
-        cos, sin = rope
-        before, pad_r, pad_c = window_padding(rows, cols, w, self.shift)
-        if before or pad_r or pad_c:
-            grid = F.pad(grid, (0, 0, before, pad_c, before, pad_r))
-            cos = F.pad(cos, (0, 0, before, pad_c, before, pad_r))
-            sin = F.pad(sin, (0, 0, before, pad_c, before, pad_r))
-        gr, gc = grid.shape[1] // w, grid.shape[2] // w
-
-        def windows(t: torch.Tensor) -> torch.Tensor:  # (..., gr*w, gc*w, C) → (..., gr*gc, w*w, C)
-            return rearrange(t, "... (gr wr) (gc wc) c -> ... (gr gc) (wr wc) c", wr=w, wc=w)
-
-        qkv = rearrange(self.qkv(windows(grid)), "b n t (three h e) -> three b n h t e", three=3, h=self.heads)
-        cos_w, sin_w = windows(cos)[:, None], windows(sin)[:, None]  # (n, 1, t, e): broadcast over batch and heads
-        q, k = apply_rope(qkv[:2], cos_w, sin_w)  # queries and keys in one pass
-        out = attention(q, k, qkv[2], mask)
-        out = rearrange(out, "b (gr gc) h (wr wc) e -> b (gr wr) (gc wc) (h e)", gr=gr, gc=gc, wr=w)
-        out = out[:, before:before + rows, before:before + cols]
-        return self.proj(out.reshape(b, rows * cols, d))
+    def forward(self, x: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
+        # x: (B, rows*cols, D). Queries, keys and values are made for the real tokens only and then
+        # gathered into window slots (the padded grid cost four times the products at 64²).
+        qkv = self.qkv(x)
+        if layout.slots is not None:
+            qkv = F.pad(qkv, (0, 0, 0, 1))[:, layout.slots]  # (B, n*t, 3D); the pad token is zeros
+        qkv = rearrange(qkv, "b (n t) (three h e) -> three b n h t e", t=layout.tokens, three=3, h=self.heads)
+        q, k = apply_rope(qkv[:2], layout.cos, layout.sin)  # queries and keys in one pass
+        out = rearrange(attention(q, k, qkv[2], layout.mask), "b n h t e -> b (n t) (h e)")
+        if layout.inverse is not None:
+            out = out[:, layout.inverse]
+        return self.proj(out)
 
 
 class Attention(nn.Module):
@@ -259,12 +283,11 @@ class DiTBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, rows: int, cols: int,
-                rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
-        # x: (B*T, N, D) tokens of each frame; c: (B*T, D); mask: window_mask for this block's shift
+    def forward(self, x: torch.Tensor, c: torch.Tensor, frames: int, layout: WindowLayout) -> torch.Tensor:
+        # x: (B*T, N, D) tokens of each frame; c: (B*T, D); layout: this block's shift's windows
         mods = self.ada(c).chunk(9, dim=-1)
         h = modulate(self.norms[0](x), mods[0], mods[1])
-        x = x + mods[2].unsqueeze(1) * self.space(h, rows, cols, rope, mask)
+        x = x + mods[2].unsqueeze(1) * self.space(h, layout)
         h = modulate(self.norms[1](x), mods[3], mods[4])
         h = rearrange(h, "(b t) n d -> (b n) t d", t=frames)
         h = rearrange(self.time(h), "(b n) t d -> (b t) n d", n=x.shape[1])
@@ -431,10 +454,10 @@ class WorldDiT(nn.Module):
         glob = self._global(cond)
         c = self.t_embed(t) + self.g_embed(glob.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
-        rope = rope_tables(*rope_2d(cfg.dim // cfg.heads, rows, cols, tokens.device))  # once per forward, not per block
-        masks = {shift: window_mask(rows, cols, cfg.window, shift, tokens.device) for shift in (False, True)}
+        rope = rope_tables(*rope_2d(cfg.dim // cfg.heads, rows, cols, tokens.device))
+        layouts = {shift: window_layout(rows, cols, cfg.window, shift, rope) for shift in (False, True)}  # once per forward
         for block in self.blocks:
-            tokens = block(tokens, c, frames, rows, cols, rope, masks[block.space.shift])
+            tokens = block(tokens, c, frames, layouts[block.space.shift])
         features = None
         if self.token_head is not None:
             features = self.token_head(F.layer_norm(tokens, (cfg.dim,)))
