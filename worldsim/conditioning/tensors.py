@@ -54,14 +54,19 @@ def _t(x: np.ndarray | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     return x.to(dtype) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
 
 
-def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
+def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = True) -> Conditions:
     """Conditions from shard-style arrays with a leading batch axis.
+
+    The maps are laid out channels last in memory (``maps`` and ``pbr`` are ``(B,T,C,H,W)`` views of
+    it): the model reads them channels last, so no copy is made to go there and back.
 
     Args:
         batch: ``albedo (B,T,H,W,3) uint8``, ``normals``/``world_position (B,T,H,W,3)``,
             ``depth``/``light_visibility``/``segmentation``/``material (B,T,H,W)``,
             ``extrinsics (B,T,4,4)``, ``light (B,10)``; for the Cycles look also ``pbr``, ``area_light``
             and ``environment`` (see :mod:`worldsim.conditioning.arrays`).
+        pbr: build the Cycles look's conditions when the batch has them; False skips them (a
+            raster-look model does not read them, and they were half the cost of a 64² env frame).
     """
     albedo = _t(batch["albedo"]) / 127.5 - 1.0  # (B, T, H, W, 3)
     normals = _t(batch["normals"])
@@ -82,17 +87,17 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor]) -> Conditions:
     maps = torch.cat([
         albedo, normals, lambert[..., None], specular[..., None], _t(batch["light_visibility"])[..., None],
         (depth / 5.0)[..., None], (pos / 2.0).clamp(-4, 4), fg[..., None], boundary(seg)[..., None],
-    ], dim=-1).permute(0, 1, 4, 2, 3).contiguous()  # (B, T, C, H, W)
+    ], dim=-1).permute(0, 1, 4, 2, 3)  # (B, T, C, H, W)
     light_cam = torch.einsum("bij,bj->bi", extr[:, 0, :3, :3], light[:, :3])  # (B, 3) in the camera frame
-    pbr = environment = None
-    if "pbr" in batch and "area_light" in batch and "environment" in batch:
+    surfaces = environment = None
+    if pbr and "pbr" in batch and "area_light" in batch and "environment" in batch:
         environment = _t(batch["environment"])
         surface = torch.cat([_t(batch["pbr"]) / 255.0, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
         background, ambient = environment_maps(environment, _t(batch["intrinsics"]), extr, normals, fg)
-        pbr = torch.cat([surface, background, ambient], dim=-1).permute(0, 1, 4, 2, 3).contiguous()
+        surfaces = torch.cat([surface, background, ambient], dim=-1).permute(0, 1, 4, 2, 3)
     return Conditions(
         maps=maps, material=_t(batch["material"], torch.long),
-        global_=torch.cat([light, light_cam], dim=-1), pbr=pbr, environment=environment,
+        global_=torch.cat([light, light_cam], dim=-1), pbr=surfaces, environment=environment,
     )
 
 
