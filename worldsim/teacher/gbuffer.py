@@ -37,8 +37,8 @@ class Frame:
 def _step(pos, seg, i, j, di, dj, height, width):  # pragma: no cover
     """Pixel (i, j)'s one-sided difference along (di, dj): forward where the forward neighbour is on the
     same object and, if the backward one is too, the forward step is no longer; else backward where
-    that neighbour is on the same object; else zero (the backward step of the pair (i-di, j-dj))."""
-    out = np.zeros(3, pos.dtype)
+    that neighbour is on the same object; else zero (the backward step of the pair (i-di, j-dj)).
+    Three scalars, not an array: an array allocated per pixel and axis was most of the pass's time."""
     fi, fj, bi, bj = i + di, j + dj, i - di, j - dj
     fwd_ok = fi < height and fj < width and seg[fi, fj] == seg[i, j]
     bwd_ok = bi >= 0 and bj >= 0 and seg[bi, bj] == seg[i, j]
@@ -50,12 +50,11 @@ def _step(pos, seg, i, j, di, dj, height, width):  # pragma: no cover
             bwd_len += b * b
         fwd_ok = fwd_len <= bwd_len
     if fwd_ok:
-        for k in range(3):
-            out[k] = pos[fi, fj, k] - pos[i, j, k]
-    elif bwd_ok:
-        for k in range(3):
-            out[k] = pos[i, j, k] - pos[bi, bj, k]
-    return out
+        return pos[fi, fj, 0] - pos[i, j, 0], pos[fi, fj, 1] - pos[i, j, 1], pos[fi, fj, 2] - pos[i, j, 2]
+    if bwd_ok:
+        return pos[i, j, 0] - pos[bi, bj, 0], pos[i, j, 1] - pos[bi, bj, 1], pos[i, j, 2] - pos[bi, bj, 2]
+    zero = pos.dtype.type(0)
+    return zero, zero, zero
 
 
 @numba.njit(cache=True, nogil=True)
