@@ -45,6 +45,19 @@ def pose_matrix(position, quaternion) -> np.ndarray:
     return out
 
 
+def pose_matrices(positions, quaternions) -> np.ndarray:
+    """:func:`pose_matrix` of many poses at once: ``(N, 3)`` positions, ``(N, 4)`` xyzw quaternions → ``(N, 4, 4)``.
+    One set of array operations instead of N small ones (a Panda's 12 links cost 0.3 ms a frame so)."""
+    q = np.asarray(quaternions, dtype=float)
+    x, y, z, w = (q / np.sqrt(np.einsum("nk,nk->n", q, q))[:, None]).T
+    out = np.zeros((len(q), 4, 4))
+    out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = 1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)
+    out[:, 1, 0], out[:, 1, 1], out[:, 1, 2] = 2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)
+    out[:, 2, 0], out[:, 2, 1], out[:, 2, 2] = 2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)
+    out[:, :3, 3], out[:, 3, 3] = positions, 1.0
+    return out
+
+
 def _box(extents) -> object:
     """A box with 24 vertices and per-face UVs 0..1, so faces shade flat and a texture covers each face."""
     import trimesh
@@ -182,8 +195,9 @@ def link_frames(world: PhysicsWorld, uid: int) -> dict[int, np.ndarray]:
     frames = {-1: pose_matrix(com_pos, com_orn) @ _rigid_inverse(pose_matrix(inertial_pos, inertial_orn))}
     n = pb.getNumJoints(uid, **kw)
     if n:
-        for link, state in enumerate(pb.getLinkStates(uid, list(range(n)), computeForwardKinematics=True, **kw)):
-            frames[link] = pose_matrix(state[4], state[5])
+        states = pb.getLinkStates(uid, list(range(n)), computeForwardKinematics=True, **kw)
+        poses = pose_matrices([state[4] for state in states], [state[5] for state in states])
+        frames.update(enumerate(poses))
     return frames
 
 
