@@ -198,29 +198,31 @@ def window_layout(rows: int, cols: int, window: int, shift: bool,
     A token ``(r, c)`` belongs to window group ``((r + s) // window, (c + s) // window)``, with ``s``
     half a window when shifted and 0 otherwise; it attends to the tokens of its group only.
     """
+    # Indices and mask are worked out on the CPU (small, and no device syncs for the checks), then moved.
     device, s = rope[0].device, window // 2 if shift else 0
     padded_r, padded_c = -(-rows // window) * window, -(-cols // window) * window
-    r = torch.arange(padded_r, device=device)[:, None]
-    c = torch.arange(padded_c, device=device)[None, :]
+    r, c = torch.arange(padded_r)[:, None], torch.arange(padded_c)[None, :]
     real = (r < rows) & (c < cols)
     group = torch.where(real, ((r + s) // window) * (padded_c + 1) + (c + s) // window, -1)
     token = torch.where(real, r * cols + c, rows * cols)
     if s:
         group, token = group.roll((-s, -s), (0, 1)), token.roll((-s, -s), (0, 1))
 
-    def windows(t: torch.Tensor) -> torch.Tensor:  # (R, C, ...) → (n, window², ...)
-        return rearrange(t, "(gr wr) (gc wc) ... -> (gr gc) (wr wc) ...", wr=window, wc=window)
+    def windows(t: torch.Tensor) -> torch.Tensor:  # (R, C) → (n, window²)
+        return rearrange(t, "(gr wr) (gc wc) -> (gr gc) (wr wc)", wr=window, wc=window)
 
     group, token = windows(group), windows(token).reshape(-1)
-    keep = (group[:, :, None] == group[:, None, :]) & (group[:, None, :] >= 0)
-    mask = None if keep.all() else torch.zeros(keep.shape, device=device).masked_fill(~keep, -1e4)[:, None]
     n, t = group.shape
-    in_order = n == 1 and bool((token == torch.arange(t, device=device)).all())
-    tables = [F.pad(table.reshape(rows * cols, -1), (0, 0, 0, 1))[token].reshape(n, 1, t, -1) for table in rope]
-    inverse = torch.empty(rows * cols, dtype=torch.long, device=device)
+    keep = (group[:, :, None] == group[:, None, :]) & (group[:, None, :] >= 0)
+    mask = None if keep.all() else torch.zeros(keep.shape).masked_fill(~keep, -1e4)[:, None].to(device)
+    slots = token.to(device)
+    tables = [F.pad(table.reshape(rows * cols, -1), (0, 0, 0, 1))[slots].reshape(n, 1, t, -1) for table in rope]
+    if n == 1 and bool((token == torch.arange(t)).all()):  # the grid is one window, in order
+        return WindowLayout(None, None, mask, *tables, t)
     is_real = token < rows * cols
-    inverse[token[is_real]] = torch.arange(n * t, device=device)[is_real]
-    return WindowLayout(None if in_order else token, None if in_order else inverse, mask, *tables, t)
+    inverse = torch.empty(rows * cols, dtype=torch.long)
+    inverse[token[is_real]] = torch.arange(n * t)[is_real]
+    return WindowLayout(slots, inverse.to(device), mask, *tables, t)
 
 
 class WindowAttention(nn.Module):
