@@ -2,8 +2,10 @@
 
 Counted as the MFU literature counts them (PaLM, appendix B): 2 FLOPs per multiply-add of every
 matrix product (linear layers, attention scores and their weighted sums), nothing for normalisation,
-activations, rotary positions or gathers. Attention is counted over the padded windows the model
-really computes. A training step is 3× the forward pass (the backward pass costs two forwards).
+activations, rotary positions or gathers. Queries, keys and values are counted for the real tokens,
+attention over the whole windows the model really computes (the grid padded to whole windows; a
+shifted layout is rolled, so it has as many windows as an unshifted one). A training step is 3×
+the forward pass (the backward pass costs two forwards).
 ``tests/test_flops.py`` checks the count against torch's own ``FlopCounterMode``.
 """
 
@@ -41,14 +43,11 @@ def forward_flops(config, height: int, width: int, batch: int = 1, frames: int |
     hidden = int(d * c.mlp_ratio)
     flops = 2 * tokens * c.in_channels * p * p * d  # patch embedding
     flops += 2 * batch * (128 * d + d * d) + 2 * batch * (c.global_in * d + d * d)  # time (128 features) and global MLPs
-    for i in range(c.depth):
-        before = w // 2 if i % 2 == 1 else 0
-        gr = math.ceil((rows + before) / w)
-        gc = math.ceil((cols + before) / w)
-        padded = bt * gr * gc * w * w
+    windows = math.ceil(rows / w) * math.ceil(cols / w)
+    for _ in range(c.depth):
         flops += 2 * bt * d * 9 * d  # adaLN modulation
-        flops += 2 * padded * d * 3 * d  # space qkv (on the padded windows)
-        flops += 4 * bt * gr * gc * (w * w) ** 2 * d  # window scores and weighted sums
+        flops += 2 * tokens * d * 3 * d  # space qkv (real tokens; gathered into window slots after)
+        flops += 4 * bt * windows * (w * w) ** 2 * d  # window scores and weighted sums
         flops += 2 * tokens * d * d  # space projection
         flops += 2 * tokens * d * 3 * d + 4 * batch * rows * cols * t * t * d + 2 * tokens * d * d  # time attention
         flops += 2 * tokens * d * hidden * 2  # MLP
