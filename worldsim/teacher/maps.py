@@ -31,7 +31,6 @@ from worldsim.teacher.scene_mesh import SceneMesh, Surfaces
 from worldsim.teacher.shadows import (
     CASTER_RANGE,
     DISTANCE,
-    LightView,
     fit_light_view,
     idle_planes,
     lookup,
@@ -98,17 +97,6 @@ def _albedo(mesh: SceneMesh, surfaces: Surfaces, triangle: np.ndarray, bary: np.
     return out.reshape(height, width, 3)
 
 
-def _ortho(view: LightView) -> np.ndarray:
-    """The shadow map's projection (4, 4): rows x, y across the sun in [-1, 1], then the distance from
-    the map's eye along the sun (the depth the z-test compares), then w = 1."""
-    m = np.zeros((4, 4))
-    m[0, :3], m[0, 3] = view.right / view.half, -(view.right @ view.centre) / view.half
-    m[1, :3], m[1, 3] = view.up / view.half, -(view.up @ view.centre) / view.half
-    m[2, :3], m[2, 3] = -view.l_dir, view.eye @ view.l_dir
-    m[3, 3] = 1.0
-    return m
-
-
 def _visibility(meshes: Sequence[SceneMesh], poses: Sequence[np.ndarray], surfaces: Sequence[Surfaces],
                 frames: Sequence[Frame]) -> list[np.ndarray]:
     """Each frame's light visibility, from one batched rasterization of every frame's shadow map."""
@@ -121,7 +109,7 @@ def _visibility(meshes: Sequence[SceneMesh], poses: Sequence[np.ndarray], surfac
         view = fit_light_view(mesh.world.spec.light.direction, points, map_size((width, height)))
         skip = [int(mesh.world.uid_to_index[plane.uid]) for plane in idle_planes(view, points, world_planes(mesh.world))]
         jobs.append((i, index, points, view))
-        parts.append((mesh.vertices_under(_ortho(view) @ pose), mesh.faces[_drawn_faces(mesh, surf, skip)]))
+        parts.append((mesh.vertices_under(view.projection() @ pose), mesh.faces[_drawn_faces(mesh, surf, skip)]))
     out = [np.zeros(f.segmentation.shape, np.float32) for f in frames]
     if not jobs:
         return out
@@ -131,17 +119,8 @@ def _visibility(meshes: Sequence[SceneMesh], poses: Sequence[np.ndarray], surfac
     hits = rasterize(clip[:, [0, 1, 3]], clip[:, 2], faces, image, len(jobs), size, size, near=near, far=far)
     for k, (i, index, points, view) in enumerate(jobs):
         depth_map = np.where(hits.triangle[k] >= 0, hits.depth[k], far).astype(np.float64)
-        axes = np.stack([view.right, view.up, view.l_dir])
-        offsets, eye_along = axes @ view.centre, float(view.eye @ view.l_dir)
-
-        def texel_of(probe: np.ndarray, axes=axes, offsets=offsets, view=view, eye_along=eye_along):
-            across_r, across_u, along = np.einsum("mk,nk->mn", axes, probe)
-            col = ((across_r - offsets[0]) / view.half + 1) * 0.5 * view.size
-            row = (1 - (across_u - offsets[1]) / view.half) * 0.5 * view.size
-            return col, row, eye_along - along
-
         normals = frames[i].normals.reshape(-1, 3)[index]
-        out[i].reshape(-1)[index] = lookup(view, texel_of, depth_map, points, normals)
+        out[i].reshape(-1)[index] = lookup(view, view.texel_of, depth_map, points, normals)
     return out
 
 

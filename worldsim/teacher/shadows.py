@@ -126,6 +126,26 @@ class LightView:
     def eye(self) -> np.ndarray:
         return self.centre + self.l_dir * DISTANCE
 
+    def projection(self) -> np.ndarray:
+        """The orthographic map's projection (4, 4): rows x, y across the sun in [-1, 1], then the
+        distance from the map's eye along the sun (the depth the z-test compares), then w = 1."""
+        m = np.zeros((4, 4))
+        m[0, :3], m[0, 3] = self.right / self.half, -(self.right @ self.centre) / self.half
+        m[1, :3], m[1, 3] = self.up / self.half, -(self.up @ self.centre) / self.half
+        m[2, :3], m[2, 3] = -self.l_dir, self.eye @ self.l_dir
+        m[3, 3] = 1.0
+        return m
+
+    def texel_of(self, probe: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where points ``(N, 3)`` fall in the orthographic map drawn with :meth:`projection`: column,
+        row (in texels) and distance from the map's eye along the sun, as :func:`lookup` takes them."""
+        axes = np.stack([self.right, self.up, self.l_dir])
+        offsets = axes @ self.centre
+        across_r, across_u, along = _rows(axes, probe)
+        col = ((across_r - offsets[0]) / self.half + 1) * 0.5 * self.size
+        row = (1 - (across_u - offsets[1]) / self.half) * 0.5 * self.size
+        return col, row, float(self.eye @ self.l_dir) - along
+
 
 def fit_light_view(direction, points: np.ndarray, size: int) -> LightView:
     """The map of ``size`` texels covering ``points (N, 3)`` (the visible receivers) as seen from the sun."""
