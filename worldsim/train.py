@@ -74,16 +74,18 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
 
 
 def to_inputs(batch: dict[str, np.ndarray], device: torch.device,
-              rng: np.random.Generator | torch.Generator | None = None, rows: tuple[slice, int] | None = None):
+              rng: np.random.Generator | torch.Generator | None = None, rows: tuple[slice, int] | None = None,
+              pbr: bool = True):
     """(data, conditions) tensors for a batch of windows.
 
     With ``rng``, context frames get Gaussian noise of a random strength in [0, 0.1] (the noise
     augmentation of DIAMOND and GameNGen), so at render time the model tolerates its own errors.
     ``rows = (slice, global_batch)`` says ``batch`` is that slice of a global batch: the noise is
     drawn for the global batch and sliced, so it does not depend on how the batch is split. A
-    ``torch.Generator`` (of the device the batch's tensors are on) draws it there instead.
+    ``torch.Generator`` (of the device the batch's tensors are on) draws it there instead. ``pbr``
+    False leaves out the Cycles look's conditions (a raster-look model trained on a Cycles dataset).
     """
-    cond = build_conditions(batch)
+    cond = build_conditions(batch, pbr=pbr)
     ctx = context_to_model(batch["context"])
     take, total = rows if rows is not None else (slice(None), ctx.shape[0])
     if isinstance(rng, torch.Generator):  # tensors on the device: draw there
@@ -261,7 +263,7 @@ class Trainer:
             context_rng = torch.Generator(self.device).manual_seed(seed + 1)
             device = self.device
         batch = {k: v[rows] for k, v in batch.items()}
-        data, cond = to_inputs(batch, device, rng=context_rng, rows=(rows, cfg.batch))
+        data, cond = to_inputs(batch, device, rng=context_rng, rows=(rows, cfg.batch), pbr=model_cfg.pbr)
         return data, cond, noise[rows], t[rows]
 
     def train_step(self) -> float:
@@ -290,7 +292,7 @@ class Trainer:
         context_prob = 0.0 if self.ema.config.use_physics else 1.0  # the pure-video model cannot start from nothing
         batch = sample_windows(self.arrays, self.val_clips, min(8, len(self.val_clips) * 4), self.ema.config.frames, rng,
                                context_prob, self.ema.config.context_frames)
-        data, cond = to_inputs(batch, self.device)
+        data, cond = to_inputs(batch, self.device, pbr=self.ema.config.pbr)
         noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(0)).to(self.device)
         out = model_to_frames(flow.sample(self.ema, noise, cond, steps=steps))
         ref = batch["rgb"]
