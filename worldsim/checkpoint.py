@@ -4,12 +4,16 @@ A model checkpoint is ``NAME.safetensors`` (weights) beside ``NAME.json`` (the m
 rebuilds it, plus what it was trained on, steps and metrics). Training state for exact resume adds
 ``train_state.safetensors`` (raw weights, EMA weights, optimizer moments) and ``train_state.json``.
 Every file is written to a temporary name and renamed, so a kill never leaves half a checkpoint.
+The JSON is also embedded in the safetensors header, with a write id the sidecar repeats: two
+files cannot be renamed as one, so a kill between the two renames leaves new weights beside the
+previous JSON, and the loader then takes the JSON the weights were written with.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +32,51 @@ NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT, "cycles": DEFAULT_CHECKPOINT
                      "pure_video": CHECKPOINT_DIR / "pure_video.safetensors"}  # the drift experiment's baseline
 
 
+EMBEDDED_KEY = "worldsim.meta"  # the safetensors header's copy of the sidecar
+WRITE_ID_KEY = "write_id"  # in both copies: equal when the sidecar belongs to these weights
+
+
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically (JSON last: it marks completeness)."""
+    """Write ``path`` (.safetensors, ``meta`` embedded) and its ``.json`` sidecar, each atomically."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, WRITE_ID_KEY: uuid.uuid4().hex}
     tmp = atomic_path(path)
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp),
+              metadata={EMBEDDED_KEY: json.dumps(meta)})
     os.replace(tmp, path)
     write_atomic(path.with_suffix(".json"), json.dumps(meta, indent=2))
+
+
+def _embedded_meta(path: Path) -> dict[str, Any] | None:
+    """The JSON written into ``path``'s header by :func:`save_tensors`; None for files from before it."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as fh:
+        text = (fh.metadata() or {}).get(EMBEDDED_KEY)
+    return None if text is None else json.loads(text)
+
+
+def _sidecar_meta(sidecar: Path, embedded: dict[str, Any] | None) -> dict[str, Any]:
+    """The sidecar's JSON, unless it is missing or stale (another write id) and the weights carry their own.
+
+    A sidecar without a write id is taken as written: a person may write or edit one by hand.
+    """
+    if not sidecar.is_file():
+        if embedded is None:
+            raise DataError(f"{sidecar}: file not found")
+        return embedded
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if embedded is None:
+            raise DataError(f"{sidecar}: not valid JSON ({exc})") from None
+        return embedded
+    if embedded is not None and meta.get(WRITE_ID_KEY, embedded[WRITE_ID_KEY]) != embedded[WRITE_ID_KEY]:
+        return embedded  # a kill fell between the two renames: these weights were written with this JSON
+    return meta
 
 
 def _looks_pickled(path: Path) -> bool:
@@ -55,7 +94,7 @@ def _looks_pickled(path: Path) -> bool:
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a safetensors file and its JSON sidecar.
+    """Read a safetensors file and its JSON sidecar (or the JSON embedded in it, when the sidecar is stale).
 
     Raises:
         DataError: a missing, truncated, corrupt or pickled file, naming it.
@@ -64,21 +103,32 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     from safetensors.torch import load_file
 
     path = Path(path)
-    sidecar = path.with_suffix(".json")
-    for p in (path, sidecar):
-        if not p.is_file():
-            raise DataError(f"{p}: file not found")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
     if _looks_pickled(path):
         raise DataError(f"{path}: looks like a pickled torch file; worldsim only loads safetensors (never unpickles)")
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise DataError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
+    return tensors, load_meta(path)
+
+
+def load_meta(path: str | Path) -> dict[str, Any]:
+    """The JSON that belongs to the safetensors file ``path``, without reading its tensors.
+
+    Raises:
+        DataError: a missing or corrupt file, naming it.
+    """
+    from safetensors import SafetensorError
+
+    path = Path(path)
     try:
-        meta = json.loads(sidecar.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{sidecar}: not valid JSON ({exc})") from None
-    return tensors, meta
+        embedded = _embedded_meta(path)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise DataError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
+    meta = _sidecar_meta(path.with_suffix(".json"), embedded)
+    return {k: v for k, v in meta.items() if k != WRITE_ID_KEY}
 
 
 def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:

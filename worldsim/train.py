@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from worldsim import flow
-from worldsim.checkpoint import load_tensors, save_model, save_tensors
+from worldsim.checkpoint import load_meta, load_tensors, save_model, save_tensors
 from worldsim.conditioning.tensors import build_conditions, context_to_model, frames_to_model, model_to_frames
 from worldsim.dataset import SHARD_KEYS, load_dataset
 from worldsim.errors import DataError
@@ -347,13 +347,10 @@ class Trainer:
 def _as_saved(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with the model sizes of the run it resumes, when it resumes one and leaves them open: a
     run saved before token features existed has none."""
-    sidecar = Path(cfg.out) / "train_state.json"
-    if cfg.token_features is not None or not sidecar.exists():
+    state = Path(cfg.out) / "train_state.safetensors"
+    if cfg.token_features is not None or not state.exists():
         return cfg
-    try:
-        saved = json.loads(sidecar.read_text()).get("config", {})
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{sidecar}: not valid JSON ({exc})") from None
+    saved = load_meta(state).get("config", {})
     return replace(cfg, token_features=saved.get("token_features") or 0)
 
 
