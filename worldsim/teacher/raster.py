@@ -35,55 +35,56 @@ class Hits:
 @numba.njit(cache=True, nogil=True)
 def _draw(xyw, depth, faces, image, height, width, near, far, sample_x, sample_y, zbuf, triangle, bary):  # pragma: no cover
     """The compiled loop over triangles; see :func:`rasterize`."""
-    m = np.empty((3, 3))
-    d = np.empty(3)
+    n = xyw.shape[0]
+    half_w, half_h = 0.5 * width, 0.5 * height
+    off_x, off_y = half_w - sample_x, half_h - sample_y
+    # Per vertex, once (a vertex is shared by ~6 triangles): its column of M, the screen coordinates in
+    # sample units (column j's sample at x = j) with the viewport folded in, (x·w, y·w, w); and, in front
+    # of the eye, where it projects.
+    mx, my, sx, sy = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    for v in range(n):
+        w = xyw[v, 2]
+        mx[v] = xyw[v, 0] * half_w + w * off_x
+        my[v] = xyw[v, 1] * (-half_h) + w * off_y
+        sx[v], sy[v] = (mx[v] / w, my[v] / w) if w > 1e-9 else (np.nan, np.nan)
     for t in range(faces.shape[0]):
-        # Screen coordinates in sample units (column j's sample at x = j): fold the viewport into M,
-        # whose columns are the vertices' (x·w, y·w, w).
-        ahead = True
-        for v in range(3):
-            i = faces[t, v]
-            w = xyw[i, 2]
-            m[0, v] = xyw[i, 0] * (0.5 * width) + w * (0.5 * width - sample_x)
-            m[1, v] = xyw[i, 1] * (-0.5 * height) + w * (0.5 * height - sample_y)
-            m[2, v] = w
-            d[v] = depth[i]
-            ahead = ahead and w > 1e-9
-        if ahead:  # bounding box of the projected vertices
-            lo_x, hi_x, lo_y, hi_y = np.inf, -np.inf, np.inf, -np.inf
-            for v in range(3):
-                sx, sy = m[0, v] / m[2, v], m[1, v] / m[2, v]
-                lo_x, hi_x, lo_y, hi_y = min(lo_x, sx), max(hi_x, sx), min(lo_y, sy), max(hi_y, sy)
-            x0, x1 = max(int(np.ceil(lo_x)), 0), min(int(np.floor(hi_x)), width - 1)
-            y0, y1 = max(int(np.ceil(lo_y)), 0), min(int(np.floor(hi_y)), height - 1)
+        i0, i1, i2 = faces[t, 0], faces[t, 1], faces[t, 2]
+        w0, w1, w2 = xyw[i0, 2], xyw[i1, 2], xyw[i2, 2]
+        if w0 > 1e-9 and w1 > 1e-9 and w2 > 1e-9:  # bounding box of the projected vertices
+            x0 = max(int(np.ceil(min(sx[i0], min(sx[i1], sx[i2])))), 0)
+            x1 = min(int(np.floor(max(sx[i0], max(sx[i1], sx[i2])))), width - 1)
+            y0 = max(int(np.ceil(min(sy[i0], min(sy[i1], sy[i2])))), 0)
+            y1 = min(int(np.floor(max(sy[i0], max(sy[i1], sy[i2])))), height - 1)
         else:  # a vertex behind the eye projects unboundedly: scan the whole image
             x0, x1, y0, y1 = 0, width - 1, 0, height - 1
         if x0 > x1 or y0 > y1:
             continue
-        # adjugate of M: unnormalised barycentrics are adj(M) @ (x, y, 1) / det(M)
-        a0 = m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]
-        a1 = m[0, 2] * m[2, 1] - m[0, 1] * m[2, 2]
-        a2 = m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1]
-        b0 = m[1, 2] * m[2, 0] - m[1, 0] * m[2, 2]
-        b1 = m[0, 0] * m[2, 2] - m[0, 2] * m[2, 0]
-        b2 = m[0, 2] * m[1, 0] - m[0, 0] * m[1, 2]
-        c0 = m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]
-        c1 = m[0, 1] * m[2, 0] - m[0, 0] * m[2, 1]
-        c2 = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
-        det = m[0, 0] * a0 + m[0, 1] * b0 + m[0, 2] * c0
+        m00, m01, m02, m10, m11, m12 = mx[i0], mx[i1], mx[i2], my[i0], my[i1], my[i2]
+        # adjugate of M = [[m0*], [m1*], [w*]]: unnormalised barycentrics are adj(M) @ (x, y, 1) / det(M)
+        a0, a1, a2 = m11 * w2 - m12 * w1, m02 * w1 - m01 * w2, m01 * m12 - m02 * m11
+        b0, b1, b2 = m12 * w0 - m10 * w2, m00 * w2 - m02 * w0, m02 * m10 - m00 * m12
+        c0, c1, c2 = m10 * w1 - m11 * w0, m01 * w0 - m00 * w1, m00 * m11 - m01 * m10
+        det = m00 * a0 + m01 * b0 + m02 * c0
         if abs(det) < 1e-30:
             continue
+        d0, d1, d2 = depth[i0], depth[i1], depth[i2]
+        positive = det > 0.0
         base = image[t] * height * width
         for row in range(y0, y1 + 1):
             for col in range(x0, x1 + 1):
-                l0 = (a0 * col + a1 * row + a2) / det
-                l1 = (b0 * col + b1 * row + b2) / det
-                l2 = (c0 * col + c1 * row + c2) / det
+                e0, e1, e2 = a0 * col + a1 * row + a2, b0 * col + b1 * row + b2, c0 * col + c1 * row + c2
+                # the signs of e / det, decided before dividing: most samples of small triangles miss
+                if positive:
+                    if e0 < 0.0 or e1 < 0.0 or e2 < 0.0:
+                        continue
+                elif e0 > 0.0 or e1 > 0.0 or e2 > 0.0:
+                    continue
+                l0, l1, l2 = e0 / det, e1 / det, e2 / det
                 total = l0 + l1 + l2
                 if l0 < 0.0 or l1 < 0.0 or l2 < 0.0 or total <= 0.0:
                     continue
                 l0, l1, l2 = l0 / total, l1 / total, l2 / total
-                z = l0 * d[0] + l1 * d[1] + l2 * d[2]
+                z = l0 * d0 + l1 * d1 + l2 * d2
                 pixel = base + row * width + col
                 if z < near or z > far or z >= zbuf[pixel]:
                     continue
