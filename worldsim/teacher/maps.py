@@ -4,9 +4,10 @@
 with the light visibility) for one or more ``(world, camera)`` views: the views' pictures are one
 compiled rasterizer call and their shadow maps another. The envs draw their ``rgb``, ``depth`` and
 ``segmentation`` observations with it. PandaPush, one view per call, in one run of
-``python benchmarks/maps.py``: at 64², 2.2 ms for the maps and 3.6 ms with the light visibility,
-against TinyRenderer's 3.9 and 7.3 ms (its lit pass, ``rgb_reference``: 5.4 ms); at 256², 15.2 and
-23.7 against 29.6 and 44.3. Datasets and ``worldsim eval`` keep TinyRenderer's maps.
+``python benchmarks/maps.py``: at 64², 1.2 ms for the maps and 1.95 ms with the light visibility,
+against TinyRenderer's 3.5 and 6.8 ms (its lit pass, ``rgb_reference``: 4.9 ms); at 256², 6.3 and
+9.7 against 24.8 and 39.0 (lit: 30.0). The per-pixel work after rasterizing is compiled too
+(:mod:`worldsim.teacher.map_kernels`). Datasets and ``worldsim eval`` keep TinyRenderer's maps.
 
 Pixels are sampled where TinyRenderer samples them (``TINY_SAMPLE``), so the maps match the ones the
 shipped models learned from: on ``panda_push`` at 64², 99.95 % of pixels show the same body, depth
@@ -23,19 +24,20 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from worldsim.materials import EMPTY_MATERIAL_ID
 from worldsim.scene.view import Camera
+from worldsim.teacher import map_kernels as kernels
 from worldsim.teacher.camera import extrinsics, gl_matrix, gl_projection, gl_view, intrinsics
-from worldsim.teacher.gbuffer import Frame, derive_maps
+from worldsim.teacher.gbuffer import Frame, normals_from_positions
 from worldsim.teacher.raster import Hits, rasterize
 from worldsim.teacher.scene_mesh import SceneMesh, Surfaces
 from worldsim.teacher.shadows import (
     CASTER_RANGE,
     DISTANCE,
-    fit_light_view,
-    idle_planes,
-    lookup,
+    LightView,
+    cannot_shadow,
+    light_axes,
     map_size,
-    receivers,
     world_planes,
 )
 
@@ -44,17 +46,21 @@ from worldsim.teacher.shadows import (
 TINY_SAMPLE = (0.0, 1.0)
 
 
-def _drawn_faces(mesh: SceneMesh, surfaces: Surfaces, skip_bodies: Sequence[int] = ()) -> np.ndarray:
-    """Indices of the faces drawn: TinyRenderer skips shapes of zero alpha; ``skip_bodies`` go too."""
+def _drawn_faces(mesh: SceneMesh, surfaces: Surfaces, skip_bodies: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The faces drawn, as indices into ``mesh.faces`` and vertex triples: TinyRenderer skips shapes of
+    zero alpha; ``skip_bodies`` go too."""
     drawn = surfaces.rgba[:, 3] > 0
     if len(skip_bodies):
         drawn &= ~np.isin(mesh.shape_body, list(skip_bodies))
-    return np.flatnonzero(drawn[mesh.face_shape])
+    return mesh.faces_of(drawn)
 
 
 def _stack(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per image, its vertices' clip coordinates (V, 4) and the faces (F, 3) it draws → one indexed
     mesh for :func:`rasterize`: vertices, faces and each face's image."""
+    if len(parts) == 1:
+        (clip, faces), = parts
+        return clip, faces, np.zeros(len(faces), np.int64)
     offsets = np.cumsum([0] + [len(clip) for clip, _ in parts])
     clip = np.concatenate([clip for clip, _ in parts])
     faces = np.concatenate([faces + offset for (_, faces), offset in zip(parts, offsets[:-1], strict=True)])
@@ -102,25 +108,32 @@ def _visibility(meshes: Sequence[SceneMesh], poses: Sequence[np.ndarray], surfac
     """Each frame's light visibility, from one batched rasterization of every frame's shadow map."""
     jobs, parts = [], []
     for i, (mesh, pose, surf, frame) in enumerate(zip(meshes, poses, surfaces, frames, strict=True)):
-        index, points = receivers(frame.world_position, frame.segmentation)
-        if index.size == 0:
+        world = mesh.world
+        planes = world_planes(world)
+        axes = light_axes(world.spec.light.direction)
+        normals = np.array([plane.normal for plane in planes]).reshape(-1, 3)
+        bounds, lowest, count = kernels.light_bounds(frame.world_position, frame.segmentation, axes, normals)
+        if count == 0:
             continue
         height, width = frame.segmentation.shape
-        view = fit_light_view(mesh.world.spec.light.direction, points, map_size((width, height)))
-        skip = [int(mesh.world.uid_to_index[plane.uid]) for plane in idle_planes(view, points, world_planes(mesh.world))]
-        jobs.append((i, index, points, view))
-        parts.append((mesh.vertices_under(view.projection() @ pose), mesh.faces[_drawn_faces(mesh, surf, skip)]))
+        view = LightView.fitted(axes, bounds, map_size((width, height)))
+        skip = [int(world.uid_to_index[plane.uid]) for plane, low in zip(planes, lowest, strict=True)
+                if cannot_shadow(plane, view, low)]
+        jobs.append((i, view))
+        parts.append((mesh.vertices_under(view.projection() @ pose), _drawn_faces(mesh, surf, skip)[1]))
     out = [np.zeros(f.segmentation.shape, np.float32) for f in frames]
     if not jobs:
         return out
-    size, far = jobs[0][3].size, DISTANCE + 1.0
-    near = DISTANCE - CASTER_RANGE - max(job[3].along_hi - job[3].along_lo for job in jobs)
+    size, far = jobs[0][1].size, DISTANCE + 1.0
+    near = DISTANCE - CASTER_RANGE - max(view.along_hi - view.along_lo for _, view in jobs)
     clip, faces, image = _stack(parts)
     hits = rasterize(clip[:, [0, 1, 3]], clip[:, 2], faces, image, len(jobs), size, size, near=near, far=far)
-    for k, (i, index, points, view) in enumerate(jobs):
-        depth_map = np.where(hits.triangle[k] >= 0, hits.depth[k], far).astype(np.float64)
-        normals = frames[i].normals.reshape(-1, 3)[index]
-        out[i].reshape(-1)[index] = lookup(view, view.texel_of, depth_map, points, normals)
+    for k, (i, view) in enumerate(jobs):
+        frame = frames[i]
+        axes = np.stack([view.right, view.up, view.l_dir])
+        kernels.shadow_lookup(frame.world_position, frame.normals, frame.segmentation, hits.triangle[k], hits.depth[k],
+                              far, axes, axes[:2] @ view.centre, view.half, view.size, float(view.eye @ view.l_dir),
+                              view.texel, out[i])
     return out
 
 
@@ -144,9 +157,9 @@ def render_maps(views: Sequence[tuple[SceneMesh, Camera]], resolution: tuple[int
     parts, faces_of, cams = [], [], []
     for (mesh, camera), pose, surf in zip(views, poses, surfaces, strict=True):
         extr = extrinsics(camera)
-        faces = _drawn_faces(mesh, surf)
+        faces, triples = _drawn_faces(mesh, surf)
         matrix = gl_matrix(gl_projection(camera, (width, height))) @ gl_matrix(gl_view(extr))
-        parts.append((mesh.vertices_under(matrix @ pose), mesh.faces[faces]))
+        parts.append((mesh.vertices_under(matrix @ pose), triples))
         faces_of.append(faces)
         cams.append((camera, intrinsics(camera, (width, height)), extr))
     clip, tri_faces, image = _stack(parts)
@@ -165,9 +178,12 @@ def render_maps(views: Sequence[tuple[SceneMesh, Camera]], resolution: tuple[int
 def _frame(mesh: SceneMesh, surf: Surfaces, hits: Hits, i: int, faces: np.ndarray, start: int, cam) -> Frame:
     """View ``i``'s :class:`Frame` from the batch's hits (its triangles are ``start:`` of the batch)."""
     camera, intr, extr = cam
-    batch_tri = hits.triangle[i]
-    triangle = np.where(batch_tri >= 0, faces[np.clip(batch_tri - start, 0, None)], -1)
-    seg = np.where(triangle >= 0, mesh.face_body[np.clip(triangle, 0, None)], -1).astype(np.int32)
+    shape = hits.triangle.shape[1:]
+    triangle, seg = np.empty(shape, np.int64), np.empty(shape, np.int32)
+    depth, material, pos = np.empty(shape, np.float32), np.empty(shape, np.int32), np.empty((*shape, 3), np.float32)
+    kernels.geometry(hits.triangle[i], start, faces, mesh.face_body, hits.depth[i], mesh.world.material_ids,
+                     EMPTY_MATERIAL_ID, intr[0, 0], intr[1, 1], intr[0, 2], intr[1, 2], extr[:3, :3], extr[:3, 3],
+                     triangle, seg, depth, pos, material)
     albedo = _albedo(mesh, surf, triangle, hits.bary[i])
-    depth, pos, normals, material = derive_maps(hits.depth[i], seg, mesh.world.material_ids, intr, extr)
+    normals = normals_from_positions(pos, seg, -extr[:3, :3].T @ extr[:3, 3])
     return Frame(albedo, albedo, seg, depth, normals, pos, material, intr, extr, np.zeros(seg.shape, np.float32))

@@ -102,6 +102,20 @@ class SceneMesh:
         self.shape_start = np.cumsum([0] + [len(v) for v in verts])  # shape s owns vertices [start[s], start[s+1])
         self.shape_body = np.array([s.body for s in self.shapes], dtype=np.int64)
         self.face_body = self.shape_body[self.face_shape]
+        self._drawn: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def faces_of(self, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The faces of the shapes where ``shapes (S,)`` is True: their indices into :attr:`faces` and
+        their vertex triples. Remembered per mask: a scene draws the same few sets frame after frame."""
+        key = np.packbits(shapes).tobytes()
+        if key not in self._drawn:
+            if len(self._drawn) >= 64:  # masks that keep changing (randomized alphas) do not pile up
+                self._drawn.clear()
+            index = np.flatnonzero(shapes[self.face_shape])
+            triples = self.faces[index]
+            index.flags.writeable = triples.flags.writeable = False  # shared by every frame that draws them
+            self._drawn[key] = (index, triples)
+        return self._drawn[key]
 
     @property
     def world(self) -> PhysicsWorld:

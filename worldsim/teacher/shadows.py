@@ -59,13 +59,14 @@ def world_planes(world) -> list[Plane]:
     return out
 
 
-def _cannot_shadow(plane: Plane, l_dir: np.ndarray, points: np.ndarray, margin: float) -> bool:
-    """True when the sun is on the plane's front side and no receiver (``points (N, 3)``) lies more than
-    ``margin`` behind it: nothing the camera sees can then be in the plane's shadow."""
-    if float(plane.normal @ l_dir) <= 0.0:
+def cannot_shadow(plane: Plane, view: LightView, lowest: float) -> bool:
+    """True when the sun is on the plane's front side and no receiver lies more than the acne offset
+    behind it (``lowest``: the receivers' least ``plane.normal · position``): nothing the camera sees
+    can then be in the plane's shadow. Receivers within that offset below the plane count as on it
+    (their probes are lifted off anyway)."""
+    if float(plane.normal @ view.l_dir) <= 0.0:
         return False
-    height = _rows(plane.normal[None], points)[0] - float(plane.normal @ plane.point)
-    return bool(height.min() >= -margin)
+    return bool(lowest - float(plane.normal @ plane.point) >= -2.0 * view.texel)
 
 
 @contextlib.contextmanager
@@ -146,18 +147,32 @@ class LightView:
         row = (1 - (across_u - offsets[1]) / self.half) * 0.5 * self.size
         return col, row, float(self.eye @ self.l_dir) - along
 
+    @classmethod
+    def fitted(cls, axes: np.ndarray, bounds: np.ndarray, size: int) -> LightView:
+        """The map of ``size`` texels over receivers whose coordinates along ``axes`` (:func:`light_axes`)
+        span ``bounds (3, 2)`` [min, max] (:func:`fit_light_view` from points; the map pass from pixels)."""
+        right, up, l_dir = axes
+        lo, hi = bounds[:2, 0], bounds[:2, 1]
+        half = 0.5 * float((hi - lo).max()) * (1 + 4.0 / size) + 1e-3  # a two-texel margin
+        along_lo, along_hi = float(bounds[2, 0]), float(bounds[2, 1])
+        centre = right * (0.5 * (lo[0] + hi[0])) + up * (0.5 * (lo[1] + hi[1])) + l_dir * along_lo
+        return cls(right, up, l_dir, centre, half, size, along_lo, along_hi)
 
-def fit_light_view(direction, points: np.ndarray, size: int) -> LightView:
-    """The map of ``size`` texels covering ``points (N, 3)`` (the visible receivers) as seen from the sun."""
+
+def light_axes(direction) -> np.ndarray:
+    """The sun's frame as rows (3, 3): right and up across the sun, then the unit direction towards it."""
     l_dir = np.asarray(direction, dtype=np.float64)
     l_dir = l_dir / np.linalg.norm(l_dir)
     right, up = _light_frame(l_dir)
-    light_axes = _rows(np.stack([right, up, l_dir]), points)  # across, across, along the sun
-    lo, hi = light_axes[:2].min(axis=1), light_axes[:2].max(axis=1)
-    half = 0.5 * float((hi - lo).max()) * (1 + 4.0 / size) + 1e-3  # a two-texel margin
-    along_lo, along_hi = float(light_axes[2].min()), float(light_axes[2].max())
-    centre = right * (0.5 * (lo[0] + hi[0])) + up * (0.5 * (lo[1] + hi[1])) + l_dir * along_lo
-    return LightView(right, up, l_dir, centre, half, size, along_lo, along_hi)
+    return np.stack([right, up, l_dir])
+
+
+def fit_light_view(direction, points: np.ndarray, size: int) -> LightView:
+    """The map of ``size`` texels covering ``points (N, 3)`` (the visible receivers) as seen from the sun."""
+    axes = light_axes(direction)
+    light_axes_of_points = _rows(axes, points)  # across, across, along the sun
+    bounds = np.stack([light_axes_of_points.min(axis=1), light_axes_of_points.max(axis=1)], axis=1)
+    return LightView.fitted(axes, bounds, size)
 
 
 def receivers(pos: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,9 +182,8 @@ def receivers(pos: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def idle_planes(view: LightView, points: np.ndarray, planes: Sequence[Plane]) -> list[Plane]:
-    """The planes that cannot shadow any receiver, so the map leaves them out."""
-    # Receivers within the acne offset below a plane count as on it (their probes are lifted off anyway).
-    return [plane for plane in planes if _cannot_shadow(plane, view.l_dir, points, 2.0 * view.texel)]
+    """The planes that cannot shadow any receiver (``points (N, 3)``), so the map leaves them out."""
+    return [plane for plane in planes if cannot_shadow(plane, view, float(_rows(plane.normal[None], points)[0].min()))]
 
 
 def lookup(view: LightView, texel_of, depth_map: np.ndarray, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
