@@ -136,3 +136,15 @@ def test_sky_ambient_is_brighter_facing_the_zenith_and_zero_on_empty_pixels():
     assert torch.allclose(ambient[0, 0, 0, 3], horizon + (zenith - horizon) * 2 / 3, atol=1e-6)
     assert torch.allclose(ambient[0, 0, 7, 3], horizon, atol=1e-6)
     assert (ambient[0, 0, :, 0] == 0).all() and (background[0, 0, :, 1:] == 0).all()
+
+
+def test_without_pbr_the_cycles_only_arrays_are_left_out_and_the_rest_is_unchanged():
+    from worldsim.recording import rollout
+    from worldsim.templates import random_scene
+
+    spec = random_scene(1, 32, 3)
+    frames = rollout(spec, seed=0, frames=2, resolution=(32, 24)).frames
+    full, lean = from_frames(spec, frames), from_frames(spec, frames, pbr=False)
+    assert set(full) - set(lean) == {"pbr", "area_light", "environment"}
+    for key, value in lean.items():
+        np.testing.assert_array_equal(value, full[key])

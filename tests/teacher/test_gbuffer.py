@@ -76,3 +76,19 @@ def test_normals_stay_on_their_object_and_skip_depth_jumps():
     np.testing.assert_allclose(normals[(seg == 0)], np.broadcast_to(plane, ((seg == 0).sum(), 3)), atol=1e-5)
     np.testing.assert_allclose(np.abs(normals[seg == 1][:, 1]), 1.0, atol=1e-5)
     assert (normals[0, 0] == 0).all()
+
+
+def test_extrinsics_follow_a_camera_moved_after_first_use():
+    """Poses are remembered by value: moving a camera (a mutable model) gives its new pose."""
+    from worldsim.scene.view import Camera
+    from worldsim.teacher.camera import camera_to_world_rotation, extrinsics, project
+
+    cam = Camera(position=[2.0, 0.0, 1.0], target=[0.0, 0.0, 0.0])
+    first = extrinsics(cam)
+    first[0, 0] = 99.0  # a caller's copy: the remembered pose stays intact
+    cam.position = [0.0, 2.0, 1.0]
+    moved = extrinsics(cam)
+    assert not np.allclose(moved, extrinsics(Camera(position=[2.0, 0.0, 1.0], target=[0.0, 0.0, 0.0])))
+    uv, depth = project(np.zeros((1, 3)), np.eye(3), moved)
+    assert np.allclose(uv, 0.0, atol=1e-9) and np.isclose(depth[0], np.sqrt(5.0))  # the target is dead ahead
+    assert np.allclose(camera_to_world_rotation(cam), moved[:3, :3].T)

@@ -74,34 +74,41 @@ def area_light_map(spec, world_position: np.ndarray, normals: np.ndarray) -> np.
     return out
 
 
-def condition_arrays(spec, maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """One clip's condition arrays from ``maps.npz``-style arrays (leading T axis)."""
-    return {
+def condition_arrays(spec, maps: dict[str, np.ndarray], pbr: bool = True) -> dict[str, np.ndarray]:
+    """One clip's condition arrays from ``maps.npz``-style arrays (leading T axis); ``pbr=False``
+    leaves out ``pbr``, ``area_light`` and ``environment``, which only a Cycles-look model reads."""
+    out = {
         "albedo": np.asarray(maps["albedo"], np.uint8),
         "normals": maps["normals"].astype(np.float16), "world_position": maps["world_position"].astype(np.float16),
         "depth": maps["depth"].astype(np.float16), "segmentation": maps["segmentation"].astype(np.int16),
         "material": maps["material"].astype(np.uint8), "light_visibility": maps["light_visibility"].astype(np.uint8),
         "extrinsics": maps["extrinsics"].astype(np.float32), "intrinsics": np.asarray(maps["intrinsics"], np.float32),
-        "light": light_vector(spec), "environment": environment_vector(spec),
-        "pbr": pbr_map(spec, maps["segmentation"]),
-        "area_light": area_light_map(spec, maps["world_position"], maps["normals"]).astype(np.float16),
+        "light": light_vector(spec),
     }
+    if pbr:
+        out.update(environment=environment_vector(spec), pbr=pbr_map(spec, maps["segmentation"]),
+                   area_light=area_light_map(spec, maps["world_position"], maps["normals"]).astype(np.float16))
+    return out
 
 
 MAP_KEYS = ("rgb", "albedo", "segmentation", "depth", "normals", "world_position", "material", "light_visibility",
             "extrinsics")
 
 
-def frame_maps(frames: Sequence) -> dict[str, np.ndarray]:
+CONDITION_MAP_KEYS = tuple(key for key in MAP_KEYS if key != "rgb")  # the maps a condition is made of
+
+
+def frame_maps(frames: Sequence, keys: Sequence[str] = MAP_KEYS) -> dict[str, np.ndarray]:
     """``maps.npz``-style arrays (leading T axis) from teacher frames (:class:`~worldsim.teacher.gbuffer.Frame`)."""
-    out = {key: np.stack([getattr(f, key) for f in frames]) for key in MAP_KEYS}
+    out = {key: np.stack([getattr(f, key) for f in frames]) for key in keys}
     out["intrinsics"] = frames[0].intrinsics
     return out
 
 
-def from_frames(spec, frames: Sequence) -> dict[str, np.ndarray]:
-    """One clip's condition arrays from the teacher's frames of ``spec``'s world."""
-    return condition_arrays(spec, frame_maps(frames))
+def from_frames(spec, frames: Sequence, pbr: bool = True) -> dict[str, np.ndarray]:
+    """One clip's condition arrays from the teacher's frames of ``spec``'s world (``pbr``: see
+    :func:`condition_arrays`)."""
+    return condition_arrays(spec, frame_maps(frames, CONDITION_MAP_KEYS), pbr=pbr)
 
 
 def window(clip: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ is ``(j + 0.5, i + 0.5)``. PyBullet wants OpenGL matrices; :func:`gl_view` and
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -36,28 +37,44 @@ def intrinsics(camera: Camera, resolution: tuple[int, int] | None = None) -> np.
     return np.array([[fy, 0.0, width / 2.0], [0.0, fy, height / 2.0], [0.0, 0.0, 1.0]])
 
 
+def _pose_key(camera: Camera) -> tuple:
+    """The camera's pose as a hashable value: (position, target, orientation, up), each a tuple or None.
+    A camera is a mutable model, so results are remembered by value, not by object."""
+    def as_tuple(v):
+        return None if v is None else tuple(float(x) for x in v)
+
+    return as_tuple(camera.position), as_tuple(camera.target), as_tuple(camera.orientation), as_tuple(camera.up)
+
+
+@functools.lru_cache(maxsize=256)  # an env draws the same few cameras every step: ~0.2 ms a view saved
+def _world_to_camera(position: tuple, target: tuple | None, orientation: tuple | None, up: tuple) -> np.ndarray:
+    if orientation is not None:
+        rot = quat_to_matrix(np.asarray(orientation))
+    else:
+        eye = np.asarray(position)
+        forward = (np.asarray(target) - eye) / np.linalg.norm(np.asarray(target) - eye)
+        up_ = np.asarray(up, dtype=float)
+        if np.linalg.norm(np.cross(forward, up_)) < 1e-6:  # looking straight along `up`: pick another
+            up_ = np.array([0.0, 1.0, 0.0]) if abs(forward[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+        right = np.cross(forward, up_)
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        rot = np.stack([right, down, forward], axis=1)
+    out = np.eye(4)
+    out[:3, :3] = rot.T
+    out[:3, 3] = -rot.T @ np.asarray(position, dtype=float)
+    out.flags.writeable = False  # shared by every caller: they get copies
+    return out
+
+
 def camera_to_world_rotation(camera: Camera) -> np.ndarray:
     """Columns are the camera's x (right), y (down), z (forward) axes in world coordinates."""
-    if camera.orientation is not None:
-        return quat_to_matrix(np.asarray(camera.orientation))
-    eye, target = np.asarray(camera.position), np.asarray(camera.target)
-    forward = (target - eye) / np.linalg.norm(target - eye)
-    up = np.asarray(camera.up, dtype=float)
-    if np.linalg.norm(np.cross(forward, up)) < 1e-6:  # looking straight along `up`: pick another
-        up = np.array([0.0, 1.0, 0.0]) if abs(forward[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    return np.stack([right, down, forward], axis=1)
+    return _world_to_camera(*_pose_key(camera))[:3, :3].T.copy()
 
 
 def extrinsics(camera: Camera) -> np.ndarray:
     """The 4x4 world-to-camera matrix (OpenCV convention)."""
-    rot = camera_to_world_rotation(camera)
-    out = np.eye(4)
-    out[:3, :3] = rot.T
-    out[:3, 3] = -rot.T @ np.asarray(camera.position, dtype=float)
-    return out
+    return _world_to_camera(*_pose_key(camera)).copy()
 
 
 def gl_view(extr: np.ndarray) -> list[float]:

@@ -137,7 +137,7 @@ class SceneMesh:
 
     def shape_poses(self) -> np.ndarray:
         """The world transform (S, 4, 4) of each shape in the world's current state."""
-        return np.stack(shape_poses(self.world, self.shapes))
+        return shape_poses(self.world, self.shapes)
 
     def vertices_under(self, matrices: np.ndarray) -> np.ndarray:
         """Every vertex (V, 4) under its shape's ``matrices (S, 4, 4)`` (e.g. projection @ view @ shape pose)."""

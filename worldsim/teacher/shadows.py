@@ -20,6 +20,7 @@ third, with the same visibility).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -160,11 +161,19 @@ class LightView:
 
 
 def light_axes(direction) -> np.ndarray:
-    """The sun's frame as rows (3, 3): right and up across the sun, then the unit direction towards it."""
+    """The sun's frame as rows (3, 3): right and up across the sun, then the unit direction towards it
+    (read-only: shared by every frame with the same sun)."""
+    return _light_axes(tuple(float(x) for x in direction))
+
+
+@functools.lru_cache(maxsize=64)
+def _light_axes(direction: tuple[float, ...]) -> np.ndarray:
     l_dir = np.asarray(direction, dtype=np.float64)
     l_dir = l_dir / np.linalg.norm(l_dir)
     right, up = _light_frame(l_dir)
-    return np.stack([right, up, l_dir])
+    out = np.stack([right, up, l_dir])
+    out.flags.writeable = False
+    return out
 
 
 def fit_light_view(direction, points: np.ndarray, size: int) -> LightView:

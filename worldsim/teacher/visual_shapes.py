@@ -9,6 +9,7 @@ frame with :func:`shape_poses`.
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,20 +189,48 @@ def _rigid_inverse(pose: np.ndarray) -> np.ndarray:
 
 def link_frames(world: PhysicsWorld, uid: int) -> dict[int, np.ndarray]:
     """World transforms (4x4) of a body's base link frame (-1) and every link frame (URDF frames)."""
+    poses, index = _frames(world, [uid])
+    return {link: poses[k] for (_, link), k in index.items()}
+
+
+_INERTIAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # world -> {uid: inverse inertial offset}
+
+
+def _inertial_inverse(world: PhysicsWorld, uid: int) -> np.ndarray:
+    """The inverse of a body's inertial frame in its base link frame: fixed at load, so read once per world."""
+    cache = _INERTIAL.setdefault(world, {})
+    if uid not in cache:
+        inertial_pos, inertial_orn = pb.getDynamicsInfo(uid, -1, physicsClientId=world.client)[3:5]
+        cache[uid] = _rigid_inverse(pose_matrix(inertial_pos, inertial_orn))
+    return cache[uid]
+
+
+def _frames(world: PhysicsWorld, uids: list[int]) -> tuple[np.ndarray, dict[tuple[int, int], int]]:
+    """Every link frame of ``uids`` as ``(N, 4, 4)`` world transforms, from one batched quaternion
+    conversion, and the row of each ``(uid, link)`` (link -1: the base)."""
     kw = {"physicsClientId": world.client}
-    com_pos, com_orn = pb.getBasePositionAndOrientation(uid, **kw)
-    inertial_pos, inertial_orn = pb.getDynamicsInfo(uid, -1, **kw)[3:5]
-    # The base pose PyBullet reports is the inertial frame; the URDF link frame sits at its inverse offset.
-    frames = {-1: pose_matrix(com_pos, com_orn) @ _rigid_inverse(pose_matrix(inertial_pos, inertial_orn))}
-    n = pb.getNumJoints(uid, **kw)
-    if n:
-        states = pb.getLinkStates(uid, list(range(n)), computeForwardKinematics=True, **kw)
-        poses = pose_matrices([state[4] for state in states], [state[5] for state in states])
-        frames.update(enumerate(poses))
-    return frames
+    positions, quaternions, index, bases = [], [], {}, []
+    for uid in uids:
+        com_pos, com_orn = pb.getBasePositionAndOrientation(uid, **kw)
+        index[(uid, -1)] = len(positions)
+        bases.append((len(positions), uid))
+        positions.append(com_pos)
+        quaternions.append(com_orn)
+        n = pb.getNumJoints(uid, **kw)
+        if n:
+            for link, state in enumerate(pb.getLinkStates(uid, list(range(n)), computeForwardKinematics=True, **kw)):
+                index[(uid, link)] = len(positions)
+                positions.append(state[4])
+                quaternions.append(state[5])
+    poses = pose_matrices(positions, quaternions)
+    for row, uid in bases:
+        # The base pose PyBullet reports is the inertial frame; the URDF link frame sits at its inverse offset.
+        poses[row] = poses[row] @ _inertial_inverse(world, uid)
+    return poses, index
 
 
-def shape_poses(world: PhysicsWorld, shapes: list[VisualShape]) -> list[np.ndarray]:
-    """The current world transform (4x4) of every shape."""
-    frames = {uid: link_frames(world, uid) for uid in {s.uid for s in shapes}}
-    return [frames[s.uid][s.link] @ s.local for s in shapes]
+def shape_poses(world: PhysicsWorld, shapes: list[VisualShape]) -> np.ndarray:
+    """The current world transform of every shape, ``(S, 4, 4)``."""
+    poses, index = _frames(world, list(dict.fromkeys(s.uid for s in shapes)))
+    rows = [index[(s.uid, s.link)] for s in shapes]
+    return np.matmul(poses[rows], np.stack([s.local for s in shapes]))
