@@ -1,8 +1,13 @@
 """Environment steps per second per observation mode, single and vectorized, beside raw PyBullet.
 
-Run: ``python benchmarks/envs.py [--env worldsim/PandaPush-v0] [--seconds 3] [--device cpu]``.
+Run: ``python benchmarks/envs.py [--env worldsim/PandaPush-v0] [--seconds 3] [--rounds 5] [--device cpu]``.
 Every cell is measured in the same run (random actions, fixed seconds of stepping after a
-warm-up), so ratios between cells hold on a noisy machine. Rows: raw ``pybullet.stepSimulation``
+warm-up). Within a column (N envs, W workers) the obs modes' envs are all built first and then
+stepped in turns, ``--rounds`` turns of ``seconds / rounds`` each, and a cell is the median of its
+turns: this machine's speed drifts by 20 % from one minute to the next, and modes measured one
+after the other inherited that drift into their ratio. The ``rgb / rgb_reference`` lines are
+medians of the per-round ratios; ``rgb_compiled`` is ``rgb`` with ``compile_renderer=True`` (its
+compile happens before the timing). Rows: raw ``pybullet.stepSimulation``
 for the physics steps of one env step, ``PhysicsWorld.step_frames`` (adds events, contact
 collection and the blow-up check), panda-gym's own env for the same task (state and its
 TinyRenderer ``rgb_array`` render; installed by this script into the worldsim cache, not a
@@ -23,12 +28,14 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pybullet as pb
 import worldsim_envs  # noqa: F401  (registers the ids)
 
 from worldsim.io import cache_dir
 
-MODES = ("state", "rgb_reference", "rgb", "depth")
+MODES = ("state", "rgb_reference", "rgb", "rgb_compiled", "depth")
+LEARNED = ("rgb", "rgb_compiled")  # rgb_compiled: obs_mode="rgb" with compile_renderer=True
 PANDA_GYM = {"worldsim/PandaPush-v0": "PandaPush-v3", "worldsim/PandaReach-v0": "PandaReach-v3",
              "worldsim/PandaPickAndPlace-v0": "PandaPickAndPlace-v3", "worldsim/PandaStack-v0": "PandaStack-v3"}
 
@@ -81,21 +88,36 @@ def _panda_gym_rows(env_id: str, seconds: float) -> dict[str, float]:
     return rows
 
 
-def _env_rate(env_id: str, mode: str, num_envs: int, seconds: float, device: str, workers: int = 1) -> float:
+def _make(env_id: str, mode: str, num_envs: int, device: str, workers: int):
+    kwargs = {"obs_mode": "rgb", "compile_renderer": True} if mode == "rgb_compiled" else {"obs_mode": mode}
     if num_envs == 1:
-        env = gym.make(env_id, obs_mode=mode, device=device)
+        env = gym.make(env_id, device=device, **kwargs)
     else:
-        env = gym.make_vec(env_id, num_envs=num_envs, obs_mode=mode, device=device, workers=workers)
+        env = gym.make_vec(env_id, num_envs=num_envs, device=device, workers=workers, **kwargs)
     env.reset(seed=0)
-    rate = _rate(lambda: env.step(env.action_space.sample()), num_envs, seconds)
-    env.close()
-    return rate
+    return env
+
+
+def _column_rates(env_id: str, modes: list[str], num_envs: int, seconds: float, rounds: int, device: str,
+                  workers: int = 1) -> dict[str, list[float]]:
+    """Per mode, its steps/s in each of ``rounds`` turns, the modes taking turns."""
+    envs = {mode: _make(env_id, mode, num_envs, device, workers) for mode in modes}
+    try:
+        rates: dict[str, list[float]] = {mode: [] for mode in modes}
+        for _ in range(rounds):
+            for mode, env in envs.items():
+                rates[mode].append(_rate(lambda env=env: env.step(env.action_space.sample()), num_envs, seconds / rounds))
+        return rates
+    finally:
+        for env in envs.values():
+            env.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="worldsim/PandaPush-v0")
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="stepping time per cell, over all rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="turns the modes of a column take")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--modes", nargs="+", default=list(MODES))
@@ -110,12 +132,17 @@ def main() -> None:
     columns = [(str(n), n, 1) for n in args.num_envs]
     if args.workers > 1:
         columns.append((f"8/{args.workers}w", 8, args.workers))
-    table: dict[str, dict[str, float]] = {}
-    for mode in args.modes:
-        table[mode] = {}
-        for key, n, workers in columns:
-            table[mode][key] = _env_rate(args.env, mode, n, args.seconds, args.device, workers)
-            print(f"{mode:>14s}  envs={n:<3d} workers={workers} {table[mode][key]:8.1f} steps/s", flush=True)
+    table: dict[str, dict[str, float]] = {mode: {} for mode in args.modes}
+    ratios: dict[str, dict[str, float]] = {mode: {} for mode in LEARNED if mode in args.modes}
+    for key, n, workers in columns:
+        rates = _column_rates(args.env, args.modes, n, args.seconds, args.rounds, args.device, workers)
+        for mode in args.modes:
+            table[mode][key] = float(np.median(rates[mode]))
+            print(f"{mode:>14s}  envs={n:<3d} workers={workers} {table[mode][key]:8.1f} steps/s  "
+                  f"(turns: {' '.join(f'{r:.0f}' for r in rates[mode])})", flush=True)
+        if "rgb_reference" in rates:
+            for mode in ratios:
+                ratios[mode][key] = float(np.median(np.divide(rates[mode], rates["rgb_reference"])))
 
     print(f"\n{args.env}, env steps/s ({platform.processor() or platform.machine()}, device {args.device})")
     for name, rate in physics.items():
@@ -126,8 +153,12 @@ def main() -> None:
     for mode, row in table.items():
         ratio = row["1"] / physics["raw pybullet"] if "1" in row else float("nan")
         print(f"{mode:>26s}" + "".join(f"{row[key]:10.1f}" for key, _, _ in columns) + f"   single = {ratio:.3f} x raw")
+    for mode, row in ratios.items():
+        print(f"{mode + ' / rgb_reference':>26s}" + "".join(f"{row.get(key, float('nan')):10.2f}" for key, _, _ in columns)
+              + "   (median of the rounds' ratios)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"env": args.env, "device": args.device, "machine": platform.machine(), "physics": physics, "steps_per_s": table}
+    result = {"env": args.env, "device": args.device, "machine": platform.machine(), "physics": physics,
+              "steps_per_s": table, "rounds": args.rounds, "over_rgb_reference": ratios}
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
 

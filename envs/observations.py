@@ -65,10 +65,10 @@ def pixel_space(obs_mode: str, size: int, n_bodies: int, far: float) -> spaces.B
 
 
 @functools.lru_cache(maxsize=4)
-def shared_renderer(checkpoint: str | None, device: str, steps: int) -> Renderer:
-    """One learned renderer per (checkpoint, device, steps) per process, shared by every env in it;
-    no checkpoint means the shipped ``raster`` one."""
-    return Renderer(checkpoint or "raster", device=device, steps=steps)
+def shared_renderer(checkpoint: str | None, device: str, steps: int, compile: bool = False) -> Renderer:
+    """One learned renderer per (checkpoint, device, steps, compile) per process, shared by every env
+    in it; no checkpoint means the shipped ``raster`` one."""
+    return Renderer(checkpoint or "raster", device=device, steps=steps, compile=compile)
 
 
 def capture(world: PhysicsWorld, modes: str | tuple[str, ...], size: int, camera: Camera | str | None) -> Frame:
@@ -116,8 +116,8 @@ def render_learned(renderer: Renderer, inputs: list[dict[str, np.ndarray]], seed
     height, width = batch["albedo"].shape[-3:-1]
     has = np.array([c is not None for c in context])
     ctx = np.stack([c if c is not None else np.zeros((height, width, 3), np.uint8) for c in context])
-    noise = np.stack([torch.randn((1, 3, height, width), generator=torch.Generator().manual_seed(int(s))).numpy()
-                      for s in seeds])
+    noise = None if renderer.temperature == 0 else np.stack(  # temperature 0 starts from zeros
+        [torch.randn((1, 3, height, width), generator=torch.Generator().manual_seed(int(s))).numpy() for s in seeds])
     frames = renderer.render_window(batch, seed=0, context=ctx if has.any() else None, has_context=has, noise=noise)
     return [f[0] for f in frames]
 

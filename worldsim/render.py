@@ -66,6 +66,28 @@ def check_temperature(temperature: float) -> float:
     return float(temperature)
 
 
+def compiled(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` under ``torch.compile`` (inductor), checked for what it needs before the first frame.
+
+    Fusing the small ops of a 64² frame makes the model 1.4× faster on 2 CPU cores (8 env frames a
+    call: 2.04 against 2.83 ms a frame; one frame: 5.2 against 7.7 ms). The first call compiles
+    (~30 s on 2 cores, ~10 s when inductor's on-disk cache has it), and a new batch size compiles
+    once more, so it pays off for long runs, not for a few frames. Frames differ from the eager
+    model's by at most a level or two, and the same inputs give the same frames every time.
+
+    Raises:
+        WorldsimError: on a CPU, no C++ compiler for inductor's kernels.
+    """
+    if device.type == "cpu":
+        try:
+            from torch._inductor.cpp_builder import get_cpp_compiler
+
+            get_cpp_compiler()
+        except Exception as exc:  # noqa: BLE001  (inductor's own message names what it searched for)
+            raise WorldsimError(f"compile=True needs a C++ compiler for torch.compile on a CPU (e.g. g++): {exc}") from None
+    return torch.compile(model)
+
+
 def autocast(device: torch.device, precision: str):
     """The autocast context of ``precision`` on ``device``: ``bf16`` runs the matrix products in
     bfloat16 (weights stay fp32), ``fp32`` changes nothing."""
@@ -89,12 +111,16 @@ class Renderer:
             (``sampling_temperature``; 1 where it names none). 0 starts every frame from the noise's
             mean, so the first step predicts the conditional mean image: for a renderer, whose
             target is one image per state, that scored higher than sampled noise (see the model card).
+        compile: run the model under ``torch.compile`` (:func:`compiled`: faster once compiled, for
+            long runs).
     """
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int | None = None,
-                 precision: str = "fp32", temperature: float | None = None):
+                 precision: str = "fp32", temperature: float | None = None, compile: bool = False):
         self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
+        if compile:
+            self.model = compiled(self.model, self.device)
         self.steps = steps or sampling_steps(self.meta)  # None: the count the checkpoint's evaluation chose
         self.temperature = sampling_temperature(self.meta) if temperature is None else check_temperature(temperature)
         self.precision = check_precision(precision)
@@ -165,11 +191,12 @@ class Renderer:
             cond.has_context = torch.ones(b) if has_context is None else torch.from_numpy(np.asarray(has_context, np.float32))
         cond = cond.to(self.device)
         shape = (b, t, 3, h, w)
-        if noise is None:
-            start = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        if self.temperature == 0:  # every frame starts from the noise's mean: nothing to draw
+            start = torch.zeros(shape)
+        elif noise is None:
+            start = torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * self.temperature
         else:
-            start = torch.from_numpy(np.asarray(noise, np.float32)).reshape(shape)
-        start = start * self.temperature
+            start = torch.from_numpy(np.asarray(noise, np.float32)).reshape(shape) * self.temperature
         with autocast(self.device, self.precision):
             return model_to_frames(flow.sample(self.model, start.to(self.device), cond, steps=self.steps))
 

@@ -213,3 +213,18 @@ def test_async_vector_env_works_after_the_parent_rendered():
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
     assert "ok (2, 64, 64, 3)" in result.stdout, result.stderr[-2000:]
+
+
+def test_compile_renderer_gives_its_own_compiled_renderer_and_the_spec_round_trips():
+    """``compile_renderer=True`` shares a compiled renderer between the envs that ask for one (the
+    compile itself happens at the first frame; tests/test_render.py checks its frames)."""
+    import torch
+
+    env = gym.make(REACH, obs_mode="rgb", compile_renderer=True)
+    twin = gym.make(REACH, obs_mode="rgb", compile_renderer=True)
+    plain = gym.make(REACH, obs_mode="rgb")
+    assert isinstance(env.unwrapped.renderer.model, torch._dynamo.eval_frame.OptimizedModule)
+    assert env.unwrapped.renderer is twin.unwrapped.renderer is not plain.unwrapped.renderer
+    assert gym.spec(REACH).to_json() and json.loads(env.spec.to_json())["kwargs"]["compile_renderer"] is True
+    for e in (env, twin, plain):
+        e.close()
