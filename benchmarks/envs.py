@@ -2,24 +2,26 @@
 
 Run: ``python benchmarks/envs.py [--env worldsim/PandaPush-v0] [--seconds 3] [--rounds 5] [--device cpu]``.
 Every cell is measured in the same run (random actions, fixed seconds of stepping after a
-warm-up). Within a column (N envs, W workers) the obs modes' envs are all built first and then
-stepped in turns, ``--rounds`` turns of ``seconds / rounds`` each, and a cell is the median of its
-turns: this machine's speed drifts by 20 % from one minute to the next, and modes measured one
-after the other inherited that drift into their ratio. The ``rgb / rgb_reference`` lines are
-medians of the per-round ratios; ``rgb_compiled`` is ``rgb`` with ``compile_renderer=True`` (its
-compile happens before the timing). Rows: raw ``pybullet.stepSimulation``
-for the physics steps of one env step, ``PhysicsWorld.step_frames`` (adds events, contact
-collection and the blow-up check), panda-gym's own env for the same task (state and its
-TinyRenderer ``rgb_array`` render; installed by this script into the worldsim cache, not a
-dependency; ``--no-panda-gym`` skips it), then ``gym.make`` (one env) and ``gym.make_vec`` with 8
-and 32 envs for each obs mode, and the 8 envs split over ``--workers`` processes (``workers=`` of
-``make_vec``; default 2, 1 skips it). Vector figures count every sub-env step. Writes
-``benchmarks/results/envs.json``.
+warm-up). Within a column (N envs, W workers) the pixel modes' envs (``rgb_reference``, ``rgb``,
+``rgb_compiled``) are built together and stepped in turns, ``--rounds`` turns of
+``seconds / rounds`` each, and a cell is the median of its turns: this machine's speed drifts by
+20 % from one minute to the next, and modes measured one after the other inherited that drift into
+their ratio. The ``/ rgb_reference`` lines are medians of the per-round ratios; ``rgb_compiled`` is
+``rgb`` with ``compile_renderer=True`` (compiled before the timing). Rows: raw
+``pybullet.stepSimulation`` for the physics steps of one env step, ``PhysicsWorld.step_frames``
+(adds events, contact collection and the blow-up check), panda-gym's own env for the same task
+(state and its TinyRenderer ``rgb_array`` render; installed by this script into the worldsim cache,
+not a dependency; ``--no-panda-gym`` skips it), then ``gym.make`` (one env) and ``gym.make_vec``
+with 8 and 32 envs for each obs mode, and the 8 envs split over ``--workers`` processes
+(``workers=`` of ``make_vec``; default 2, 1 skips it). Vector figures count every sub-env step.
+Writes ``benchmarks/results/envs.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import json
 import platform
 import subprocess
@@ -36,6 +38,7 @@ from worldsim.io import cache_dir
 
 MODES = ("state", "rgb_reference", "rgb", "rgb_compiled", "depth")
 LEARNED = ("rgb", "rgb_compiled")  # rgb_compiled: obs_mode="rgb" with compile_renderer=True
+TAKE_TURNS = ("rgb_reference", *LEARNED)
 PANDA_GYM = {"worldsim/PandaPush-v0": "PandaPush-v3", "worldsim/PandaReach-v0": "PandaReach-v3",
              "worldsim/PandaPickAndPlace-v0": "PandaPickAndPlace-v3", "worldsim/PandaStack-v0": "PandaStack-v3"}
 
@@ -100,17 +103,34 @@ def _make(env_id: str, mode: str, num_envs: int, device: str, workers: int):
 
 def _column_rates(env_id: str, modes: list[str], num_envs: int, seconds: float, rounds: int, device: str,
                   workers: int = 1) -> dict[str, list[float]]:
-    """Per mode, its steps/s in each of ``rounds`` turns, the modes taking turns."""
-    envs = {mode: _make(env_id, mode, num_envs, device, workers) for mode in modes}
+    """Per mode, its steps/s in each of ``rounds`` turns. The pixel modes compared with each other
+    (``TAKE_TURNS``) coexist and take turns; the others run alone (32 PandaPush worlds hold ~2 GB,
+    and five modes' worth at once ran this 24 GiB machine out of memory)."""
+    together = [m for m in modes if m in TAKE_TURNS]
+    groups = ([together] if together else []) + [[m] for m in modes if m not in TAKE_TURNS]
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    for group in groups:
+        envs = {mode: _make(env_id, mode, num_envs, device, workers) for mode in group}
+        try:
+            for _ in range(rounds):
+                for mode, env in envs.items():
+                    rates[mode].append(_rate(lambda env=env: env.step(env.action_space.sample()), num_envs,
+                                             seconds / rounds))
+        finally:
+            for env in envs.values():
+                env.close()
+            _give_memory_back()
+    return rates
+
+
+def _give_memory_back() -> None:
+    """Collect, then return freed heap to the OS (glibc keeps it for reuse): the next column's worker processes
+    need it, and without this the run held 11 GB after the 32-env columns."""
+    gc.collect()
     try:
-        rates: dict[str, list[float]] = {mode: [] for mode in modes}
-        for _ in range(rounds):
-            for mode, env in envs.items():
-                rates[mode].append(_rate(lambda env=env: env.step(env.action_space.sample()), num_envs, seconds / rounds))
-        return rates
-    finally:
-        for env in envs.values():
-            env.close()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to do
 
 
 def main() -> None:
@@ -119,7 +139,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="stepping time per cell, over all rounds")
     parser.add_argument("--rounds", type=int, default=5, help="turns the modes of a column take")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--num-envs", type=int, nargs="*", default=[1, 8, 32])
     parser.add_argument("--modes", nargs="+", default=list(MODES))
     parser.add_argument("--workers", type=int, default=2, help="processes for the extra N=8 column (1: skip it)")
     parser.add_argument("--no-panda-gym", action="store_true")

@@ -4,9 +4,9 @@
 with the light visibility) for one or more ``(world, camera)`` views: the views' pictures are one
 compiled rasterizer call and their shadow maps another. The envs draw their ``rgb``, ``depth`` and
 ``segmentation`` observations with it. PandaPush, one view per call, in one run of
-``python benchmarks/maps.py``: at 64², 1.2 ms for the maps and 1.95 ms with the light visibility,
-against TinyRenderer's 3.5 and 6.8 ms (its lit pass, ``rgb_reference``: 4.9 ms); at 256², 6.3 and
-9.7 against 24.8 and 39.0 (lit: 30.0). The per-pixel work after rasterizing is compiled too
+``python benchmarks/maps.py``: at 64², 1.0 ms for the maps and 1.96 ms with the light visibility,
+against TinyRenderer's 3.6 and 7.4 ms (its lit pass, ``rgb_reference``: 5.2 ms); at 256², 7.0 and
+10.7 against 26.6 and 43.7 (lit: 32.2). The per-pixel work after rasterizing is compiled too
 (:mod:`worldsim.teacher.map_kernels`). Datasets and ``worldsim eval`` keep TinyRenderer's maps.
 
 Pixels are sampled where TinyRenderer samples them (``TINY_SAMPLE``), so the maps match the ones the
