@@ -133,7 +133,7 @@ def _give_memory_back() -> None:
         pass  # not glibc: nothing to do
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="worldsim/PandaPush-v0")
     parser.add_argument("--seconds", type=float, default=3.0, help="stepping time per cell, over all rounds")
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes for the extra N=8 column (1: skip it)")
     parser.add_argument("--no-panda-gym", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/envs.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     physics = _physics_rows(args.env, args.seconds)
     if not args.no_panda_gym and args.env in PANDA_GYM:
@@ -181,6 +181,7 @@ def main() -> None:
               "steps_per_s": table, "rounds": args.rounds, "over_rgb_reference": ratios}
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
+    return result
 
 
 if __name__ == "__main__":
