@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
+import pytest
+import torch
 
 from worldsim.conditioning.arrays import CLIP_KEYS
 from worldsim.dataset import read_shard, shard_path
@@ -158,6 +162,7 @@ def test_temperature_zero_renders_the_mean_image_whatever_the_seed(tmp_path):
         Renderer(str(weights))
 
 
+@pytest.mark.skipif(shutil.which("g++") is None and "CXX" not in os.environ, reason="torch.compile needs a C++ compiler")
 def test_a_compiled_renderer_draws_what_the_eager_one_draws_and_the_same_every_time():
     """``compile=True`` (torch.compile): frames within a level or two of the eager model's, and
     identical from one call to the next, on a tiny untrained model (its compile is quick)."""
@@ -177,3 +182,17 @@ def test_a_compiled_renderer_draws_what_the_eager_one_draws_and_the_same_every_t
     want, got = eager.render(spec, frames, seed=4), fast.render(spec, frames, seed=4)
     assert np.abs(want.astype(int) - got.astype(int)).max() <= 2
     assert np.array_equal(got, fast.render(spec, frames, seed=4))
+
+
+def test_compile_without_a_cpp_compiler_says_so_before_the_first_frame(monkeypatch):
+    import torch._inductor.cpp_builder as builder
+
+    from worldsim.errors import WorldsimError
+    from worldsim.render import compiled
+
+    def missing():
+        raise RuntimeError("no g++ found")
+
+    monkeypatch.setattr(builder, "get_cpp_compiler", missing)
+    with pytest.raises(WorldsimError, match="C\\+\\+ compiler.*no g\\+\\+ found"):
+        compiled(torch.nn.Linear(2, 2), torch.device("cpu"))
