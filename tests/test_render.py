@@ -166,8 +166,6 @@ def test_temperature_zero_renders_the_mean_image_whatever_the_seed(tmp_path):
 def test_a_compiled_renderer_draws_what_the_eager_one_draws_and_the_same_every_time():
     """``compile=True`` (torch.compile): frames within a level or two of the eager model's, and
     identical from one call to the next, on a tiny untrained model (its compile is quick)."""
-    import torch
-
     from worldsim.model import build_model
     from worldsim.recording import rollout
     from worldsim.render import compiled
