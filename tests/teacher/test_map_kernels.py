@@ -79,7 +79,7 @@ def test_shadow_lookup_equals_lookup(view, seed):
     hit = np.where(rng.random((96, 96)) < 0.2, -1, 0).astype(np.int64)
     depth = (np.median(along) + rng.normal(0.0, along.std() + 1e-3, (96, 96))).astype(np.float32)
     ours = np.zeros(frame.segmentation.shape, np.float32)
-    axes = np.stack([lv.right, lv.up, lv.l_dir])
+    axes = lv.axes
     kernels.shadow_lookup(frame.world_position, frame.normals, frame.segmentation, hit, depth, far, axes,
                           axes[:2] @ lv.centre, lv.half, lv.size, float(lv.eye @ lv.l_dir), lv.texel, ours)
     theirs = np.zeros_like(ours)

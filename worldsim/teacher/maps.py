@@ -129,12 +129,15 @@ def _visibility(meshes: Sequence[SceneMesh], poses: Sequence[np.ndarray], surfac
     clip, faces, image = _stack(parts)
     hits = rasterize(clip[:, [0, 1, 3]], clip[:, 2], faces, image, len(jobs), size, size, near=near, far=far)
     for k, (i, view) in enumerate(jobs):
-        frame = frames[i]
-        axes = np.stack([view.right, view.up, view.l_dir])
-        kernels.shadow_lookup(frame.world_position, frame.normals, frame.segmentation, hits.triangle[k], hits.depth[k],
-                              far, axes, axes[:2] @ view.centre, view.half, view.size, float(view.eye @ view.l_dir),
-                              view.texel, out[i])
+        _lookup(view, frames[i], hits.triangle[k], hits.depth[k], far, out[i])
     return out
+
+
+def _lookup(view: LightView, frame: Frame, hit: np.ndarray, depth: np.ndarray, far: float, out: np.ndarray) -> None:
+    """``frame``'s light visibility into ``out`` from its shadow map's ``hit``/``depth`` (empty texels read ``far``)."""
+    axes = view.axes
+    kernels.shadow_lookup(frame.world_position, frame.normals, frame.segmentation, hit, depth, far, axes,
+                          axes[:2] @ view.centre, view.half, view.size, float(view.eye @ view.l_dir), view.texel, out)
 
 
 def render_maps(views: Sequence[tuple[SceneMesh, Camera]], resolution: tuple[int, int], visibility: bool = True,

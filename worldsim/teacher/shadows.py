@@ -128,6 +128,11 @@ class LightView:
     def eye(self) -> np.ndarray:
         return self.centre + self.l_dir * DISTANCE
 
+    @property
+    def axes(self) -> np.ndarray:
+        """(3, 3) rows: right, up, towards the sun."""
+        return np.stack([self.right, self.up, self.l_dir])
+
     def projection(self) -> np.ndarray:
         """The orthographic map's projection (4, 4): rows x, y across the sun in [-1, 1], then the
         distance from the map's eye along the sun (the depth the z-test compares), then w = 1."""
@@ -141,7 +146,7 @@ class LightView:
     def texel_of(self, probe: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where points ``(N, 3)`` fall in the orthographic map drawn with :meth:`projection`: column,
         row (in texels) and distance from the map's eye along the sun, as :func:`lookup` takes them."""
-        axes = np.stack([self.right, self.up, self.l_dir])
+        axes = self.axes
         offsets = axes @ self.centre
         across_r, across_u, along = _rows(axes, probe)
         col = ((across_r - offsets[0]) / self.half + 1) * 0.5 * self.size
