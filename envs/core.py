@@ -274,12 +274,11 @@ class WorldsimEnv(gym.Env):
 
     def _learned_requests(self, frames: dict[str, Any] | None = None) -> list[tuple[dict, int, np.ndarray | None]]:
         """Per camera (inputs, seed, context) for this step's learned frames; the vector env batches them."""
-        requests = []
+        requests, pbr = [], self.renderer.model.config.pbr
         for k, name in enumerate(self.camera_names):
             frame = frames[name] if frames else obs_lib.capture(self.world, "rgb", self.image_size, self._camera(name))
             seed = (self._render_seed * 1_000_003 + self._steps * 131 + k) % 2**63
-            inputs = from_frames(self.world.spec, [frame], pbr=self.renderer.model.config.pbr)
-            requests.append((inputs, seed, self._last_learned.get(name)))
+            requests.append((from_frames(self.world.spec, [frame], pbr=pbr), seed, self._last_learned.get(name)))
         return requests
 
     def _capture(self) -> dict[str, Any]:

@@ -88,7 +88,6 @@ class WindowLayout:
     tokens: int
 
 
-@torch.compiler.disable  # host-side index work with data-dependent checks: left out of a compiled graph
 def window_layout(rows: int, cols: int, window: int, shift: bool,
                   rope: tuple[torch.Tensor, torch.Tensor]) -> WindowLayout:
     """The :class:`WindowLayout` of a ``rows x cols`` grid, with ``rope`` its ``(rows, cols, e)`` tables.

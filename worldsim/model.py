@@ -236,6 +236,7 @@ class WorldDiT(nn.Module):
                                         nn.Linear(cfg.pixel_hidden, cfg.pixel_hidden), nn.SiLU(),
                                         nn.Linear(cfg.pixel_hidden, 3))
         self.token_head = nn.Linear(cfg.dim, cfg.token_features) if cfg.token_features else None
+        self._layout_cache: dict[tuple, dict[bool, WindowLayout]] = {}  # see _layouts; not part of the state
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -284,12 +285,11 @@ class WorldDiT(nn.Module):
             parts.append(last(cond.pbr[:, :, :self.config.pbr_channels].to(x.dtype)))  # an older checkpoint reads fewer
         return torch.cat(parts, dim=-1)
 
-    @torch.compiler.disable  # a host-side cache: left out of a compiled graph, as window_layout is
+    @torch.compiler.disable  # host-side index work and a cache: left out of a compiled graph
     def _layouts(self, rows: int, cols: int, device: torch.device) -> dict[bool, WindowLayout]:
         """The unshifted and shifted window layouts of a token grid, with their rotary tables; built once
         per grid size and device (0.37 ms a forward at 64², 5 % of a single env frame) and kept."""
-        key = (rows, cols, str(device))
-        cache = self.__dict__.setdefault("_layout_cache", {})
+        key, cache = (rows, cols, str(device)), self._layout_cache
         if key not in cache:
             if len(cache) >= 16:  # many sizes (a resolution sweep): keep the newest few
                 cache.clear()

@@ -169,7 +169,8 @@ class Renderer:
         Returns:
             ``uint8 (T, H, W, 3)``.
         """
-        return self.render_clip(from_frames(spec, frames), seed=seed, progress=progress, start=start)
+        clip = from_frames(spec, frames, pbr=self.model.config.pbr)  # a raster look reads no Cycles arrays
+        return self.render_clip(clip, seed=seed, progress=progress, start=start)
 
     @torch.no_grad()
     def render_window(self, clips: dict[str, np.ndarray], seed: int, context: np.ndarray | None = None,

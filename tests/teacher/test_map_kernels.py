@@ -62,6 +62,21 @@ def test_light_bounds_equal_the_receivers_extent_and_the_planes_heights(view):
         [p.uid for p in idle_planes(view_, points, planes)]
 
 
+def _texel_of(view: LightView):
+    """The orthographic map's texel lookup in numpy, for :func:`lookup`: column, row and distance from
+    the map's eye along the sun (what the kernel computes per pixel)."""
+    axes = view.axes
+    offsets = axes @ view.centre
+
+    def texel_of(probe: np.ndarray):
+        across_r, across_u, along = np.einsum("mk,nk->mn", axes, probe)
+        col = ((across_r - offsets[0]) / view.half + 1) * 0.5 * view.size
+        row = (1 - (across_u - offsets[1]) / view.half) * 0.5 * view.size
+        return col, row, float(view.eye @ view.l_dir) - along
+
+    return texel_of
+
+
 def _same_view(a: LightView, b: LightView) -> bool:
     return all(np.allclose(getattr(a, k), getattr(b, k), rtol=0, atol=1e-12) for k in a.__dataclass_fields__)
 
@@ -84,6 +99,6 @@ def test_shadow_lookup_equals_lookup(view, seed):
                           axes[:2] @ lv.centre, lv.half, lv.size, float(lv.eye @ lv.l_dir), lv.texel, ours)
     theirs = np.zeros_like(ours)
     normals = frame.normals.reshape(-1, 3)[index]
-    theirs.reshape(-1)[index] = lookup(lv, lv.texel_of, np.where(hit >= 0, depth, far).astype(np.float64), points, normals)
+    theirs.reshape(-1)[index] = lookup(lv, _texel_of(lv), np.where(hit >= 0, depth, far).astype(np.float64), points, normals)
     assert 0.05 < theirs.reshape(-1)[index].mean() < 0.95  # both outcomes are exercised
     np.testing.assert_array_equal(ours, theirs)

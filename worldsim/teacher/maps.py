@@ -157,20 +157,20 @@ def render_maps(views: Sequence[tuple[SceneMesh, Camera]], resolution: tuple[int
     meshes = [mesh for mesh, _ in views]
     poses = [mesh.shape_poses() for mesh in meshes]
     surfaces = [mesh.surfaces() for mesh in meshes]
-    parts, faces_of, cams = [], [], []
+    parts, drawn, cams = [], [], []
     for (mesh, camera), pose, surf in zip(views, poses, surfaces, strict=True):
         extr = extrinsics(camera)
         faces, triples = _drawn_faces(mesh, surf)
         matrix = gl_matrix(gl_projection(camera, (width, height))) @ gl_matrix(gl_view(extr))
         parts.append((mesh.vertices_under(matrix @ pose), triples))
-        faces_of.append(faces)
+        drawn.append(faces)
         cams.append((camera, intrinsics(camera, (width, height)), extr))
     clip, tri_faces, image = _stack(parts)
     near, far = min(c.near for c, _, _ in cams), max(c.far for c, _, _ in cams)
     hits = rasterize(clip[:, [0, 1, 3]], clip[:, 3], tri_faces, image, len(views), height, width, near=near,
                      far=far, sample=sample)
-    starts = np.cumsum([0] + [len(f) for f in faces_of])
-    frames = [_frame(mesh, surf, hits, i, faces_of[i], int(starts[i]), cam)
+    starts = np.cumsum([0] + [len(f) for f in drawn])
+    frames = [_frame(mesh, surf, hits, i, drawn[i], int(starts[i]), cam)
               for i, ((mesh, _), surf, cam) in enumerate(zip(views, surfaces, cams, strict=True))]
     if visibility:
         for frame, lit in zip(frames, _visibility(meshes, poses, surfaces, frames), strict=True):

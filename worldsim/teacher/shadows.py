@@ -143,16 +143,6 @@ class LightView:
         m[3, 3] = 1.0
         return m
 
-    def texel_of(self, probe: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Where points ``(N, 3)`` fall in the orthographic map drawn with :meth:`projection`: column,
-        row (in texels) and distance from the map's eye along the sun, as :func:`lookup` takes them."""
-        axes = self.axes
-        offsets = axes @ self.centre
-        across_r, across_u, along = _rows(axes, probe)
-        col = ((across_r - offsets[0]) / self.half + 1) * 0.5 * self.size
-        row = (1 - (across_u - offsets[1]) / self.half) * 0.5 * self.size
-        return col, row, float(self.eye @ self.l_dir) - along
-
     @classmethod
     def fitted(cls, axes: np.ndarray, bounds: np.ndarray, size: int) -> LightView:
         """The map of ``size`` texels over receivers whose coordinates along ``axes`` (:func:`light_axes`)

@@ -187,12 +187,6 @@ def _rigid_inverse(pose: np.ndarray) -> np.ndarray:
     return out
 
 
-def link_frames(world: PhysicsWorld, uid: int) -> dict[int, np.ndarray]:
-    """World transforms (4x4) of a body's base link frame (-1) and every link frame (URDF frames)."""
-    poses, index = _frames(world, [uid])
-    return {link: poses[k] for (_, link), k in index.items()}
-
-
 _INERTIAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # world -> {uid: inverse inertial offset}
 
 
