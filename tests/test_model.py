@@ -220,3 +220,82 @@ def test_a_model_without_token_features_widens_exactly_and_then_learns_from_them
     with pytest.raises(ValueError, match="token features"):
         source = build_model("tiny", token_features=4)
         widen_from(build_model("tiny", token_features=2), source.state_dict(), source.config)
+
+
+def _shading_cond(h=32, w=32):
+    """Conditions with a foreground disc of random texture on an empty background."""
+    cond = _cond(1, 2, h, w, pbr=True)
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    fg = (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (h / 3) ** 2).float()
+    cond.maps[:, :, 13] = fg
+    cond.maps[:, :, 0:3] = torch.rand(1, 2, 3, h, w) * 2 - 1
+    cond.pbr[:, :, 6:9] = torch.rand(1, 2, 3, h, w) * (1 - fg)  # the world's colour, only where empty
+    return cond, fg.bool()
+
+
+def test_a_fresh_shading_model_draws_the_albedo_on_bodies_and_the_world_around_them():
+    """Before any training, a colour or texture the model never saw reaches the frame exactly."""
+    model = build_model("tiny", pbr=True, output="shading")
+    cond, fg = _shading_cond(h=37, w=29)
+    with torch.no_grad():
+        out = model(torch.randn(1, 2, 3, 37, 29), torch.rand(1), cond)
+    albedo, background = cond.maps[:, :, 0:3], cond.pbr[:, :, 6:9] * 2 - 1
+    assert torch.allclose(out[..., fg], albedo[..., fg], atol=1e-4)
+    assert torch.allclose(out[..., ~fg], background[..., ~fg], atol=1e-4)
+
+
+def test_shading_gain_and_offset_act_in_linear_light():
+    """Gain 2 on an albedo of linear 0.2 draws linear 0.4; an offset adds in linear light."""
+    from worldsim.conditioning.tensors import srgb_decode, srgb_encode
+
+    model = build_model("tiny", pbr=True, output="shading")
+    cond, fg = _shading_cond()
+    cond.maps[:, :, 0:3] = srgb_encode(torch.tensor(0.2)) * 2 - 1
+    raw = torch.zeros(1, 2, 32, 32, 6)
+    raw[..., :3] = torch.log(torch.expm1(torch.tensor(2.0))) - torch.log(torch.expm1(torch.tensor(1.0)))  # gain 2
+    raw[..., 3:] = 0.05
+    out = model._shade(raw, cond).permute(0, 1, 4, 2, 3)
+    linear = srgb_decode((out + 1) / 2)
+    assert torch.allclose(linear[..., fg], torch.tensor(0.45), atol=1e-4)
+    cond.pbr[:, :, 6:9] *= 0.9  # so the sum stays below white, where the curve is invertible
+    linear = srgb_decode((model._shade(raw, cond).permute(0, 1, 4, 2, 3) + 1) / 2)
+    empty = srgb_decode(cond.pbr[:, :, 6:9]) + 0.05
+    assert torch.allclose(linear[..., ~fg], empty[..., ~fg], atol=1e-4)
+
+
+def test_the_unclipped_srgb_curve_matches_inside_and_keeps_a_gradient_outside():
+    from worldsim.conditioning.tensors import srgb_decode, srgb_encode, srgb_encode_unclipped
+
+    inside = torch.linspace(0, 1, 101)
+    assert torch.allclose(srgb_encode_unclipped(inside), srgb_encode(inside), atol=1e-6)
+    assert torch.allclose(srgb_decode(srgb_encode(inside)), inside, atol=1e-5)
+    outside = torch.tensor([-0.5, -0.01, 1.01, 3.0], requires_grad=True)
+    srgb_encode_unclipped(outside).sum().backward()
+    assert (outside.grad > 0.4).all()  # clamping would give 0 here: an overshoot could never come back
+    assert (srgb_encode_unclipped(torch.tensor([1.5, 3.0])) > 1).all()
+
+
+def test_an_rgb_checkpoint_starts_a_shading_model_with_its_trunk_and_fresh_output_layers():
+    from worldsim.model import widen_from
+
+    old = _trained_looking(build_model("tiny", pbr=True))
+    new = build_model("tiny", pbr=True, output="shading")
+    widen_from(new, old.state_dict(), old.config)
+    for name, value in new.state_dict().items():
+        if name.startswith(("final.linear", "pixel_head.4")):
+            assert value.shape[0] != old.state_dict()[name].shape[0] or not torch.equal(value, old.state_dict()[name])
+        else:
+            assert torch.equal(value, old.state_dict()[name]), name
+    cond, fg = _shading_cond()
+    with torch.no_grad():  # the fresh output layers: still the albedo, whatever the trunk computes
+        out = new(torch.randn(1, 2, 3, 32, 32), torch.rand(1), cond)
+    assert torch.allclose(out[..., fg], cond.maps[:, :, 0:3][..., fg], atol=1e-4)
+
+
+def test_shading_needs_the_maps_and_x_prediction_and_unknown_outputs_are_refused():
+    with pytest.raises(ValueError, match="physics maps"):
+        DiTConfig(output="shading", use_physics=False)
+    with pytest.raises(ValueError, match="x-prediction"):
+        DiTConfig(output="shading", prediction="v")
+    with pytest.raises(ValueError, match="unknown output"):
+        DiTConfig(output="albedo")

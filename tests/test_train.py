@@ -28,20 +28,22 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_dataset, tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
-def test_a_run_saved_before_token_features_resumes_with_its_own_architecture(tiny_dataset, tmp_path):
+def test_a_run_saved_before_token_features_or_outputs_resumes_with_its_own_architecture(tiny_dataset, tmp_path):
     """A resumed run keeps the model it was saved with: none for a run from before token features,
     its own count for a run that chose some."""
     train(_cfg(tiny_dataset, tmp_path / "old", 2, token_features=0), progress=False)
     sidecar = tmp_path / "old" / "train_state.json"
     saved = json.loads(sidecar.read_text())
-    del saved["config"]["token_features"]
+    del saved["config"]["token_features"], saved["config"]["output"]
     sidecar.write_text(json.dumps(saved))
     train(_cfg(tiny_dataset, tmp_path / "old", 4), resume=True, progress=False)
     model, meta = load_model(tmp_path / "old" / "checkpoint.safetensors")
     assert meta["steps"] == 4 and model.config.token_features == 0 and model.token_head is None
-    train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4), progress=False)
-    train(_cfg(tiny_dataset, tmp_path / "new", 3), resume=True, progress=False)  # keeps the 4 it was saved with
-    assert load_model(tmp_path / "new" / "checkpoint.safetensors")[0].config.token_features == 4
+    assert model.config.output == "rgb"
+    train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4, output="shading"), progress=False)
+    train(_cfg(tiny_dataset, tmp_path / "new", 3), resume=True, progress=False)  # keeps what it was saved with
+    config = load_model(tmp_path / "new" / "checkpoint.safetensors")[0].config
+    assert config.token_features == 4 and config.output == "shading"
 
 
 def test_refuses_to_overwrite_a_run(tiny_dataset, tmp_path):

@@ -88,7 +88,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
                       context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
-                      loss_weighting=args.loss_weighting, token_features=args.token_features)
+                      loss_weighting=args.loss_weighting, token_features=args.token_features,
+                      output=args.output)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -269,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--token-features", type=int, default=None,
                     help="features each token hands the per-pixel head, bilinear between token centres (default: "
                          "the preset's, 0; --init widens a checkpoint without them exactly)")
+    tr.add_argument("--output", choices=["rgb", "shading"], default=None,
+                    help="what the network predicts: rgb (the frame) or shading (a gain and offset per pixel on "
+                         "the albedo and the world's colour, in linear light); default: the resumed run's, else rgb")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,

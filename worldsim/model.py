@@ -33,7 +33,18 @@ from einops import rearrange
 from torch import nn
 
 from worldsim.attention import Attention, WindowAttention, WindowLayout, rope_2d, rope_tables, window_layout
-from worldsim.conditioning.tensors import COND_CHANNELS, ENV_DIM, GLOBAL_DIM, PBR_CHANNELS, Conditions
+from worldsim.conditioning.tensors import (
+    ALBEDO_CHANNELS,
+    BACKGROUND_CHANNELS,
+    COND_CHANNELS,
+    ENV_DIM,
+    FOREGROUND_CHANNEL,
+    GLOBAL_DIM,
+    PBR_CHANNELS,
+    Conditions,
+    srgb_decode,
+    srgb_encode_unclipped,
+)
 
 
 @dataclass
@@ -66,6 +77,20 @@ class DiTConfig:
     # steps with 16 of them matched the same run without (20.98 vs 21.00 dB at 256²) at 8 % more time
     # per training step; a run from scratch (a GPU window) may say otherwise.
     token_features: int = 0
+    # What the heads' outputs mean. "rgb": the frame itself. "shading": a gain and an offset per pixel
+    # and colour channel, in linear light, applied to the albedo map on bodies and to the world's
+    # colour (the background map of the Cycles look; black without it) on empty pixels:
+    # ``srgb(fg · gain · albedo + (1 − fg) · background + offset)``. A texture or a colour then
+    # reaches the frame exactly unless the network changes it, instead of being re-drawn through an
+    # 8×8 patch token and a small per-pixel MLP (which turned the sharp letters of an unseen floor
+    # texture grey and drew empty pixels at 18 dB where the background map alone scores 40 dB).
+    output: str = "rgb"
+
+    def __post_init__(self) -> None:
+        if self.output not in OUTPUTS:
+            raise ValueError(f"unknown output {self.output!r}; expected one of {', '.join(OUTPUTS)}")
+        if self.output == "shading" and (not self.use_physics or self.prediction != "x"):
+            raise ValueError("output 'shading' needs the physics maps and x-prediction")
 
     @classmethod
     def from_dict(cls, values: dict) -> "DiTConfig":
@@ -89,10 +114,17 @@ class DiTConfig:
         return 3 + physics + 3 * self.context_frames + 1 + extra  # noisy frame, physics, context rgb, flag, pbr
 
     @property
+    def out_channels(self) -> int:
+        """Channels per pixel the heads produce (RGB, or gain and offset)."""
+        return OUTPUTS[self.output]
+
+    @property
     def global_in(self) -> int:
         """Width of the global control vector (the light, plus the environment for the Cycles look)."""
         return self.global_dim + (self.env_dim if self.pbr else 0)
 
+
+OUTPUTS = {"rgb": 3, "shading": 6}  # DiTConfig.output → channels per pixel of the heads
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(resolution=32, frames=2, patch=8, dim=32, depth=2, heads=2, window=2, material_dim=4, pixel_hidden=8),
@@ -151,19 +183,20 @@ class DiTBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """adaLN then a linear map from tokens back to patches of RGB."""
+    """adaLN then a linear map from tokens back to patches of ``channels`` per pixel."""
 
-    def __init__(self, dim: int, patch: int):
+    def __init__(self, dim: int, patch: int, channels: int = 3):
         super().__init__()
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
-        self.linear = nn.Linear(dim, patch * patch * 3)
+        self.linear = nn.Linear(dim, patch * patch * channels)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.ada(c).chunk(2, dim=-1)
         return self.linear(modulate(self.norm(x), shift, scale))
 
 
+UNIT_GAIN = math.log(math.e - 1)  # softplus(UNIT_GAIN) = 1
 PIXEL_CHUNK = 4096  # pixels per pass of the pixel head on a CPU (64 hidden floats each: 1 MiB, fits L2)
 
 
@@ -227,14 +260,14 @@ class WorldDiT(nn.Module):
         self.g_embed = nn.Sequential(nn.Linear(cfg.global_in, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
         self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, shift=i % 2 == 1)
                                      for i in range(cfg.depth)])
-        self.final = FinalLayer(cfg.dim, cfg.patch)
+        self.final = FinalLayer(cfg.dim, cfg.patch, cfg.out_channels)
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
         # the transformer adds what needs context (edges, shadow shape, continuity across frames).
         head_in = cfg.in_channels + cfg.global_in + cfg.token_features
         self.pixel_head = nn.Sequential(nn.Linear(head_in, cfg.pixel_hidden), nn.SiLU(),
                                         nn.Linear(cfg.pixel_hidden, cfg.pixel_hidden), nn.SiLU(),
-                                        nn.Linear(cfg.pixel_hidden, 3))
+                                        nn.Linear(cfg.pixel_hidden, cfg.out_channels))
         self.token_head = nn.Linear(cfg.dim, cfg.token_features) if cfg.token_features else None
         self._layout_cache: dict[tuple, dict[bool, WindowLayout]] = {}  # see _layouts; not part of the state
         self._init_weights()
@@ -252,6 +285,8 @@ class WorldDiT(nn.Module):
         nn.init.zeros_(self.final.ada[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
+        if self.config.output == "shading":  # start as the albedo under unit gain, the world's colour around it
+            nn.init.zeros_(self.pixel_head[-1].weight)
 
     def _pixel_inputs(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
         """Every per-pixel input, channels last: (B, T, H, W, Cin).
@@ -328,11 +363,28 @@ class WorldDiT(nn.Module):
         if self.token_head is not None:
             features = self.token_head(F.layer_norm(tokens, (cfg.dim,)))
             features = token_maps(features, rows, cols, p, h, w, frames)
-        out = self.final(tokens, c)  # (B*T, N, p*p*3)
+        out = self.final(tokens, c)  # (B*T, N, p*p*C)
         out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t (gh p1) (gw p2) c", t=frames, gh=rows, p1=p, p2=p)
         chunk = PIXEL_CHUNK if x.device.type == "cpu" else None
         out = out[:, :, :h, :w] + pixel_mlp(self.pixel_head, inp, glob, chunk, features)
+        if cfg.output == "shading":
+            out = self._shade(out, cond)
         return out.permute(0, 1, 4, 2, 3)
+
+    def _shade(self, out: torch.Tensor, cond: Conditions) -> torch.Tensor:
+        """Gain and offset (B, T, H, W, 6) → the frame in [-1, 1] (see ``DiTConfig.output``); in float32,
+        as the sRGB curve is steep near black."""
+        def last(v: torch.Tensor) -> torch.Tensor:
+            return v.float().permute(0, 1, 3, 4, 2)
+
+        out = out.float()
+        albedo = srgb_decode((last(cond.maps[:, :, ALBEDO_CHANNELS]) + 1) / 2)
+        fg = last(cond.maps[:, :, FOREGROUND_CHANNEL:FOREGROUND_CHANNEL + 1])
+        gain = F.softplus(out[..., :3] + UNIT_GAIN)
+        linear = fg * gain * albedo + out[..., 3:]
+        if self.config.pbr and self.config.pbr_channels >= BACKGROUND_CHANNELS.stop:
+            linear = linear + (1 - fg) * srgb_decode(last(cond.pbr[:, :, BACKGROUND_CHANNELS]))
+        return srgb_encode_unclipped(linear) * 2 - 1
 
     def config_dict(self) -> dict:
         """The config as a JSON-ready dict."""
@@ -344,14 +396,19 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     Cycles look with fewer pbr channels, or one without token features), giving the new inputs
     (appended last) zero weights: before any training it computes exactly what the source computes,
     and fine-tuning only has to learn what the new inputs change. A new token head keeps its random
-    start, so its zero-weighted features still carry gradient.
+    start, so its zero-weighted features still carry gradient. A model whose outputs mean something
+    else (``output``) takes everything but the two output layers, which keep their fresh start (for
+    ``shading``: the albedo under unit gain): the trunk's features carry over, its colours do not.
 
     Raises:
-        ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels`` and
-            ``token_features``, or the source has token features and they differ.
+        ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels``,
+            ``token_features`` and ``output``, or the source has token features and they differ.
     """
     cfg = model.config
-    free = ("pbr", "pbr_channels", "resolution", "token_features")
+    free = ("pbr", "pbr_channels", "resolution", "token_features", "output")
+    fresh = set() if source.output == cfg.output else {"final.linear.weight", "final.linear.bias",
+                                                        f"pixel_head.{len(model.pixel_head) - 1}.weight",
+                                                        f"pixel_head.{len(model.pixel_head) - 1}.bias"}
     if {k: v for k, v in asdict(source).items() if k not in free} != {k: v for k, v in asdict(cfg).items() if k not in free}:
         raise ValueError("can only widen a model of the same architecture (preset, context frames)")
     if source.token_features not in (0, cfg.token_features):
@@ -359,6 +416,8 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
     own = model.state_dict()
     for name, value in state.items():
+        if name in fresh:
+            continue
         target = own[name]
         if name == "patch_embed.weight" and value.shape != target.shape:  # (D, p*p*C): pad C per pixel
             value = torch.cat([value.reshape(-1, p * p, c_old), value.new_zeros(value.shape[0], p * p, c_new - c_old)],

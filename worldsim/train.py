@@ -60,6 +60,7 @@ class TrainConfig:
     max_minutes: float | None = None  # stop (with a checkpoint) after this long, even before `steps` (a GPU window)
     loss_weighting: str = "clean"  # flow.loss: "clean" (every flow time weighs the same) or "velocity"
     token_features: int | None = None  # the model's token features for the pixel head; None: the preset's
+    output: str | None = None  # what the network predicts (DiTConfig.output); None: "rgb", or a resumed run's
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
@@ -144,10 +145,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
         sizes = {} if cfg.token_features is None else {"token_features": cfg.token_features}
+        sizes |= {} if cfg.output is None else {"output": cfg.output}
         self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=cfg.crop or arrays["rgb"].shape[2],
                                  context_frames=cfg.context_frames, pbr=cfg.pbr, **sizes).to(self.device)
         # the value the preset gave is saved with the run, so a resume rebuilds this model even if presets change
-        self.cfg = cfg = replace(cfg, token_features=self.model.config.token_features)
+        self.cfg = cfg = replace(cfg, token_features=self.model.config.token_features, output=self.model.config.output)
         if cfg.init is not None:
             self._initialise(cfg.init)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
@@ -346,12 +348,16 @@ class Trainer:
 
 def _as_saved(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with the model sizes of the run it resumes, when it resumes one and leaves them open: a
-    run saved before token features existed has none."""
+    run saved before token features (or the choice of output) existed has none (predicts rgb)."""
     state = Path(cfg.out) / "train_state.safetensors"
-    if cfg.token_features is not None or not state.exists():
+    if not state.exists():
         return cfg
     saved = load_meta(state).get("config", {})
-    return replace(cfg, token_features=saved.get("token_features") or 0)
+    if cfg.token_features is None:
+        cfg = replace(cfg, token_features=saved.get("token_features") or 0)
+    if cfg.output is None:
+        cfg = replace(cfg, output=saved.get("output") or "rgb")
+    return cfg
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:

@@ -27,6 +27,9 @@ import numpy as np
 import torch
 
 COND_CHANNELS = 15
+ALBEDO_CHANNELS = slice(0, 3)  # of Conditions.maps
+FOREGROUND_CHANNEL = 13  # of Conditions.maps
+BACKGROUND_CHANNELS = slice(6, 9)  # of Conditions.pbr: the world's colour on empty pixels, sRGB [0, 1]
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
 PBR_CHANNELS = 12  # 3 surface + 3 area light + 3 background + 3 sky ambient
 ENV_DIM = 9
@@ -105,6 +108,24 @@ def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
     """Linear [0, 1] → sRGB-encoded [0, 1] (the standard piecewise curve; Blender's "Standard" view)."""
     x = linear.clamp(0, 1)
     return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def srgb_decode(encoded: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded [0, 1] → linear (the inverse of :func:`srgb_encode` on [0, 1])."""
+    x = encoded.clamp(0, 1)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+SRGB_SLOPE_AT_WHITE = 1.055 / 2.4  # d(sRGB)/d(linear) at linear 1
+
+
+def srgb_encode_unclipped(linear: torch.Tensor) -> torch.Tensor:
+    """:func:`srgb_encode` continued past [0, 1] by straight lines (slope 12.92 below 0, the curve's
+    slope at white above 1): monotonic and never flat, so a network whose output passes through it
+    still gets a gradient where it overshoots. Equal to :func:`srgb_encode` on [0, 1]."""
+    x = linear
+    curve = 1.055 * x.clamp(0.0031308, 1.0) ** (1 / 2.4) - 0.055
+    return torch.where(x <= 0.0031308, 12.92 * x, torch.where(x <= 1.0, curve, 1.0 + SRGB_SLOPE_AT_WHITE * (x - 1.0)))
 
 
 def environment_maps(environment: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Tensor,
