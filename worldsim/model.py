@@ -20,6 +20,10 @@ rebuilds the model.
 Conditioning enters three ways: per-pixel maps (and a learned embedding of the material id under
 each pixel) are concatenated to the noisy frame before patchifying and fed to a per-pixel head; the
 flow time and the global light drive adaLN; the frames before the window are a context input.
+
+The heads' outputs are the frame itself, or (``DiTConfig.output = "shading"``, the Cycles default) a
+gain and an offset in linear light on the albedo and background maps, so colours and textures reach
+the frame from the maps rather than from what the network remembers.
 """
 
 from __future__ import annotations

@@ -123,9 +123,9 @@ def srgb_encode_unclipped(linear: torch.Tensor) -> torch.Tensor:
     """:func:`srgb_encode` continued past [0, 1] by straight lines (slope 12.92 below 0, the curve's
     slope at white above 1): monotonic and never flat, so a network whose output passes through it
     still gets a gradient where it overshoots. Equal to :func:`srgb_encode` on [0, 1]."""
-    x = linear
-    curve = 1.055 * x.clamp(0.0031308, 1.0) ** (1 / 2.4) - 0.055
-    return torch.where(x <= 0.0031308, 12.92 * x, torch.where(x <= 1.0, curve, 1.0 + SRGB_SLOPE_AT_WHITE * (x - 1.0)))
+    curve = 1.055 * linear.clamp(0.0031308, 1.0) ** (1 / 2.4) - 0.055
+    above = 1.0 + SRGB_SLOPE_AT_WHITE * (linear - 1.0)
+    return torch.where(linear <= 0.0031308, 12.92 * linear, torch.where(linear <= 1.0, curve, above))
 
 
 def environment_maps(environment: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Tensor,
