@@ -241,6 +241,11 @@ def pixel_mlp(head: nn.Sequential, pixels: torch.Tensor, glob: torch.Tensor, chu
     return torch.cat(out).reshape(*pixels.shape[:-1], -1)
 
 
+def channels_last(v: torch.Tensor) -> torch.Tensor:
+    """(B, T, C, H, W) → a (B, T, H, W, C) view."""
+    return v.permute(0, 1, 3, 4, 2)
+
+
 def token_maps(features: torch.Tensor, rows: int, cols: int, patch: int, height: int, width: int,
                frames: int) -> torch.Tensor:
     """Per-token features (B*T, rows*cols, K) → every pixel's, channels last (B, T, H, W, K): bilinear
@@ -300,13 +305,9 @@ class WorldDiT(nn.Module):
         concatenation) instead of once more for each reader.
         """
         b, t, _, h, w = x.shape
-
-        def last(v: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) → a (B, T, H, W, C) view
-            return v.permute(0, 1, 3, 4, 2)
-
-        parts = [last(x)]
+        parts = [channels_last(x)]
         if self.config.use_physics:
-            parts += [last(cond.maps.to(x.dtype)), self.material_emb(cond.material).to(x.dtype)]
+            parts += [channels_last(cond.maps.to(x.dtype)), self.material_emb(cond.material).to(x.dtype)]
         k = 3 * self.config.context_frames
         if cond.context is not None:
             if cond.context.shape[1] != k:
@@ -321,7 +322,7 @@ class WorldDiT(nn.Module):
             if cond.pbr is None or cond.environment is None:
                 raise ValueError("this model renders the Cycles look and needs the pbr conditions "
                                  "(condition arrays with pbr, area_light and environment)")
-            parts.append(last(cond.pbr[:, :, :self.config.pbr_channels].to(x.dtype)))  # an older checkpoint reads fewer
+            parts.append(channels_last(cond.pbr[:, :, :self.config.pbr_channels].to(x.dtype)))  # an older checkpoint reads fewer
         return torch.cat(parts, dim=-1)
 
     @torch.compiler.disable  # host-side index work and a cache: left out of a compiled graph
@@ -378,16 +379,13 @@ class WorldDiT(nn.Module):
     def _shade(self, out: torch.Tensor, cond: Conditions) -> torch.Tensor:
         """Gain and offset (B, T, H, W, 6) → the frame in [-1, 1] (see ``DiTConfig.output``); in float32,
         as the sRGB curve is steep near black."""
-        def last(v: torch.Tensor) -> torch.Tensor:
-            return v.float().permute(0, 1, 3, 4, 2)
-
         out = out.float()
-        albedo = srgb_decode((last(cond.maps[:, :, ALBEDO_CHANNELS]) + 1) / 2)
-        fg = last(cond.maps[:, :, FOREGROUND_CHANNEL:FOREGROUND_CHANNEL + 1])
+        albedo = srgb_decode((channels_last(cond.maps[:, :, ALBEDO_CHANNELS].float()) + 1) / 2)
+        fg = channels_last(cond.maps[:, :, FOREGROUND_CHANNEL:FOREGROUND_CHANNEL + 1].float())
         gain = F.softplus(out[..., :3] + UNIT_GAIN)
         linear = fg * gain * albedo + out[..., 3:]
-        if self.config.pbr and self.config.pbr_channels >= BACKGROUND_CHANNELS.stop:
-            linear = linear + (1 - fg) * srgb_decode(last(cond.pbr[:, :, BACKGROUND_CHANNELS]))
+        if self.config.pbr and self.config.pbr_channels >= BACKGROUND_CHANNELS.stop:  # 0 on bodies already
+            linear = linear + srgb_decode(channels_last(cond.pbr[:, :, BACKGROUND_CHANNELS].float()))
         return srgb_encode_unclipped(linear) * 2 - 1
 
     def config_dict(self) -> dict:
