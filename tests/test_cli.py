@@ -70,3 +70,5 @@ def test_bad_arguments(tmp_path):
     assert _run("simulate", scene, "--out", tmp_path, "--resolution", "big").returncode == 2
     result = _run("simulate", scene, "--out", tmp_path, "--camera", "nope")
     assert result.returncode == 2 and "nope" in result.stderr and "Traceback" not in result.stderr
+    result = _run("train", "--data", tmp_path, "--out", tmp_path / "run", "--mean-start", "1.5")
+    assert result.returncode == 2 and "--mean-start" in result.stderr and "from 0 to 1" in result.stderr

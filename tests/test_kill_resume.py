@@ -41,7 +41,7 @@ def test_dataset_killed_mid_run_resumes_without_loss_or_duplicates(tmp_path):
 
 def _train_cmd(data, out, *extra):
     return [sys.executable, "-m", "worldsim.cli", "train", "--data", str(data), "--out", str(out), "--preset", "tiny",
-            "--steps", "40", "--batch", "2", "--device", "cpu", "--checkpoint-every", "2", *extra]
+            "--steps", "40", "--batch", "2", "--device", "cpu", "--checkpoint-every", "2", "--mean-start", "0.5", *extra]
 
 
 def test_training_killed_at_random_points_resumes_to_the_same_state(tiny_dataset, tmp_path):

@@ -13,8 +13,9 @@ from worldsim.train import TrainConfig, train
 
 
 def _cfg(data, out, steps, **kw):
-    return TrainConfig(data=str(data), out=str(out), preset="tiny", steps=steps, batch=2, warmup=2, log_every=1,
-                       checkpoint_every=2, sample_every=100, val_clips=1, **kw)
+    return TrainConfig(data=str(data), out=str(out), steps=steps,
+                       **{"preset": "tiny", "batch": 2, "warmup": 2, "log_every": 1, "checkpoint_every": 2,
+                          "sample_every": 100, "val_clips": 1, **kw})
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tiny_dataset, tmp_path):
@@ -60,6 +61,30 @@ def test_checkpoint_is_safetensors_plus_json_and_loads(tiny_dataset, tmp_path):
     assert not model.training
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and "frames_per_s" in json.loads(lines[0])
+
+
+def test_mean_start_trains_windows_exactly_as_a_temperature_0_one_step_render(tiny_dataset, tmp_path):
+    """``mean_start`` moves that fraction of windows to flow time 0 with zero noise (all of them at 1);
+    at 0 the draws are the flow's own, unchanged; the validation reports the shipped sampling's PSNR."""
+    from worldsim.train import Trainer
+
+    def draw(fraction):
+        cfg = _cfg(tiny_dataset, tmp_path / f"run{fraction}", 4, mean_start=fraction, batch=8)
+        return Trainer(cfg)._draw(3)
+
+    _, _, noise, t = draw(0.0)
+    _, _, all_noise, all_t = draw(1.0)
+    _, _, half_noise, half_t = draw(0.5)
+    assert (noise.flatten(1).abs().sum(1) > 0).all()  # the flow's own draws: unit noise everywhere
+    assert (all_t == 0).all() and (all_noise == 0).all()
+    moved = half_noise.flatten(1).abs().sum(1) == 0
+    assert 0 < int(moved.sum()) < 8  # this seed moves some of the 8 windows, not all
+    assert (half_t[moved] == 0).all()
+    assert torch.equal(half_noise[~moved], noise[~moved]) and torch.equal(half_t[~moved], t[~moved])
+    metrics = train(_cfg(tiny_dataset, tmp_path / "trained", 2, mean_start=0.5), progress=False)
+    assert {"val_psnr", "val_psnr_mean_start"} <= metrics.keys()
+    with pytest.raises(ValueError, match="mean_start"):
+        train(_cfg(tiny_dataset, tmp_path / "bad", 2, mean_start=1.5), progress=False)
 
 
 def test_truncated_and_pickled_checkpoints_are_refused(tiny_dataset, tmp_path):

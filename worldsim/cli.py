@@ -33,6 +33,16 @@ def _positive(kind):
     return parse
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
+    return value
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     """Simulate a scene and write state.npz, maps.npz and reference.mp4."""
     from worldsim.recording import rollout, save_recording
@@ -89,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
-                      output=args.output)
+                      output=args.output, mean_start=args.mean_start)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -280,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--loss-weighting", choices=["clean", "velocity"], default="clean",
                     help="clean (default): the clean-frame error, every flow time weighing the same (what a 1-2 step "
                          "sampler needs); velocity: the flow-matching loss (weights times near 1 up to 400x)")
+    tr.add_argument("--mean-start", type=_fraction, default=0.0,
+                    help="fraction of windows trained at flow time 0 from zero noise: exactly a 1-step, temperature-0 "
+                         "render, the shipped sampling (default 0: only the flow's own draws)")
     tr.set_defaults(func=cmd_train)
 
     pk = sub.add_parser("pack", help="compress a dataset to carry to a GPU machine (train reads it as a dataset)")

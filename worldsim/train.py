@@ -61,6 +61,9 @@ class TrainConfig:
     loss_weighting: str = "clean"  # flow.loss: "clean" (every flow time weighs the same) or "velocity"
     token_features: int | None = None  # the model's token features for the pixel head; None: the preset's
     output: str | None = None  # what the network predicts (DiTConfig.output); None: "rgb", or a resumed run's
+    # Fraction of windows drawn at flow time 0 from the noise's mean (zeros): exactly what a 1-step,
+    # temperature-0 render computes, which the flow's own draws reach only through noise around it.
+    mean_start: float = 0.0
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
@@ -100,6 +103,16 @@ def to_inputs(batch: dict[str, np.ndarray], device: torch.device,
     has = batch["has_context"]
     cond.has_context = has.float() if isinstance(has, torch.Tensor) else torch.from_numpy(has)
     return frames_to_model(batch["rgb"]).to(device), cond.to(device)
+
+
+def _mean_starts(noise: torch.Tensor, t: torch.Tensor, fraction: float,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``noise`` and flow times ``t`` of a global batch with each window, with probability ``fraction``,
+    moved to time 0 and zero noise (see ``TrainConfig.mean_start``)."""
+    pick = torch.rand(t.shape[0], generator=generator) < fraction
+    t = torch.where(pick, torch.zeros_like(t), t)
+    noise = noise * (~pick).to(noise.device, noise.dtype).view(-1, *([1] * (noise.dim() - 1)))
+    return noise, t
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -264,6 +277,8 @@ class Trainer:
             t = flow.sample_times(cfg.batch, torch.Generator().manual_seed(seed))
             context_rng = torch.Generator(self.device).manual_seed(seed + 1)
             device = self.device
+        if cfg.mean_start:
+            noise, t = _mean_starts(noise, t, cfg.mean_start, torch.Generator().manual_seed(seed + 2))
         batch = {k: v[rows] for k, v in batch.items()}
         data, cond = to_inputs(batch, device, rng=context_rng, rows=(rows, cfg.batch), pbr=model_cfg.pbr)
         return data, cond, noise[rows], t[rows]
@@ -297,9 +312,12 @@ class Trainer:
         data, cond = to_inputs(batch, self.device, pbr=self.ema.config.pbr)
         noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(0)).to(self.device)
         out = model_to_frames(flow.sample(self.ema, noise, cond, steps=steps))
+        # what the shipped checkpoints render: one step from the noise's mean (temperature 0)
+        mean_start = model_to_frames(flow.sample(self.ema, torch.zeros_like(noise), cond, steps=1))
         ref = batch["rgb"]
         grid = np.concatenate([np.concatenate(list(x[:, 0]), axis=1) for x in (ref, out, batch["albedo"])], axis=0)
-        return {"val_psnr": psnr(out, ref), "albedo_psnr": psnr(batch["albedo"], ref)}, grid
+        return {"val_psnr": psnr(out, ref), "val_psnr_mean_start": psnr(mean_start, ref),
+                "albedo_psnr": psnr(batch["albedo"], ref)}, grid
 
     def fit(self, progress: bool = True) -> dict:
         """Train to ``cfg.steps`` (or for ``cfg.max_minutes``); returns the last validation metrics."""
@@ -363,6 +381,8 @@ def _as_saved(cfg: TrainConfig) -> TrainConfig:
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run training; with ``resume`` continue from ``cfg.out`` if it holds a training state."""
     flow.check_weighting(cfg.loss_weighting)  # before loading data, not at the first step
+    if not 0 <= cfg.mean_start <= 1:
+        raise ValueError(f"mean_start is a fraction of windows, from 0 to 1; got {cfg.mean_start}")
     if resume:
         cfg = _as_saved(cfg)
     trainer = Trainer(cfg)
