@@ -21,9 +21,10 @@ def _inputs(config, batch: int, h: int, w: int):
     return torch.randn(batch, t, 3, h, w), torch.rand(batch), cond
 
 
-@pytest.mark.parametrize("preset,h,w", [("tiny", 32, 32), ("tiny", 40, 56), ("small", 72, 100)])
-def test_forward_count_matches_torch_counter(preset, h, w):
-    model = build_model(preset, pbr=True).eval()
+@pytest.mark.parametrize("preset,h,w,extra", [("tiny", 32, 32, {}), ("tiny", 40, 56, {}), ("small", 72, 100, {}),
+                                               ("small", 72, 100, {"output": "shading", "head_blend": "tent"})])
+def test_forward_count_matches_torch_counter(preset, h, w, extra):
+    model = build_model(preset, pbr=True, **extra).eval()
     x, t, cond = _inputs(model.config, 2, h, w)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x, t, cond)

@@ -299,3 +299,50 @@ def test_shading_needs_the_maps_and_x_prediction_and_unknown_outputs_are_refused
         DiTConfig(output="shading", prediction="v")
     with pytest.raises(ValueError, match="unknown output"):
         DiTConfig(output="albedo")
+
+
+def test_tent_blended_tokens_are_continuous_and_constant_tokens_interpolate_bilinearly():
+    """A tent head's per-token outputs blend into their neighbours: outputs constant within each
+    token give exactly the bilinear map between token centres (no step at any patch border), and a
+    constant everywhere stays that constant up to the image border."""
+    from worldsim.model import blend_tents, token_maps
+
+    rows, cols, patch, channels = 4, 3, 8, 2
+    values = torch.randn(1, rows * cols, channels)
+    per_token = values[:, :, None, :].expand(1, rows * cols, (2 * patch) ** 2, channels).flatten(2)
+    blended = blend_tents(per_token, rows, cols, patch, frames=1)
+    assert blended.shape == (1, 1, rows * patch, cols * patch, channels)
+    expected = token_maps(values, rows, cols, patch, rows * patch, cols * patch, frames=1)
+    assert torch.allclose(blended, expected, atol=1e-5)
+    # a patch head would step by the whole difference of two tokens at their border; a tent, by 1/p of it
+    assert blended.diff(dim=2).abs().amax() <= (values.amax() - values.amin()) / patch + 1e-5
+    ones = blend_tents(torch.ones(2, rows * cols, (2 * patch) ** 2), rows, cols, patch, frames=2)
+    assert torch.allclose(ones, torch.ones_like(ones))
+
+
+def test_a_patch_head_widens_to_a_tent_head_and_renders_any_size():
+    """The tent head starts from a patch head's weights, each token's patch in the middle of its 2p×2p
+    extended by its edge pixels; the model then renders any size, and a tent head cannot shrink back."""
+    from worldsim.model import widen_from
+
+    old = _trained_looking(build_model("tiny", pbr=True, output="shading"))
+    new = build_model("tiny", pbr=True, output="shading", head_blend="tent")
+    widen_from(new, old.state_dict(), old.config)
+    p, c = old.config.patch, old.config.out_channels
+    source = old.final.linear.weight.reshape(p, p, c, -1)
+    widened = new.final.linear.weight.reshape(2 * p, 2 * p, c, -1)
+    assert torch.equal(widened[p // 2:p // 2 + p, p // 2:p // 2 + p], source)  # its own patch, unchanged
+    assert torch.equal(widened[0, 0], source[0, 0]) and torch.equal(widened[-1, 3], source[-1, 0])
+    for name, value in new.state_dict().items():
+        if not name.startswith("final.linear"):
+            assert torch.equal(value, old.state_dict()[name]), name
+    for h, w in ((32, 32), (37, 29)):
+        with torch.no_grad():
+            out = new(torch.randn(1, 2, 3, h, w), torch.rand(1), _cond(1, 2, h, w, pbr=True))
+        assert out.shape == (1, 2, 3, h, w) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="final.linear"):
+        widen_from(build_model("tiny", pbr=True, output="shading"), new.state_dict(), new.config)
+    with pytest.raises(ValueError, match="even patch"):
+        DiTConfig(head_blend="tent", patch=7)
+    with pytest.raises(ValueError, match="unknown head_blend"):
+        DiTConfig(head_blend="gauss")

@@ -99,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
-                      output=args.output, mean_start=args.mean_start)
+                      output=args.output, mean_start=args.mean_start, head_blend=args.head_blend)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -283,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--output", choices=["rgb", "shading"], default=None,
                     help="what the network predicts: rgb (the frame) or shading (a gain and offset per pixel on "
                          "the albedo and the world's colour, in linear light); default: the resumed run's, else rgb")
+    tr.add_argument("--head-blend", choices=["patch", "tent"], default=None,
+                    help="how tokens' outputs become pixels: patch (each token its own p×p patch) or tent (2p×2p, "
+                         "blended linearly into the neighbours: no steps at patch borders); default: the resumed "
+                         "run's, else patch; --init turns a patch head into a tent head")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,

@@ -89,10 +89,20 @@ class DiTConfig:
     # 8×8 patch token and a small per-pixel MLP (which turned the sharp letters of an unseen floor
     # texture grey and drew empty pixels at 18 dB where the background map alone scores 40 dB).
     output: str = "rgb"
+    # How the tokens' outputs become pixels. "patch": each token draws its own p×p patch, so any
+    # disagreement between neighbouring tokens shows as a step at every patch border (the 8×8 blocks
+    # on bodies). "tent": each token draws a 2p×2p patch centred on its own, weighted by a tent that
+    # falls linearly to 0 at the centres of its neighbours, and the overlapping patches are added: the
+    # weights sum to 1 at every pixel, so the output is continuous across patch borders.
+    head_blend: str = "patch"
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
             raise ValueError(f"unknown output {self.output!r}; expected one of {', '.join(OUTPUTS)}")
+        if self.head_blend not in HEAD_BLENDS:
+            raise ValueError(f"unknown head_blend {self.head_blend!r}; expected one of {', '.join(HEAD_BLENDS)}")
+        if self.head_blend == "tent" and self.patch % 2:
+            raise ValueError(f"head_blend 'tent' needs an even patch size, got {self.patch}")
         if self.output == "shading" and (not self.use_physics or self.prediction != "x"):
             raise ValueError("output 'shading' needs the physics maps and x-prediction")
 
@@ -129,6 +139,7 @@ class DiTConfig:
 
 
 OUTPUTS = {"rgb": 3, "shading": 6}  # DiTConfig.output → channels per pixel of the heads
+HEAD_BLENDS = {"patch": 1, "tent": 2}  # DiTConfig.head_blend → side of a token's output patch, in patches
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(resolution=32, frames=2, patch=8, dim=32, depth=2, heads=2, window=2, material_dim=4, pixel_hidden=8),
@@ -241,6 +252,30 @@ def pixel_mlp(head: nn.Sequential, pixels: torch.Tensor, glob: torch.Tensor, chu
     return torch.cat(out).reshape(*pixels.shape[:-1], -1)
 
 
+def tent_window(patch: int, device: torch.device | None = None) -> torch.Tensor:
+    """The (2p, 2p) weights of one token's output in ``head_blend = "tent"``: 1 − |offset| / p along
+    each axis, offsets from the token's centre to the pixel centres, so it falls to 0 at the centres of
+    the neighbouring tokens and the four windows over any interior pixel sum to 1."""
+    offset = torch.arange(2 * patch, device=device, dtype=torch.float32) + 0.5 - patch
+    line = 1 - offset.abs() / patch
+    return line[:, None] * line[None, :]
+
+
+def blend_tents(out: torch.Tensor, rows: int, cols: int, patch: int, frames: int) -> torch.Tensor:
+    """Per-token 2p×2p outputs (B*T, rows*cols, (2p)²·C), channels last within a patch, → every
+    pixel's (B, T, rows·p, cols·p, C): tent-weighted and added where they overlap (``F.fold``), then
+    divided by the summed weights, which are 1 inside and less at the image border, where fewer tokens
+    reach."""
+    q, half = 2 * patch, patch // 2
+    window = tent_window(patch, out.device).to(out.dtype).reshape(1, 1, q * q, 1)
+    weighted = rearrange(out, "bt n (q1 q2 c) -> bt c (q1 q2) n", q1=q, q2=q) * window
+    size = ((rows + 1) * patch, (cols + 1) * patch)  # token k's patch starts at k·p on this canvas
+    canvas = F.fold(weighted.flatten(1, 2), size, kernel_size=q, stride=patch)
+    norm = F.fold(window.reshape(1, q * q, 1).expand(1, q * q, rows * cols), size, kernel_size=q, stride=patch)
+    pixels = (canvas / norm)[:, :, half:half + rows * patch, half:half + cols * patch]
+    return rearrange(pixels, "(b t) c h w -> b t h w c", t=frames)
+
+
 def channels_last(v: torch.Tensor) -> torch.Tensor:
     """(B, T, C, H, W) → a (B, T, H, W, C) view."""
     return v.permute(0, 1, 3, 4, 2)
@@ -269,7 +304,7 @@ class WorldDiT(nn.Module):
         self.g_embed = nn.Sequential(nn.Linear(cfg.global_in, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
         self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, shift=i % 2 == 1)
                                      for i in range(cfg.depth)])
-        self.final = FinalLayer(cfg.dim, cfg.patch, cfg.out_channels)
+        self.final = FinalLayer(cfg.dim, cfg.patch * HEAD_BLENDS[cfg.head_blend], cfg.out_channels)
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
         # the transformer adds what needs context (edges, shadow shape, continuity across frames).
@@ -368,8 +403,11 @@ class WorldDiT(nn.Module):
         if self.token_head is not None:
             features = self.token_head(F.layer_norm(tokens, (cfg.dim,)))
             features = token_maps(features, rows, cols, p, h, w, frames)
-        out = self.final(tokens, c)  # (B*T, N, p*p*C)
-        out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t (gh p1) (gw p2) c", t=frames, gh=rows, p1=p, p2=p)
+        out = self.final(tokens, c)  # (B*T, N, q*q*C), q = p (patch) or 2p (tent)
+        if cfg.head_blend == "tent":
+            out = blend_tents(out, rows, cols, p, frames)
+        else:
+            out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t (gh p1) (gw p2) c", t=frames, gh=rows, p1=p, p2=p)
         chunk = PIXEL_CHUNK if x.device.type == "cpu" else None
         out = out[:, :, :h, :w] + pixel_mlp(self.pixel_head, inp, glob, chunk, features)
         if cfg.output == "shading":
@@ -401,13 +439,15 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     start, so its zero-weighted features still carry gradient. A model whose outputs mean something
     else (``output``) takes everything but the two output layers, which keep their fresh start (for
     ``shading``: the albedo under unit gain): the trunk's features carry over, its colours do not.
+    A patch head becomes a tent head (``head_blend``) through :func:`tent_from_patch`.
 
     Raises:
         ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels``,
-            ``token_features`` and ``output``, or the source has token features and they differ.
+            ``token_features``, ``output`` and ``head_blend``, the source has token features and
+            they differ, or the source has a tent head and the model a patch head.
     """
     cfg = model.config
-    free = ("pbr", "pbr_channels", "resolution", "token_features", "output")
+    free = ("pbr", "pbr_channels", "resolution", "token_features", "output", "head_blend")
     fresh = set() if source.output == cfg.output else {"final.linear.weight", "final.linear.bias",
                                                         f"pixel_head.{len(model.pixel_head) - 1}.weight",
                                                         f"pixel_head.{len(model.pixel_head) - 1}.bias"}
@@ -431,12 +471,23 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
             tokens = c_new + cfg.global_in
             out[:, tokens:tokens + source.token_features] = value[:, c_old + g_old:]
             value = out
+        elif name.startswith("final.linear.") and value.shape != target.shape and cfg.head_blend == "tent":
+            value = tent_from_patch(value, p, cfg.out_channels)
         elif name == "g_embed.0.weight" and value.shape != target.shape:
             value = torch.cat([value, value.new_zeros(value.shape[0], target.shape[1] - value.shape[1])], dim=1)
         if value.shape != target.shape:
             raise ValueError(f"cannot widen {name}: {tuple(value.shape)} -> {tuple(target.shape)}")
         own[name] = value
     model.load_state_dict(own)
+
+
+def tent_from_patch(value: torch.Tensor, patch: int, channels: int) -> torch.Tensor:
+    """A patch head's output weights or bias (rows: p × p × C) as a tent head's (2p × 2p × C): its own
+    patch in the middle, extended outwards by its edge pixels. A token then draws what it drew before
+    around its centre, and blends into its neighbours' edges towards theirs."""
+    grid = value.reshape(patch, patch, channels, *value.shape[1:])
+    nearest = (torch.arange(2 * patch) - patch // 2).clamp(0, patch - 1)
+    return grid[nearest][:, nearest].reshape(4 * patch * patch * channels, *value.shape[1:])
 
 
 def build_model(preset: str = "small", **overrides) -> WorldDiT:

@@ -61,6 +61,7 @@ class TrainConfig:
     loss_weighting: str = "clean"  # flow.loss: "clean" (every flow time weighs the same) or "velocity"
     token_features: int | None = None  # the model's token features for the pixel head; None: the preset's
     output: str | None = None  # what the network predicts (DiTConfig.output); None: "rgb", or a resumed run's
+    head_blend: str | None = None  # DiTConfig.head_blend; None: "patch", or a resumed run's
     # Fraction of windows drawn at flow time 0 from the noise's mean (zeros): exactly what a 1-step,
     # temperature-0 render computes, which the flow's own draws reach only through noise around it.
     mean_start: float = 0.0
@@ -159,10 +160,12 @@ class Trainer:
         arrays = load_dataset(cfg.data)
         sizes = {} if cfg.token_features is None else {"token_features": cfg.token_features}
         sizes |= {} if cfg.output is None else {"output": cfg.output}
+        sizes |= {} if cfg.head_blend is None else {"head_blend": cfg.head_blend}
         self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=cfg.crop or arrays["rgb"].shape[2],
                                  context_frames=cfg.context_frames, pbr=cfg.pbr, **sizes).to(self.device)
         # the value the preset gave is saved with the run, so a resume rebuilds this model even if presets change
-        self.cfg = cfg = replace(cfg, token_features=self.model.config.token_features, output=self.model.config.output)
+        self.cfg = cfg = replace(cfg, token_features=self.model.config.token_features, output=self.model.config.output,
+                                 head_blend=self.model.config.head_blend)
         if cfg.init is not None:
             self._initialise(cfg.init)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
@@ -366,7 +369,8 @@ class Trainer:
 
 def _as_saved(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with the model sizes of the run it resumes, when it resumes one and leaves them open: a
-    run saved before token features (or the choice of output) existed has none (predicts rgb)."""
+    run saved before token features (or the choice of output, or of head blend) existed has none
+    (predicts rgb through patches)."""
     state = Path(cfg.out) / "train_state.safetensors"
     if not state.exists():
         return cfg
@@ -375,6 +379,8 @@ def _as_saved(cfg: TrainConfig) -> TrainConfig:
         cfg = replace(cfg, token_features=saved.get("token_features") or 0)
     if cfg.output is None:
         cfg = replace(cfg, output=saved.get("output") or "rgb")
+    if cfg.head_blend is None:
+        cfg = replace(cfg, head_blend=saved.get("head_blend") or "patch")
     return cfg
 
 
