@@ -71,14 +71,18 @@ def measure(renderer: Renderer, resolutions: list[int], steps: list[int], cycles
                 world.step_frames(1)
                 frames.append(render_frame(world, passes="maps"))
             map_s = _timed(lambda: from_frames(spec, [render_frame(world, passes="maps") for _ in range(window)]), repeats)
+            conds = {k: v[None] for k, v in from_frames(spec, frames).items()}
+            # the model before Cycles: timed right after a Cycles render, one 256² step once measured
+            # 252 ms against 168 for two (Blender's threads and memory still settling)
+            model_s = {}
+            for n in steps:
+                renderer.steps = n
+                model_s[n] = _timed(lambda: renderer.render_window(conds, seed=0), repeats)
             cycles = _cycles_fps(world, res, cycles_frames)
-        conds = {k: v[None] for k, v in from_frames(spec, frames).items()}
         for n in steps:
-            renderer.steps = n
-            model_s = _timed(lambda: renderer.render_window(conds, seed=0), repeats)
-            fps = window / (map_s + model_s)
+            fps = window / (map_s + model_s[n])
             rows.append({"resolution": res, "steps": n, "map_pass_ms_per_frame": 1e3 * map_s / window,
-                         "model_ms_per_frame": 1e3 * model_s / window, "learned_fps": fps, "cycles_fps": cycles,
+                         "model_ms_per_frame": 1e3 * model_s[n] / window, "learned_fps": fps, "cycles_fps": cycles,
                          "learned_over_cycles": fps / cycles if cycles else None})
     return rows
 
