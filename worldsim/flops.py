@@ -51,7 +51,7 @@ def forward_flops(config, height: int, width: int, batch: int = 1, frames: int |
         flops += 2 * tokens * d * d  # space projection
         flops += 2 * tokens * d * 3 * d + 4 * batch * rows * cols * t * t * d + 2 * tokens * d * d  # time attention
         flops += 2 * tokens * d * hidden * 2  # MLP
-    q = 2 * p if c.head_blend == "tent" else p  # side of a token's output patch (the tents' blend not counted)
+    q = c.out_patch  # the tents' blend is not counted
     flops += 2 * bt * d * 2 * d + 2 * tokens * d * q * q * c.out_channels  # final layer
     ph, k = c.pixel_hidden, c.token_features
     flops += 2 * tokens * d * k  # token features for the pixel head (their interpolation is not counted)

@@ -133,6 +133,11 @@ class DiTConfig:
         return OUTPUTS[self.output]
 
     @property
+    def out_patch(self) -> int:
+        """Side in pixels of each token's output patch: ``patch``, or twice that for tents."""
+        return self.patch * HEAD_BLENDS[self.head_blend]
+
+    @property
     def global_in(self) -> int:
         """Width of the global control vector (the light, plus the environment for the Cycles look)."""
         return self.global_dim + (self.env_dim if self.pbr else 0)
@@ -323,7 +328,7 @@ class WorldDiT(nn.Module):
         self.g_embed = nn.Sequential(nn.Linear(cfg.global_in, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
         self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, shift=i % 2 == 1)
                                      for i in range(cfg.depth)])
-        self.final = FinalLayer(cfg.dim, cfg.patch * HEAD_BLENDS[cfg.head_blend], cfg.out_channels)
+        self.final = FinalLayer(cfg.dim, cfg.out_patch, cfg.out_channels)
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
         # the transformer adds what needs context (edges, shadow shape, continuity across frames).
