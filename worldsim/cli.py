@@ -21,26 +21,24 @@ def _resolution(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _positive(kind):
+def _checked(kind, valid, requirement: str):
+    """An argparse type: ``kind(text)`` if ``valid`` holds for it, else an error saying ``requirement``."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}")
         return value
     return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
-    return value
+def _positive(kind):
+    return _checked(kind, lambda v: v > 0, "> 0")
+
+
+_fraction = _checked(float, lambda v: 0 <= v <= 1, "from 0 to 1")
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
