@@ -98,10 +98,11 @@ def test_an_unreadable_or_mis_shaped_entry_is_drawn_again(tmp_path, monkeypatch)
 
 def test_eval_cli_prints_the_metrics_table(tmp_path):
     result = subprocess.run([sys.executable, "-m", "worldsim.cli", "eval", "--checkpoint", "raster", "--out", str(tmp_path),
-                             "--clips", "1", "--frames", "2", "--resolution", "32", "--steps", "1"],
+                             "--clips", "1", "--frames", "2", "--resolution", "32", "--steps", "1", "--teacher-forcing"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "psnr" in result.stdout and (tmp_path / "metrics.json").exists()
+    assert "psnr" in result.stdout and "feedback_slope_per_100_frames" in result.stdout
+    assert (tmp_path / "metrics.json").exists()
 
 
 def test_trend_is_the_slope_per_100_frames_of_the_mean_curve():
@@ -112,3 +113,38 @@ def test_trend_is_the_slope_per_100_frames_of_the_mean_curve():
     assert trend([30 - 0.005 * frames, 32 - 0.005 * frames]) == pytest.approx(-0.5)
     assert trend([np.full(240, 25.0)]) == pytest.approx(0.0)
     assert trend([[20.0]]) == 0.0
+
+
+class _Drifting:
+    """A stand-in renderer: the reference plus noise, whose size grows per frame when it is fed its
+    own frames (``drift``) and when the scene gets harder (``harder``, in both renders)."""
+
+    look, resolution, meta, steps, temperature = "raster", 32, {}, 1, 0.0
+
+    def __init__(self, drift: float, harder: float):
+        self.drift, self.harder = drift, harder
+
+    def render(self, spec, frames, seed=0, teacher_forcing=None):
+        reference = np.stack([f.rgb for f in frames]).astype(np.float32)
+        t = np.arange(len(frames), dtype=np.float32)[:, None, None, None]
+        sigma = 2 + self.harder * t + (0 if teacher_forcing is not None else self.drift * t)
+        noise = np.random.default_rng(seed).standard_normal(reference.shape) * sigma
+        return np.clip(reference + noise, 0, 255).astype(np.uint8)
+
+
+def test_the_feedback_slope_sees_drift_and_not_a_scene_getting_harder(tmp_path):
+    kwargs = dict(clips=1, frames=12, resolution=32, progress=False, teacher_forcing=True)
+    drifting = evaluate(_Drifting(drift=3, harder=0), tmp_path / "a", **kwargs)["overall"]
+    harder = evaluate(_Drifting(drift=0, harder=3), tmp_path / "b", **kwargs)["overall"]
+    assert drifting["feedback_slope_per_100_frames"] < -50 and drifting["psnr_slope_per_100_frames"] < -50
+    assert harder["psnr_slope_per_100_frames"] < -50  # the plain trend cannot tell the two apart
+    assert abs(harder["feedback_slope_per_100_frames"]) < 5
+    assert harder["psnr_teacher_forced"] == pytest.approx(harder["psnr"], abs=0.5)
+    assert drifting["psnr_teacher_forced"] > drifting["psnr"] + 3
+
+
+def test_teacher_forced_eval_of_a_real_checkpoint(tmp_path):
+    report = evaluate(Renderer("raster", steps=1), tmp_path, clips=1, frames=6, resolution=32, progress=False,
+                      teacher_forcing=True)
+    assert report["teacher_forcing"] and len(report["per_clip"][0]["per_frame"]["psnr_teacher_forced"]) == 6
+    assert np.isfinite(report["overall"]["feedback_slope_per_100_frames"])

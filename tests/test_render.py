@@ -33,6 +33,24 @@ def test_streams_clips_longer_than_the_window(tiny_dataset, tmp_path):
     assert not np.array_equal(a, renderer.render_clip(clip, seed=2))
 
 
+def test_teacher_forcing_conditions_each_window_on_the_given_frames(tiny_dataset, tmp_path):
+    """Forced with the model's own frames it draws exactly the free render; forced with other frames
+    only the windows after the first change; a forcing clip of the wrong length is refused."""
+    from worldsim.errors import WorldsimError
+
+    train(TrainConfig(data=str(tiny_dataset), out=str(tmp_path), preset="tiny", steps=1, batch=1, val_clips=1),
+          progress=False)
+    renderer = Renderer(str(tmp_path / "checkpoint.safetensors"), steps=1)
+    clip = {k: v[0] for k, v in read_shard(shard_path(tiny_dataset, 0)).items() if k != "rgb"}
+    free = renderer.render_clip(clip, seed=1)
+    assert np.array_equal(renderer.render_clip(clip, seed=1, teacher_forcing=free), free)
+    forced = renderer.render_clip(clip, seed=1, teacher_forcing=np.full_like(free, 255))
+    first = renderer.window
+    assert np.array_equal(forced[:first], free[:first]) and not np.array_equal(forced[first:], free[first:])
+    with pytest.raises(WorldsimError, match="teacher_forcing has 3 frames"):
+        renderer.render_clip(clip, seed=1, teacher_forcing=free[:3])
+
+
 def test_render_cli_with_default_checkpoint_at_any_resolution(tmp_path):
     """The shipped default (the Cycles look) at a size it never trained on, not square."""
     result = subprocess.run([sys.executable, "-m", "worldsim.cli", "render", str(ROOT / "scenes" / "tower_topple.yaml"),

@@ -182,7 +182,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps, temperature=args.temperature)
     report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher,
-                      resolution=args.resolution, split=args.split, cache_references=not args.fresh_references)
+                      resolution=args.resolution, split=args.split, cache_references=not args.fresh_references,
+                      teacher_forcing=args.teacher_forcing)
     o = report["overall"]
     print(f"{'metric':<28}{'value':>10}")
     for key, value in o.items():
@@ -336,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--fresh-references", action="store_true",
                     help="path-trace the Cycles references again instead of reading them from the cache "
                          "(~/.cache/worldsim/references; a changed scene, physics or teacher misses it anyway)")
+    ev.add_argument("--teacher-forcing", action="store_true",
+                    help="also render each clip conditioned on the reference's earlier frames; "
+                         "feedback_slope_per_100_frames is then the drift the model's own frames cause")
     ev.set_defaults(func=cmd_eval)
 
     ex = sub.add_parser("experiment", help="the long-horizon drift experiment (hybrid vs pure video)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from worldsim.io import write_atomic
-from worldsim.metrics import clip_metrics
+from worldsim.metrics import clip_metrics, psnr
 from worldsim.render import Renderer
 from worldsim.scene.schema import PlaneBody
 from worldsim.templates import random_scene
@@ -56,7 +56,7 @@ def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str, 
 
 def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 48, seed: int = 0,
              progress: bool = True, teacher: str | None = None, resolution: int | None = None,
-             split: str = "train", cache_references: bool = True) -> dict:
+             split: str = "train", cache_references: bool = True, teacher_forcing: bool = False) -> dict:
     """Render ``clips`` held-out scenes of ``frames`` frames; write ``metrics.json`` and ``metrics.png``.
 
     The reference frames come from ``teacher`` (default: the one the checkpoint learned from, so a
@@ -64,6 +64,12 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     the size the checkpoint trained on). ``split`` picks the scenes' assets (``heldout``: unseen ones).
     Path-traced references are path-traced once per clip and then read from a cache
     (:mod:`worldsim.reference_cache`); ``cache_references=False`` draws them again.
+
+    ``teacher_forcing`` renders each clip a second time with every window conditioned on the
+    reference's frames before it, and reports ``psnr_teacher_forced`` and
+    ``feedback_slope_per_100_frames``: the trend of the PSNR the model's own frames cost when fed
+    back. A long clip's PSNR can fall because its scene gets harder to draw (bodies pile up, move
+    into shadow); that part falls in both renders, so only drift shows in this slope.
     """
     teacher = teacher or ("cycles" if renderer.look == "cycles" else "tiny")
     resolution = resolution or renderer.resolution
@@ -84,6 +90,10 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
         render_time += time.perf_counter() - t0
         maps = rec.map_arrays()
         m = clip_metrics(model, maps["rgb"], maps["albedo"], maps["segmentation"], floor_bodies(spec))
+        if teacher_forcing:
+            forced = renderer.render(spec, rec.frames, seed=seed + i, teacher_forcing=maps["rgb"])
+            m["per_frame"]["psnr_teacher_forced"] = [psnr(a, b) for a, b in zip(forced, maps["rgb"], strict=True)]
+            m["summary"]["psnr_teacher_forced"] = psnr(forced, maps["rgb"])  # over the clip, like "psnr"
         m["scene_seed"] = scene_seed
         results.append(m)
     keys = results[0]["summary"].keys()
@@ -93,9 +103,12 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     # fitted to the per-frame mean over clips.
     for key in ("iou", "psnr"):
         overall[f"{key}_slope_per_100_frames"] = trend([r["per_frame"][key] for r in results])
+    if teacher_forcing:
+        overall["feedback_slope_per_100_frames"] = trend(
+            [np.subtract(r["per_frame"]["psnr"], r["per_frame"]["psnr_teacher_forced"]) for r in results])
     report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps,
               "sampling_temperature": renderer.temperature, "teacher": teacher,
-              "clips": clips,
+              "clips": clips, "teacher_forcing": teacher_forcing,
               "frames": frames, "resolution": resolution, "split": split, "overall": overall, "per_clip": results,
               "seconds": time.perf_counter() - start}
     write_atomic(out / "metrics.json", json.dumps(report, indent=2))

@@ -156,7 +156,7 @@ class Renderer:
         return self.model.config.frames
 
     def render(self, spec, frames: Sequence, seed: int = 0, progress: bool = False,
-               start: np.ndarray | None = None) -> np.ndarray:
+               start: np.ndarray | None = None, teacher_forcing: np.ndarray | None = None) -> np.ndarray:
         """Images of ``spec``'s world for the teacher's ``frames`` (:class:`~worldsim.teacher.gbuffer.Frame`).
 
         Args:
@@ -165,12 +165,14 @@ class Renderer:
             seed: seeds the sampler noise; the same seed and frames give the same images.
             progress: show a progress bar over windows.
             start: ``uint8 (K,H,W,3)``, real frames before the clip, as the first window's context.
+            teacher_forcing: ``uint8 (T,H,W,3)``, the true frames: each window is conditioned on these
+                instead of on the model's own (:meth:`render_clip`).
 
         Returns:
             ``uint8 (T, H, W, 3)``.
         """
         clip = from_frames(spec, frames, pbr=self.model.config.pbr)  # a raster look reads no Cycles arrays
-        return self.render_clip(clip, seed=seed, progress=progress, start=start)
+        return self.render_clip(clip, seed=seed, progress=progress, start=start, teacher_forcing=teacher_forcing)
 
     @torch.no_grad()
     def render_window(self, clips: dict[str, np.ndarray], seed: int, context: np.ndarray | None = None,
@@ -206,14 +208,18 @@ class Renderer:
             return model_to_frames(flow.sample(self.model, start.to(self.device), cond, steps=self.steps))
 
     def render_clip(self, clip: dict[str, np.ndarray], seed: int = 0, progress: bool = False,
-                    start: np.ndarray | None = None) -> np.ndarray:
+                    start: np.ndarray | None = None, teacher_forcing: np.ndarray | None = None) -> np.ndarray:
         """Render one clip of any length from its condition arrays (leading T axis).
 
         Each window after the first is conditioned on the model's own last ``context_frames``
         frames. ``start`` (``uint8 (K,H,W,3)``) gives real frames from before the clip as the first
         window's context: the pure-video baseline needs them, the hybrid model can start from nothing.
+        ``teacher_forcing`` (``uint8 (T,H,W,3)``, the true frames) conditions each window on the true
+        frames before it instead: what the model's errors feeding back cost is the difference.
         """
         length = clip["albedo"].shape[0]
+        if teacher_forcing is not None and len(teacher_forcing) != length:
+            raise WorldsimError(f"teacher_forcing has {len(teacher_forcing)} frames; the clip has {length}")
         k = self.model.config.context_frames
         out = []
         starts = range(0, length, self.window)
@@ -230,5 +236,6 @@ class Renderer:
                 context = np.concatenate([pad, history])[-k:][None]
             frames = self.render_window(part, seed * 100_003 + i, context)[0]
             out.append(frames)
-            history = frames if history is None else np.concatenate([history, frames])[-k:]
+            fed_back = frames if teacher_forcing is None else np.asarray(teacher_forcing[first:first + len(frames)])
+            history = fed_back if history is None else np.concatenate([history, fed_back])[-k:]
         return np.concatenate(out, axis=0)
