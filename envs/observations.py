@@ -107,13 +107,16 @@ def render_learned(renderer: Renderer, inputs: list[dict[str, np.ndarray]], seed
             all of one size.
         seeds: per request, the sampler seed of this frame. Noise is drawn per request from its own
             seed, so an env's frames do not depend on which other envs share the batch.
-        context: per request, its previous learned frame, or None right after a reset.
+        context: per request, its previous learned frame, or None right after a reset (ignored
+            when the renderer draws without feedback, :attr:`Renderer.feedback`).
 
     Returns:
         Per request, ``uint8 (H,W,3)`` at the inputs' size.
     """
     batch = stack(inputs)
     height, width = batch["albedo"].shape[-3:-1]
+    if not renderer.feedback:
+        context = [None] * len(context)
     has = np.array([c is not None for c in context])
     ctx = np.stack([c if c is not None else np.zeros((height, width, 3), np.uint8) for c in context])
     noise = None if renderer.temperature == 0 else np.stack(  # temperature 0 starts from zeros

@@ -98,11 +98,12 @@ def test_an_unreadable_or_mis_shaped_entry_is_drawn_again(tmp_path, monkeypatch)
 
 def test_eval_cli_prints_the_metrics_table(tmp_path):
     result = subprocess.run([sys.executable, "-m", "worldsim.cli", "eval", "--checkpoint", "raster", "--out", str(tmp_path),
-                             "--clips", "1", "--frames", "2", "--resolution", "32", "--steps", "1", "--teacher-forcing"],
+                             "--clips", "1", "--frames", "2", "--resolution", "32", "--steps", "1", "--teacher-forcing",
+                             "--no-feedback"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "psnr" in result.stdout and "feedback_slope_per_100_frames" in result.stdout
-    assert (tmp_path / "metrics.json").exists()
+    assert json.loads((tmp_path / "metrics.json").read_text())["sampling_feedback"] is False
 
 
 def test_trend_is_the_slope_per_100_frames_of_the_mean_curve():
@@ -119,7 +120,7 @@ class _Drifting:
     """A stand-in renderer: the reference plus noise, whose size grows per frame when it is fed its
     own frames (``drift``) and when the scene gets harder (``harder``, in both renders)."""
 
-    look, resolution, meta, steps, temperature = "raster", 32, {}, 1, 0.0
+    look, resolution, meta, steps, temperature, feedback = "raster", 32, {}, 1, 0.0, True
 
     def __init__(self, drift: float, harder: float):
         self.drift, self.harder = drift, harder

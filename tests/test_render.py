@@ -51,6 +51,38 @@ def test_teacher_forcing_conditions_each_window_on_the_given_frames(tiny_dataset
         renderer.render_clip(clip, seed=1, teacher_forcing=free[:3])
 
 
+def test_without_feedback_every_window_is_drawn_from_its_maps_alone(tiny_dataset, tmp_path):
+    """``sampling_feedback: false`` in a checkpoint's JSON (or ``feedback=False``) draws each window
+    with no context, except real ``start`` frames before the first; a bad value names file and field."""
+    import json
+
+    from worldsim.conditioning.arrays import window
+    from worldsim.errors import DataError
+
+    train(TrainConfig(data=str(tiny_dataset), out=str(tmp_path), preset="tiny", steps=1, batch=1, val_clips=1),
+          progress=False)
+    weights, config = tmp_path / "checkpoint.safetensors", tmp_path / "checkpoint.json"
+    clip = {k: v[0] for k, v in read_shard(shard_path(tiny_dataset, 0)).items() if k != "rgb"}
+    fed = Renderer(str(weights), steps=1)
+    assert fed.feedback
+    config.write_text(json.dumps({**json.loads(config.read_text()), "sampling_feedback": False}))
+    alone = Renderer(str(weights), steps=1)
+    assert not alone.feedback and Renderer(str(weights), steps=1, feedback=True).feedback
+    size = alone.window
+    windows = [alone.render_window({k: v[None] for k, v in window(clip, first, first + size).items()}, i, None)[0]
+               for i, first in enumerate(range(0, len(clip["albedo"]), size))]
+    frames = alone.render_clip(clip, seed=0)
+    assert np.array_equal(frames, np.concatenate(windows))
+    assert not np.array_equal(frames[size:], fed.render_clip(clip, seed=0)[size:])
+    start = np.full((1, *frames.shape[1:]), 200, np.uint8)
+    led = alone.render_clip(clip, seed=0, start=start)
+    assert np.array_equal(led[:size], fed.render_clip(clip, seed=0, start=start)[:size])
+    assert np.array_equal(led[size:], frames[size:])
+    config.write_text(json.dumps({**json.loads(config.read_text()), "sampling_feedback": "no"}))
+    with pytest.raises(DataError, match=r"checkpoint\.json: sampling_feedback"):
+        Renderer(str(weights))
+
+
 def test_render_cli_with_default_checkpoint_at_any_resolution(tmp_path):
     """The shipped default (the Cycles look) at a size it never trained on, not square."""
     result = subprocess.run([sys.executable, "-m", "worldsim.cli", "render", str(ROOT / "scenes" / "tower_topple.yaml"),

@@ -26,6 +26,7 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "cycles.safetensors"  # the path-traced look
 DEFAULT_SAMPLING_STEPS = 4  # for a checkpoint whose JSON names no sampling_steps
 DEFAULT_SAMPLING_TEMPERATURE = 1.0  # ... and no sampling_temperature: unit Gaussian starting noise
+DEFAULT_SAMPLING_FEEDBACK = True  # ... and no sampling_feedback: each window sees the model's frame before it
 MAX_TEMPERATURE = 2.0
 NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT, "cycles": DEFAULT_CHECKPOINT,
                      "raster": CHECKPOINT_DIR / "raster.safetensors",  # TinyRenderer's look (the envs' 64² observations)
@@ -168,6 +169,9 @@ def _check_sampling(meta: dict, json_path: Path) -> None:
     if not valid_temperature(temperature):
         raise DataError(f"{json_path}: sampling_temperature must be a number from 0 to {MAX_TEMPERATURE:g}, "
                         f"got {temperature!r}")
+    feedback = meta.get("sampling_feedback", DEFAULT_SAMPLING_FEEDBACK)
+    if not isinstance(feedback, bool):
+        raise DataError(f"{json_path}: sampling_feedback must be true or false, got {feedback!r}")
 
 
 def valid_temperature(value) -> bool:
@@ -185,3 +189,11 @@ def sampling_temperature(meta: dict) -> float:
     """The scale of a checkpoint's starting noise by default: ``sampling_temperature`` in its JSON,
     else :data:`DEFAULT_SAMPLING_TEMPERATURE` (see :class:`worldsim.render.Renderer`)."""
     return float(meta.get("sampling_temperature", DEFAULT_SAMPLING_TEMPERATURE))
+
+
+def sampling_feedback(meta: dict) -> bool:
+    """Whether a checkpoint conditions each window on its own frames before it by default:
+    ``sampling_feedback`` in its JSON, else :data:`DEFAULT_SAMPLING_FEEDBACK`. A hybrid renderer
+    whose evaluation scored higher without (its own frames' errors fed back cost more than the
+    context gave) ships ``false``; the pure-video model, which sees nothing else, needs ``true``."""
+    return bool(meta.get("sampling_feedback", DEFAULT_SAMPLING_FEEDBACK))

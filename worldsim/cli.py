@@ -86,6 +86,13 @@ def cmd_dataset(args: argparse.Namespace) -> None:
              frames_per_clip=args.frames_per_clip, clips_per_shard=args.clips_per_shard, split=args.split)
 
 
+def _context_prob(args: argparse.Namespace) -> float:
+    """``--context-prob``, else 1 for the pure-video model (it cannot start from nothing) and 0.5 for the hybrid."""
+    if args.context_prob is not None:
+        return args.context_prob
+    return 1.0 if args.pure_video else 0.5
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train a renderer on a dataset."""
     from worldsim.train import TrainConfig, train
@@ -94,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       lr=args.lr, seed=args.seed, device=args.device, physics=not args.pure_video,
                       checkpoint_every=args.checkpoint_every,
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
-                      context_frames=4 if args.pure_video else 1, context_prob=1.0 if args.pure_video else 0.5,
+                      context_frames=4 if args.pure_video else 1, context_prob=_context_prob(args),
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend)
@@ -130,7 +137,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     if args.camera is not None:
         spec.camera(args.camera)
     renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps, precision=args.precision,
-                        temperature=args.temperature)
+                        temperature=args.temperature, feedback=args.feedback)
     teacher = _reference_teacher(renderer)
     seconds = args.seconds if args.seconds is not None else spec.sim.duration
     frames = int(seconds * spec.sim.fps) + 1
@@ -180,7 +187,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from worldsim.evaluate import evaluate
     from worldsim.render import Renderer
 
-    renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps, temperature=args.temperature)
+    renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps, temperature=args.temperature,
+                        feedback=args.feedback)
     report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher,
                       resolution=args.resolution, split=args.split, cache_references=not args.fresh_references,
                       teacher_forcing=args.teacher_forcing)
@@ -230,6 +238,9 @@ def _sampling_options(sub: argparse.ArgumentParser) -> None:
                      help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
     sub.add_argument("--temperature", type=float, default=None,
                      help="starting-noise scale, 0 to 2 (default: the checkpoint's own, else 1; 0: the mean image)")
+    sub.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=None,
+                     help="condition each window on the model's own frames before it (default: the checkpoint's "
+                          "own, sampling_feedback in its JSON, else on)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--mean-start", type=_fraction, default=0.0,
                     help="fraction of windows trained at flow time 0 from zero noise: exactly a 1-step, temperature-0 "
                          "render, the shipped sampling (default 0: only the flow's own draws)")
+    tr.add_argument("--context-prob", type=_fraction, default=None,
+                    help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
+                         "only what a renderer without feedback (sampling_feedback false) draws")
     tr.set_defaults(func=cmd_train)
 
     pk = sub.add_parser("pack", help="compress a dataset to carry to a GPU machine (train reads it as a dataset)")

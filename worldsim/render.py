@@ -17,10 +17,12 @@ import torch
 
 from worldsim import flow
 from worldsim.checkpoint import (
+    DEFAULT_SAMPLING_FEEDBACK,
     DEFAULT_SAMPLING_STEPS,
     DEFAULT_SAMPLING_TEMPERATURE,
     MAX_TEMPERATURE,
     load_model,
+    sampling_feedback,
     sampling_steps,
     sampling_temperature,
     valid_temperature,
@@ -113,12 +115,18 @@ class Renderer:
             target is one image per state, that scored higher than sampled noise (see the model card).
         compile: run the model under ``torch.compile`` (:func:`compiled`: faster once compiled, for
             long runs).
+        feedback: condition each window on the model's own frames before it; None takes the
+            checkpoint's own (``sampling_feedback``; true where it names none). Off, every window is
+            drawn from its condition maps alone (real ``start`` frames still lead the first): the
+            shipped Cycles look scores higher so, and its frames at temperature 0 are a function of
+            the physics state, so nothing accumulates over a long clip.
     """
 
     conditions = staticmethod(build_conditions)  # condition arrays → tensors; compiled with the model
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int | None = None,
-                 precision: str = "fp32", temperature: float | None = None, compile: bool = False):
+                 precision: str = "fp32", temperature: float | None = None, compile: bool = False,
+                 feedback: bool | None = None):
         self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
         if compile:
@@ -128,6 +136,7 @@ class Renderer:
         self.steps = steps or sampling_steps(self.meta)  # None: the count the checkpoint's evaluation chose
         self.temperature = sampling_temperature(self.meta) if temperature is None else check_temperature(temperature)
         self.precision = check_precision(precision)
+        self.feedback = sampling_feedback(self.meta) if feedback is None else bool(feedback)
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, device: str = "cpu", steps: int = DEFAULT_SAMPLING_STEPS,
@@ -136,7 +145,7 @@ class Renderer:
         renderer = cls.__new__(cls)
         renderer.device = resolve_device(device)
         renderer.model, renderer.meta, renderer.steps = model.to(renderer.device).eval(), {}, steps
-        renderer.temperature = DEFAULT_SAMPLING_TEMPERATURE
+        renderer.temperature, renderer.feedback = DEFAULT_SAMPLING_TEMPERATURE, DEFAULT_SAMPLING_FEEDBACK
         renderer.precision = check_precision(precision)
         return renderer
 
@@ -212,8 +221,9 @@ class Renderer:
         """Render one clip of any length from its condition arrays (leading T axis).
 
         Each window after the first is conditioned on the model's own last ``context_frames``
-        frames. ``start`` (``uint8 (K,H,W,3)``) gives real frames from before the clip as the first
-        window's context: the pure-video baseline needs them, the hybrid model can start from nothing.
+        frames (with :attr:`feedback` on; off, on nothing). ``start`` (``uint8 (K,H,W,3)``) gives
+        real frames from before the clip as the first window's context: the pure-video baseline
+        needs them, the hybrid model can start from nothing.
         ``teacher_forcing`` (``uint8 (T,H,W,3)``, the true frames) conditions each window on the true
         frames before it instead: what the model's errors feeding back cost is the difference.
         """
@@ -236,6 +246,12 @@ class Renderer:
                 context = np.concatenate([pad, history])[-k:][None]
             frames = self.render_window(part, seed * 100_003 + i, context)[0]
             out.append(frames)
-            fed_back = frames if teacher_forcing is None else np.asarray(teacher_forcing[first:first + len(frames)])
+            if teacher_forcing is not None:
+                fed_back = np.asarray(teacher_forcing[first:first + len(frames)])
+            elif self.feedback:
+                fed_back = frames
+            else:
+                history = None
+                continue
             history = fed_back if history is None else np.concatenate([history, fed_back])[-k:]
         return np.concatenate(out, axis=0)

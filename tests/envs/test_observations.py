@@ -152,6 +152,25 @@ def test_numpy_integers_are_accepted_and_floats_refused():
         gym.make(PUSH, image_size=32.0)
 
 
+def test_a_renderer_without_feedback_draws_env_frames_from_the_maps_alone():
+    """The envs' batched call passes each env's previous frame only to a renderer that feeds back."""
+    from worldsim_envs.observations import render_learned
+
+    from worldsim import Renderer
+    from worldsim.conditioning.arrays import from_frames
+    from worldsim.recording import rollout
+    from worldsim.templates import random_scene
+
+    spec = random_scene(3, 32, 2)
+    inputs = from_frames(spec, rollout(spec, seed=0, frames=1, resolution=(32, 32)).frames, pbr=False)
+    renderer = Renderer("raster", steps=1)
+    bright = np.full((32, 32, 3), 255, np.uint8)
+    fresh = render_learned(renderer, [inputs], [0], [None])[0]
+    assert not np.array_equal(render_learned(renderer, [inputs], [0], [bright])[0], fresh)
+    renderer.feedback = False
+    assert np.array_equal(render_learned(renderer, [inputs], [0], [bright])[0], fresh)
+
+
 def test_render_twice_on_one_state_gives_one_frame():
     env = gym.make(PUSH, obs_mode="state", render_mode="rgb_array", render_steps=1)
     env.reset(seed=0)
