@@ -72,3 +72,14 @@ def test_bad_arguments(tmp_path):
     assert result.returncode == 2 and "nope" in result.stderr and "Traceback" not in result.stderr
     result = _run("train", "--data", tmp_path, "--out", tmp_path / "run", "--mean-start", "1.5")
     assert result.returncode == 2 and "--mean-start" in result.stderr and "from 0 to 1" in result.stderr
+    result = _run("train", "--data", tmp_path, "--out", tmp_path / "run", "--context-prob", "-0.1")
+    assert result.returncode == 2 and "--context-prob" in result.stderr and "from 0 to 1" in result.stderr
+
+
+def test_context_prob_defaults_by_model_kind():
+    from worldsim.cli import _context_prob, build_parser
+
+    def prob(*extra: str) -> float:
+        return _context_prob(build_parser().parse_args(["train", "--data", "d", "--out", "o", *extra]))
+
+    assert prob() == 0.5 and prob("--pure-video") == 1.0 and prob("--context-prob", "0") == 0.0
