@@ -63,6 +63,14 @@ def test_checkpoint_is_safetensors_plus_json_and_loads(tiny_dataset, tmp_path):
     assert len(lines) == 2 and "frames_per_s" in json.loads(lines[0])
 
 
+def test_a_run_without_context_frames_ships_a_renderer_without_feedback(tiny_dataset, tmp_path):
+    from worldsim.render import Renderer
+
+    train(_cfg(tiny_dataset, tmp_path / "plain", 1), progress=False)
+    train(_cfg(tiny_dataset, tmp_path / "alone", 1, context_prob=0.0), progress=False)
+    assert Renderer(str(tmp_path / "plain" / "checkpoint.safetensors")).feedback
+    assert not Renderer(str(tmp_path / "alone" / "checkpoint.safetensors")).feedback
+
 def test_mean_start_trains_windows_exactly_as_a_temperature_0_one_step_render(tiny_dataset, tmp_path):
     """``mean_start`` moves that fraction of windows to flow time 0 with zero noise (all of them at 1);
     at 0 the draws are the flow's own, unchanged; the validation reports the shipped sampling's PSNR."""

@@ -225,6 +225,8 @@ class Trainer:
             return
         meta = {"data": str(self.cfg.data), "steps": self.step, "train": asdict(self.cfg), "metrics": metrics or {},
                 "clips": int(self.arrays["rgb"].shape[0]), "frames_per_clip": int(self.arrays["rgb"].shape[1])}
+        if self.cfg.context_prob == 0:  # it trained on no context frame, so it renders without its own fed back
+            meta["sampling_feedback"] = False
         opt_tensors, groups = _optimizer_tensors(self.opt)
         tensors = {**{f"model.{k}": v for k, v in self.model.state_dict().items()},
                    **{f"ema.{k}": v for k, v in self.ema.state_dict().items()}, **opt_tensors}
