@@ -246,12 +246,15 @@ class Renderer:
                 context = np.concatenate([pad, history])[-k:][None]
             frames = self.render_window(part, seed * 100_003 + i, context)[0]
             out.append(frames)
-            if teacher_forcing is not None:
-                fed_back = np.asarray(teacher_forcing[first:first + len(frames)])
-            elif self.feedback:
-                fed_back = frames
-            else:
-                history = None
-                continue
-            history = fed_back if history is None else np.concatenate([history, fed_back])[-k:]
+            forced = None if teacher_forcing is None else teacher_forcing[first:first + len(frames)]
+            history = self._next_context(history, frames, forced, k)
         return np.concatenate(out, axis=0)
+
+    def _next_context(self, history: np.ndarray | None, drawn: np.ndarray, forced: np.ndarray | None,
+                      k: int) -> np.ndarray | None:
+        """The last ``k`` frames the next window is conditioned on: the true ones under teacher
+        forcing, else the model's own where it feeds back, else none."""
+        new = forced if forced is not None else drawn if self.feedback else None
+        if new is None:
+            return None
+        return np.asarray(new) if history is None else np.concatenate([history, new])[-k:]
