@@ -391,6 +391,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     flow.check_weighting(cfg.loss_weighting)  # before loading data, not at the first step
     if not 0 <= cfg.mean_start <= 1:
         raise ValueError(f"mean_start is a fraction of windows, from 0 to 1; got {cfg.mean_start}")
+    if not 0 <= cfg.context_prob <= 1 or (not cfg.physics and cfg.context_prob == 0):
+        raise ValueError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
+                         f"which sees nothing else); got {cfg.context_prob}")
     if resume:
         cfg = _as_saved(cfg)
     trainer = Trainer(cfg)
