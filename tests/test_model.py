@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
@@ -123,22 +121,6 @@ def test_cycles_model_refuses_missing_pbr_conditions():
         build_model("tiny", pbr=True)(torch.randn(2, 2, 3, 32, 32), torch.rand(2), _cond())
 
 
-def test_widened_cycles_model_starts_as_exactly_its_source():
-    """--init raster --look cycles: the new inputs get zero weights, so before fine-tuning the widened
-    model renders exactly what the source renders, whatever the new inputs say."""
-    from worldsim.model import widen_from
-
-    source = _trained_looking(build_model("tiny"))
-    wide = build_model("tiny", pbr=True, resolution=64)
-    widen_from(wide, source.state_dict(), source.config)
-    cond = _cond(pbr=True)
-    x, t = torch.randn(2, 2, 3, 32, 32), torch.rand(2)
-    with torch.no_grad():
-        assert torch.allclose(wide(x, t, cond), source(x, t, cond), atol=1e-5)
-    with pytest.raises(ValueError, match="same architecture"):
-        widen_from(build_model("tiny", pbr=True), build_model("small").state_dict(), build_model("small").config)
-
-
 @pytest.mark.parametrize("chunk", [None, 100, 4096])
 def test_pixel_head_equals_the_head_on_inputs_and_global_concatenated(chunk):
     """The folded, chunked head (the global share as a per-clip bias; CPU chunks, one with a ragged
@@ -170,56 +152,6 @@ def test_clean_weighting_is_the_velocity_loss_times_one_minus_t_squared():
         assert flow.loss(exact, data, cond, noise=noise, t=torch.tensor([0.3]), weighting="clean") == 0
     with pytest.raises(ValueError, match="weighting"):
         flow.loss(model, data, cond, weighting="pixels")
-
-
-def test_a_cycles_model_with_fewer_pbr_channels_widens_exactly_and_ignores_the_rest():
-    """A checkpoint trained before the environment maps (6 pbr channels) reads only its own channels;
-    widened to 12, it starts out rendering exactly what it rendered."""
-    from worldsim.model import widen_from
-
-    narrow = _trained_looking(build_model("tiny", pbr=True, pbr_channels=6))
-    wide = build_model("tiny", pbr=True)
-    assert wide.config.pbr_channels == PBR_CHANNELS == 12
-    widen_from(wide, narrow.state_dict(), narrow.config)
-    cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
-    changed = dataclasses.replace(cond, pbr=torch.cat([cond.pbr[:, :, :6], torch.rand_like(cond.pbr[:, :, 6:])], dim=2))
-    with torch.no_grad():
-        assert torch.equal(narrow(x, t, cond), narrow(x, t, changed))  # channels 6+ are not its inputs
-        assert torch.allclose(wide(x, t, cond), narrow(x, t, cond), atol=1e-5)
-
-
-def test_token_features_interpolate_between_token_centres():
-    """Each token's features sit at its patch's centre and are bilinear in between: a feature equal to
-    the token's row reads (y + 0.5) / patch − 0.5 at pixel row y (clamped at the borders), the same
-    in every column, with no step at patch borders."""
-    from worldsim.model import token_maps
-
-    rows, cols, patch = 4, 3, 8
-    row_index = torch.arange(rows, dtype=torch.float32)[:, None].expand(rows, cols).reshape(1, rows * cols, 1)
-    maps = token_maps(row_index, rows, cols, patch, height=30, width=20, frames=1)
-    assert maps.shape == (1, 1, 30, 20, 1)
-    y = torch.arange(30, dtype=torch.float32)
-    expected = ((y + 0.5) / patch - 0.5).clamp(0, rows - 1)
-    assert torch.allclose(maps[0, 0, :, :, 0], expected[:, None].expand(30, 20), atol=1e-5)
-
-
-def test_a_model_without_token_features_widens_exactly_and_then_learns_from_them():
-    """A checkpoint from before token features starts out rendering exactly what it rendered; the
-    new features reach the output through weights that get gradient."""
-    from worldsim.model import widen_from
-
-    old = _trained_looking(build_model("tiny", pbr=True, token_features=0))
-    new = build_model("tiny", pbr=True, token_features=4)
-    widen_from(new, old.state_dict(), old.config)
-    cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
-    with torch.no_grad():
-        assert torch.allclose(new(x, t, cond), old(x, t, cond), atol=1e-5)
-    new(x, t, cond).square().mean().backward()
-    first = new.pixel_head[0].weight.grad
-    assert first[:, -new.config.token_features:].abs().sum() > 0
-    with pytest.raises(ValueError, match="token features"):
-        source = build_model("tiny", token_features=4)
-        widen_from(build_model("tiny", token_features=2), source.state_dict(), source.config)
 
 
 def _shading_cond(h=32, w=32):
@@ -275,23 +207,6 @@ def test_the_unclipped_srgb_curve_matches_inside_and_keeps_a_gradient_outside():
     assert (srgb_encode_unclipped(torch.tensor([1.5, 3.0])) > 1).all()
 
 
-def test_an_rgb_checkpoint_starts_a_shading_model_with_its_trunk_and_fresh_output_layers():
-    from worldsim.model import widen_from
-
-    old = _trained_looking(build_model("tiny", pbr=True))
-    new = build_model("tiny", pbr=True, output="shading")
-    widen_from(new, old.state_dict(), old.config)
-    for name, value in new.state_dict().items():
-        if name.startswith(("final.linear", "pixel_head.4")):
-            assert value.shape[0] != old.state_dict()[name].shape[0] or not torch.equal(value, old.state_dict()[name])
-        else:
-            assert torch.equal(value, old.state_dict()[name]), name
-    cond, fg = _shading_cond()
-    with torch.no_grad():  # the fresh output layers: still the albedo, whatever the trunk computes
-        out = new(torch.randn(1, 2, 3, 32, 32), torch.rand(1), cond)
-    assert torch.allclose(out[..., fg], cond.maps[:, :, 0:3][..., fg], atol=1e-4)
-
-
 def test_shading_needs_the_maps_and_x_prediction_and_unknown_outputs_are_refused():
     with pytest.raises(ValueError, match="physics maps"):
         DiTConfig(output="shading", use_physics=False)
@@ -301,48 +216,3 @@ def test_shading_needs_the_maps_and_x_prediction_and_unknown_outputs_are_refused
         DiTConfig(output="albedo")
 
 
-def test_tent_blended_tokens_are_continuous_and_constant_tokens_interpolate_bilinearly():
-    """A tent head's per-token outputs blend into their neighbours: outputs constant within each
-    token give exactly the bilinear map between token centres (no step at any patch border), and a
-    constant everywhere stays that constant up to the image border."""
-    from worldsim.model import blend_tents, token_maps
-
-    rows, cols, patch, channels = 4, 3, 8, 2
-    values = torch.randn(1, rows * cols, channels)
-    per_token = values[:, :, None, :].expand(1, rows * cols, (2 * patch) ** 2, channels).flatten(2)
-    blended = blend_tents(per_token, rows, cols, patch, frames=1)
-    assert blended.shape == (1, 1, rows * patch, cols * patch, channels)
-    expected = token_maps(values, rows, cols, patch, rows * patch, cols * patch, frames=1)
-    assert torch.allclose(blended, expected, atol=1e-5)
-    # a patch head would step by the whole difference of two tokens at their border; a tent, by 1/p of it
-    assert blended.diff(dim=2).abs().amax() <= (values.amax() - values.amin()) / patch + 1e-5
-    ones = blend_tents(torch.ones(2, rows * cols, (2 * patch) ** 2), rows, cols, patch, frames=2)
-    assert torch.allclose(ones, torch.ones_like(ones))
-
-
-def test_a_patch_head_widens_to_a_tent_head_and_renders_any_size():
-    """The tent head starts from a patch head's weights, each token's patch in the middle of its 2p×2p
-    extended by its edge pixels; the model then renders any size, and a tent head cannot shrink back."""
-    from worldsim.model import widen_from
-
-    old = _trained_looking(build_model("tiny", pbr=True, output="shading"))
-    new = build_model("tiny", pbr=True, output="shading", head_blend="tent")
-    widen_from(new, old.state_dict(), old.config)
-    p, c = old.config.patch, old.config.out_channels
-    source = old.final.linear.weight.reshape(p, p, c, -1)
-    widened = new.final.linear.weight.reshape(2 * p, 2 * p, c, -1)
-    assert torch.equal(widened[p // 2:p // 2 + p, p // 2:p // 2 + p], source)  # its own patch, unchanged
-    assert torch.equal(widened[0, 0], source[0, 0]) and torch.equal(widened[-1, 3], source[-1, 0])
-    for name, value in new.state_dict().items():
-        if not name.startswith("final.linear"):
-            assert torch.equal(value, old.state_dict()[name]), name
-    for h, w in ((32, 32), (37, 29)):
-        with torch.no_grad():
-            out = new(torch.randn(1, 2, 3, h, w), torch.rand(1), _cond(1, 2, h, w, pbr=True))
-        assert out.shape == (1, 2, 3, h, w) and torch.isfinite(out).all()
-    with pytest.raises(ValueError, match="final.linear"):
-        widen_from(build_model("tiny", pbr=True, output="shading"), new.state_dict(), new.config)
-    with pytest.raises(ValueError, match="even patch"):
-        DiTConfig(head_blend="tent", patch=7)
-    with pytest.raises(ValueError, match="unknown head_blend"):
-        DiTConfig(head_blend="gauss")

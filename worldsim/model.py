@@ -49,6 +49,7 @@ from worldsim.conditioning.tensors import (
     srgb_decode,
     srgb_encode_unclipped,
 )
+from worldsim.token_pixels import token_maps, token_pixels
 
 
 @dataclass
@@ -257,62 +258,9 @@ def pixel_mlp(head: nn.Sequential, pixels: torch.Tensor, glob: torch.Tensor, chu
     return torch.cat(out).reshape(*pixels.shape[:-1], -1)
 
 
-def tent_line(patch: int, device: torch.device | None = None) -> torch.Tensor:
-    """The (2p,) weights of one token's output along one axis in ``head_blend = "tent"``: 1 − |offset|
-    / p, offsets from the token's centre to the pixel centres, so they fall to 0 at the neighbouring
-    tokens' centres and the two lines over any interior pixel sum to 1. The 2-D window is the outer
-    product of two lines."""
-    offset = torch.arange(2 * patch, device=device, dtype=torch.float32) + 0.5 - patch
-    return 1 - offset.abs() / patch
-
-
-def _line_coverage(line: torch.Tensor, tokens: int, patch: int) -> torch.Tensor:
-    """The summed tent weights at each of ``tokens · p`` pixels along one axis: 1 inside, the single
-    reaching token's weight within half a patch of either end."""
-    half = patch // 2
-    total = line.new_zeros(tokens + 1, patch)
-    total[:tokens] += line[:patch]
-    total[1:] += line[patch:]
-    return total.flatten()[half:half + tokens * patch]
-
-
-def blend_tents(out: torch.Tensor, rows: int, cols: int, patch: int, frames: int) -> torch.Tensor:
-    """Per-token 2p×2p outputs (B*T, rows*cols, (2p)²·C), channels last within a patch, → every
-    pixel's (B, T, rows·p, cols·p, C): tent-weighted and added where they overlap, then divided by the
-    summed weights, which are 1 inside and less at the image border, where fewer tokens reach.
-
-    On a canvas of (rows + 1) × (cols + 1) cells of p × p, starting half a patch before the image,
-    cell (i, j) is the sum of four quadrants: token (i − a, j − b)'s quadrant (a, b) for a, b in {0, 1}.
-    Four padded adds: at 256² on a CPU they take 3.5 ms a frame forward and 4.8–6.5 backward, where
-    ``F.fold`` took 9.2–9.4 and 10.2–10.4, with identical outputs and gradients.
-    """
-    half = patch // 2
-    line = tent_line(patch, out.device).to(out.dtype)
-    window = (line[:, None] * line[None, :]).reshape(2, patch, 2, patch, 1)
-    quads = out.reshape(out.shape[0], rows, cols, 2, patch, 2, patch, -1) * window
-    # unbind and pad, not slice assignment: their backwards are a stack and a slice, where each
-    # indexed quadrant's would zero-fill a copy of the whole input (measured: twice the backward's time)
-    canvas = sum(F.pad(quad, (0, 0, 0, 0, 0, 0, b, 1 - b, a, 1 - a))
-                 for a, half_rows in enumerate(quads.unbind(3)) for b, quad in enumerate(half_rows.unbind(4)))
-    pixels = rearrange(canvas, "(b t) r c u v ch -> b t (r u) (c v) ch", t=frames)
-    pixels = pixels[:, :, half:half + rows * patch, half:half + cols * patch]
-    norm = _line_coverage(line, rows, patch)[:, None, None] * _line_coverage(line, cols, patch)[None, :, None]
-    return pixels / norm
-
-
 def channels_last(v: torch.Tensor) -> torch.Tensor:
     """(B, T, C, H, W) → a (B, T, H, W, C) view."""
     return v.permute(0, 1, 3, 4, 2)
-
-
-def token_maps(features: torch.Tensor, rows: int, cols: int, patch: int, height: int, width: int,
-               frames: int) -> torch.Tensor:
-    """Per-token features (B*T, rows*cols, K) → every pixel's, channels last (B, T, H, W, K): bilinear
-    between token centres (a token's centre is its patch's centre), clamped at the image border, so
-    they vary smoothly across patch borders."""
-    grid = rearrange(features, "bt (r c) k -> bt k r c", r=rows, c=cols)
-    up = F.interpolate(grid, size=(rows * patch, cols * patch), mode="bilinear", align_corners=False)
-    return rearrange(up[:, :, :height, :width], "(b t) k h w -> b t h w k", t=frames)
 
 
 class WorldDiT(nn.Module):
@@ -427,11 +375,7 @@ class WorldDiT(nn.Module):
         if self.token_head is not None:
             features = self.token_head(F.layer_norm(tokens, (cfg.dim,)))
             features = token_maps(features, rows, cols, p, h, w, frames)
-        out = self.final(tokens, c)  # (B*T, N, q*q*C), q = p (patch) or 2p (tent)
-        if cfg.head_blend == "tent":
-            out = blend_tents(out, rows, cols, p, frames)
-        else:
-            out = rearrange(out, "(b t) (gh gw) (p1 p2 c) -> b t (gh p1) (gw p2) c", t=frames, gh=rows, p1=p, p2=p)
+        out = token_pixels(self.final(tokens, c), cfg.head_blend, rows, cols, p, frames)  # (B*T, N, q*q*C) → pixels
         chunk = PIXEL_CHUNK if x.device.type == "cpu" else None
         out = out[:, :, :h, :w] + pixel_mlp(self.pixel_head, inp, glob, chunk, features)
         if cfg.output == "shading":
@@ -453,65 +397,6 @@ class WorldDiT(nn.Module):
     def config_dict(self) -> dict:
         """The config as a JSON-ready dict."""
         return asdict(self.config)
-
-
-def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> None:
-    """Start ``model`` from the weights of a model with fewer inputs (``source``: the raster look, a
-    Cycles look with fewer pbr channels, or one without token features), giving the new inputs
-    (appended last) zero weights: before any training it computes exactly what the source computes,
-    and fine-tuning only has to learn what the new inputs change. A new token head keeps its random
-    start, so its zero-weighted features still carry gradient. A model whose outputs mean something
-    else (``output``) takes everything but the two output layers, which keep their fresh start (for
-    ``shading``: the albedo under unit gain): the trunk's features carry over, its colours do not.
-    A patch head becomes a tent head (``head_blend``) through :func:`tent_from_patch`.
-
-    Raises:
-        ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels``,
-            ``token_features``, ``output`` and ``head_blend``, the source has token features and
-            they differ, or the source has a tent head and the model a patch head.
-    """
-    cfg = model.config
-    free = ("pbr", "pbr_channels", "resolution", "token_features", "output", "head_blend")
-    fresh = set() if source.output == cfg.output else {"final.linear.weight", "final.linear.bias",
-                                                        f"pixel_head.{len(model.pixel_head) - 1}.weight",
-                                                        f"pixel_head.{len(model.pixel_head) - 1}.bias"}
-    if {k: v for k, v in asdict(source).items() if k not in free} != {k: v for k, v in asdict(cfg).items() if k not in free}:
-        raise ValueError("can only widen a model of the same architecture (preset, context frames)")
-    if source.token_features not in (0, cfg.token_features):
-        raise ValueError(f"cannot change token features from {source.token_features} to {cfg.token_features}")
-    p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
-    own = model.state_dict()
-    for name, value in state.items():
-        if name in fresh:
-            continue
-        target = own[name]
-        if name == "patch_embed.weight" and value.shape != target.shape:  # (D, p*p*C): pad C per pixel
-            value = torch.cat([value.reshape(-1, p * p, c_old), value.new_zeros(value.shape[0], p * p, c_new - c_old)],
-                              dim=2).reshape(target.shape)
-        elif name == "pixel_head.0.weight" and value.shape != target.shape:  # columns: [pixels, global, token features]
-            out = value.new_zeros(target.shape)
-            out[:, :c_old] = value[:, :c_old]
-            out[:, c_new:c_new + g_old] = value[:, c_old:c_old + g_old]
-            tokens = c_new + cfg.global_in
-            out[:, tokens:tokens + source.token_features] = value[:, c_old + g_old:]
-            value = out
-        elif name.startswith("final.linear.") and value.shape != target.shape and cfg.head_blend == "tent":
-            value = tent_from_patch(value, p, cfg.out_channels)
-        elif name == "g_embed.0.weight" and value.shape != target.shape:
-            value = torch.cat([value, value.new_zeros(value.shape[0], target.shape[1] - value.shape[1])], dim=1)
-        if value.shape != target.shape:
-            raise ValueError(f"cannot widen {name}: {tuple(value.shape)} -> {tuple(target.shape)}")
-        own[name] = value
-    model.load_state_dict(own)
-
-
-def tent_from_patch(value: torch.Tensor, patch: int, channels: int) -> torch.Tensor:
-    """A patch head's output weights or bias (rows: p × p × C) as a tent head's (2p × 2p × C): its own
-    patch in the middle, extended outwards by its edge pixels. A token then draws what it drew before
-    around its centre, and blends into its neighbours' edges towards theirs."""
-    grid = value.reshape(patch, patch, channels, *value.shape[1:])
-    nearest = (torch.arange(2 * patch) - patch // 2).clamp(0, patch - 1)
-    return grid[nearest][:, nearest].reshape(4 * patch * patch * channels, *value.shape[1:])
 
 
 def build_model(preset: str = "small", **overrides) -> WorldDiT:

@@ -187,7 +187,7 @@ class Trainer:
     def _initialise(self, name_or_path: str) -> None:
         """Start from a trained checkpoint of the same preset (e.g. fine-tune the Cycles look from ``raster``)."""
         from worldsim.checkpoint import load_model
-        from worldsim.model import widen_from
+        from worldsim.widen import widen_from
 
         source, _ = load_model(name_or_path, "cpu")
         try:
