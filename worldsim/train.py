@@ -67,6 +67,11 @@ class TrainConfig:
     mean_start: float = 0.0
 
 
+# TrainConfig fields that pick the model's architecture, None meaning "the preset's, or a resumed run's",
+# each with what a run saved before the field existed had.
+OPEN_ARCHITECTURE = {"token_features": 0, "output": "rgb", "head_blend": "patch"}
+
+
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
                    rng: np.random.Generator, context_prob: float, context_frames: int = 1,
                    size: int | None = None) -> dict[str, np.ndarray]:
@@ -158,14 +163,11 @@ class Trainer:
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
-        sizes = {} if cfg.token_features is None else {"token_features": cfg.token_features}
-        sizes |= {} if cfg.output is None else {"output": cfg.output}
-        sizes |= {} if cfg.head_blend is None else {"head_blend": cfg.head_blend}
+        sizes = {k: getattr(cfg, k) for k in OPEN_ARCHITECTURE if getattr(cfg, k) is not None}
         self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=cfg.crop or arrays["rgb"].shape[2],
                                  context_frames=cfg.context_frames, pbr=cfg.pbr, **sizes).to(self.device)
         # the value the preset gave is saved with the run, so a resume rebuilds this model even if presets change
-        self.cfg = cfg = replace(cfg, token_features=self.model.config.token_features, output=self.model.config.output,
-                                 head_blend=self.model.config.head_blend)
+        self.cfg = cfg = replace(cfg, **{k: getattr(self.model.config, k) for k in OPEN_ARCHITECTURE})
         if cfg.init is not None:
             self._initialise(cfg.init)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
@@ -377,13 +379,7 @@ def _as_saved(cfg: TrainConfig) -> TrainConfig:
     if not state.exists():
         return cfg
     saved = load_meta(state).get("config", {})
-    if cfg.token_features is None:
-        cfg = replace(cfg, token_features=saved.get("token_features") or 0)
-    if cfg.output is None:
-        cfg = replace(cfg, output=saved.get("output") or "rgb")
-    if cfg.head_blend is None:
-        cfg = replace(cfg, head_blend=saved.get("head_blend") or "patch")
-    return cfg
+    return replace(cfg, **{k: saved.get(k) or before for k, before in OPEN_ARCHITECTURE.items() if getattr(cfg, k) is None})
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
