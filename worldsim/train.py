@@ -66,6 +66,13 @@ class TrainConfig:
     # temperature-0 render computes, which the flow's own draws reach only through noise around it.
     mean_start: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.mean_start <= 1:
+            raise ValueError(f"mean_start is a fraction of windows, from 0 to 1; got {self.mean_start}")
+        if not 0 <= self.context_prob <= 1 or (not self.physics and self.context_prob == 0):
+            raise ValueError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
+                             f"which sees nothing else); got {self.context_prob}")
+
 
 # TrainConfig fields that pick the model's architecture, None meaning "the preset's, or a resumed run's",
 # each with what a run saved before the field existed had.
@@ -385,11 +392,6 @@ def _as_saved(cfg: TrainConfig) -> TrainConfig:
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run training; with ``resume`` continue from ``cfg.out`` if it holds a training state."""
     flow.check_weighting(cfg.loss_weighting)  # before loading data, not at the first step
-    if not 0 <= cfg.mean_start <= 1:
-        raise ValueError(f"mean_start is a fraction of windows, from 0 to 1; got {cfg.mean_start}")
-    if not 0 <= cfg.context_prob <= 1 or (not cfg.physics and cfg.context_prob == 0):
-        raise ValueError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
-                         f"which sees nothing else); got {cfg.context_prob}")
     if resume:
         cfg = _as_saved(cfg)
     trainer = Trainer(cfg)
