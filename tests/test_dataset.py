@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worldsim.dataset import SHARD_KEYS, generate, read_shard, shard_path
+from worldsim.dataset import SHARD_KEYS, generate, load_dataset, read_shard, shard_path
 from worldsim.errors import DataError
 
 
@@ -31,6 +31,29 @@ def test_resume_regenerates_exactly_the_missing_shard(tiny_dataset, tmp_path):
     for key in SHARD_KEYS:
         assert np.array_equal(before[key], after[key]), key
     assert len(list(copy.glob("shard_*.npz"))) == 2
+
+
+def test_loading_fills_the_shards_in_order_and_refuses_one_that_disagrees(tiny_dataset, tmp_path):
+    """The dataset is the shards concatenated along the clip axis (sized from their headers first);
+    a shard of another frame size is refused, naming it, and so is a truncated one."""
+    import shutil
+
+    from worldsim.io import npz_shapes, save_npz
+
+    shards = [read_shard(shard_path(tiny_dataset, i)) for i in range(2)]
+    loaded = load_dataset(tiny_dataset)
+    for key in SHARD_KEYS:
+        assert np.array_equal(loaded[key], np.concatenate([s[key] for s in shards])), key
+        assert loaded[key].dtype == shards[0][key].dtype
+    assert npz_shapes(shard_path(tiny_dataset, 0))["rgb"] == (shards[0]["rgb"].shape, np.dtype(np.uint8))
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tiny_dataset, mixed)
+    save_npz(shard_path(mixed, 1), **{**shards[1], "rgb": np.zeros((2, 4, 16, 16, 3), np.uint8)})
+    with pytest.raises(DataError, match="shard_00001.npz: rgb"):
+        load_dataset(mixed)
+    shard_path(mixed, 1).write_bytes(shard_path(tiny_dataset, 1).read_bytes()[:300])
+    with pytest.raises(DataError, match="shard_00001.npz"):
+        load_dataset(mixed)
 
 
 def test_other_settings_in_same_directory_refused(tiny_dataset):

@@ -65,6 +65,24 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: corrupt or truncated ({type(exc).__name__}: {exc})") from None
 
 
+def npz_shapes(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each array's shape and dtype in an ``.npz``, read from the headers alone (nothing decompressed past
+    them), with a clear error for a bad file."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            out = {}
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(member)
+                out[name.removesuffix(".npy")] = (shape, dtype)
+            return out
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path}: corrupt or truncated ({type(exc).__name__}: {exc})") from None
+
+
 def write_png(path: str | Path, image: np.ndarray) -> None:
     """Write ``uint8 (H,W,3)`` or ``(H,W)`` as a PNG atomically, with the standard library alone (no
     imageio: the training side runs on machines where only torch and numpy are installed)."""
