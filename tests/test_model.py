@@ -154,6 +154,22 @@ def test_clean_weighting_is_the_velocity_loss_times_one_minus_t_squared():
         flow.loss(model, data, cond, weighting="pixels")
 
 
+def test_clipped_loss_meets_predictions_beyond_a_clipped_target_and_keeps_the_rest():
+    """At a target of 1 (255) a prediction above 1 costs nothing, as the shown frame is clamped; one
+    short of it costs its plain error, with a gradient. Targets inside the range keep the plain loss."""
+    data = torch.tensor([1.0, 1.0, 0.5, -1.0, -1.0]).view(1, 1, 5, 1, 1)
+    guess = torch.tensor([1.5, 0.5, 1.5, -1.4, -0.6]).view(1, 1, 5, 1, 1).requires_grad_()
+    t = torch.zeros(1)
+    clipped = flow.loss(lambda x, t, c: guess, data, None, noise=torch.zeros_like(data), t=t, clipped=True)
+    assert torch.isclose(clipped, torch.tensor((0 + 0.25 + 1.0 + 0 + 0.16) / 5))
+    clipped.backward()
+    assert guess.grad.flatten()[[0, 3]].eq(0).all() and guess.grad.flatten()[[1, 2, 4]].ne(0).all()
+    plain = flow.loss(lambda x, t, c: guess, data, None, noise=torch.zeros_like(data), t=t)
+    assert torch.isclose(plain, torch.tensor((0.25 + 0.25 + 1.0 + 0.16 + 0.16) / 5))
+    with pytest.raises(ValueError, match="clean weighting"):
+        flow.loss(lambda x, t, c: guess, data, None, weighting="velocity", clipped=True)
+
+
 def _shading_cond(h=32, w=32):
     """Conditions with a foreground disc of random texture on an empty background."""
     cond = _cond(1, 2, h, w, pbr=True)

@@ -97,6 +97,16 @@ def test_mean_start_trains_windows_exactly_as_a_temperature_0_one_step_render(ti
         train(_cfg(tiny_dataset, tmp_path / "bad", 2, mean_start=1.5), progress=False)
 
 
+def test_a_clipped_loss_run_trains_and_records_it(tiny_dataset, tmp_path):
+    """``clipped_loss`` reaches the loss and the saved config; with the velocity weighting it is refused."""
+    from worldsim.checkpoint import load_meta
+
+    train(_cfg(tiny_dataset, tmp_path / "clipped", 1, clipped_loss=True), progress=False)
+    assert load_meta(tmp_path / "clipped" / "checkpoint.safetensors")["train"]["clipped_loss"] is True
+    with pytest.raises(ValueError, match="clipped_loss"):
+        _cfg(tiny_dataset, tmp_path / "bad", 1, clipped_loss=True, loss_weighting="velocity")
+
+
 def test_truncated_and_pickled_checkpoints_are_refused(tiny_dataset, tmp_path):
     train(_cfg(tiny_dataset, tmp_path / "run", 2), progress=False)
     path = tmp_path / "run" / "checkpoint.safetensors"

@@ -104,7 +104,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                       context_frames=4 if args.pure_video else 1, context_prob=_context_prob(args),
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
-                      output=args.output, mean_start=args.mean_start, head_blend=args.head_blend)
+                      output=args.output, mean_start=args.mean_start, head_blend=args.head_blend,
+                      clipped_loss=args.clipped_loss)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -307,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--mean-start", type=_fraction, default=0.0,
                     help="fraction of windows trained at flow time 0 from zero noise: exactly a 1-step, temperature-0 "
                          "render, the shipped sampling (default 0: only the flow's own draws)")
+    tr.add_argument("--clipped-loss", action="store_true",
+                    help="a prediction beyond a target at the end of the code range (0 or 255, e.g. an over-exposed "
+                         "surface) scores as the clamped frame shown: no exact 255 to hit there (clean weighting)")
     tr.add_argument("--context-prob", type=_fraction, default=None,
                     help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
                          "only what a renderer without feedback (sampling_feedback false) draws")

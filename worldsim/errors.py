@@ -25,6 +25,13 @@ class MeshError(WorldsimError, ValueError):
     """
 
 
+class ConfigError(WorldsimError, ValueError):
+    """Options that cannot go together or lie out of range (e.g. a training config's fractions).
+
+    Also a ValueError, as a bad argument to a function is one.
+    """
+
+
 class PhysicsError(WorldsimError):
     """The simulation blew up (NaN or runaway velocity) or was driven with bad input."""
 

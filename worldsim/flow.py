@@ -18,6 +18,13 @@ and seed; ``worldsim eval`` at 64², 4 held-out clips × 16 frames): velocity 20
 1 step, 21.98 / 0.711 at 2; clean 22.32 / 0.715 at 1 step, 22.87 / 0.776 at 2, and flicker
 closer to the reference's (0.970 vs 0.961 at 2 steps; reference 0.979).
 
+Clipped targets (``clipped=True``): a frame is clamped to [−1, 1] when it is shown, so a pixel whose
+reference sits at an end of the code range (sRGB 0 or 255: an over-exposed sunlit surface) is drawn
+exactly by any prediction beyond that end. The plain loss instead asks the network for exactly the
+end there, a kink in an otherwise smooth function of the lighting that it must spend capacity on.
+With ``clipped``, a prediction beyond a clipped target's end counts as the end; a prediction short of
+it, and every pixel inside the range, keep the plain error and its gradient.
+
 The model is an argument, never a member: any ``model(x_t, t, cond) → x̂`` works here.
 """
 
@@ -75,8 +82,16 @@ def check_weighting(weighting: str) -> str:
     return weighting
 
 
+def met_at_clip(prediction: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
+    """``prediction`` with every value beyond a clipped target's end (``data`` at −1 or 1) moved onto that
+    end, so it scores as the frame shown (clamped) would; elsewhere unchanged."""
+    prediction = torch.where(data >= 1, prediction.clamp(max=1), prediction)
+    return torch.where(data <= -1, prediction.clamp(min=-1), prediction)
+
+
 def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator | None = None,
-         noise: torch.Tensor | None = None, t: torch.Tensor | None = None, weighting: str = "clean") -> torch.Tensor:
+         noise: torch.Tensor | None = None, t: torch.Tensor | None = None, weighting: str = "clean",
+         clipped: bool = False) -> torch.Tensor:
     """Mean squared error on random points of the path.
 
     ``weighting="clean"`` (default): between the network's clean frames and the data, the same at
@@ -87,8 +102,13 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
 
     ``noise`` and ``t`` are drawn from ``generator`` unless given (a DDP rank passes its slice of
     the global batch's draws, so N ranks compute exactly the single-process gradient).
+
+    ``clipped`` scores predictions beyond a clipped target as the shown frame would (see the module
+    docstring); clean weighting only.
     """
     check_weighting(weighting)
+    if clipped and weighting != "clean":
+        raise ValueError("the clipped loss is for the clean weighting (it scores the clean frame as shown)")
     if noise is None:
         noise = torch.randn(data.shape, generator=generator)
     if t is None:
@@ -98,7 +118,8 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
     if weighting == "clean":
         if _predicts_velocity(model):
             raise ValueError("the clean weighting is for x-predicting models")
-        return F.mse_loss(model(x_t, t, cond).float(), data.float())
+        prediction = model(x_t, t, cond).float()
+        return F.mse_loss(met_at_clip(prediction, data.float()) if clipped else prediction, data.float())
     return F.mse_loss(velocity(model, x_t, t, cond).float(), (data - noise).float())
 
 

@@ -23,7 +23,7 @@ from worldsim import flow
 from worldsim.checkpoint import load_meta, load_tensors, save_model, save_tensors
 from worldsim.conditioning.tensors import build_conditions, context_to_model, frames_to_model, model_to_frames
 from worldsim.dataset import SHARD_KEYS, load_dataset
-from worldsim.errors import DataError
+from worldsim.errors import ConfigError, DataError
 from worldsim.io import write_png
 from worldsim.metrics import psnr
 from worldsim.model import build_model
@@ -65,13 +65,16 @@ class TrainConfig:
     # Fraction of windows drawn at flow time 0 from the noise's mean (zeros): exactly what a 1-step,
     # temperature-0 render computes, which the flow's own draws reach only through noise around it.
     mean_start: float = 0.0
+    clipped_loss: bool = False  # flow.loss(clipped=True): predictions beyond a clipped (0 or 255) target are met
 
     def __post_init__(self) -> None:
         if not 0 <= self.mean_start <= 1:
-            raise ValueError(f"mean_start is a fraction of windows, from 0 to 1; got {self.mean_start}")
+            raise ConfigError(f"mean_start is a fraction of windows, from 0 to 1; got {self.mean_start}")
         if not 0 <= self.context_prob <= 1 or (not self.physics and self.context_prob == 0):
-            raise ValueError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
-                             f"which sees nothing else); got {self.context_prob}")
+            raise ConfigError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
+                              f"which sees nothing else); got {self.context_prob}")
+        if self.clipped_loss and self.loss_weighting != "clean":
+            raise ConfigError("clipped_loss scores the clean frame as shown; it needs loss_weighting 'clean'")
 
 
 # TrainConfig fields that pick the model's architecture, None meaning "the preset's, or a resumed run's",
@@ -304,7 +307,8 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
         with autocast(self.device, "bf16" if self.device.type == "cuda" else "fp32"):
-            value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting)
+            value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting,
+                              clipped=self.cfg.clipped_loss)
         self.opt.zero_grad(set_to_none=True)
         value.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
