@@ -151,6 +151,24 @@ def read_shard(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _shard_headers(paths: list[Path]) -> list[dict[str, tuple[tuple[int, ...], np.dtype]]]:
+    """Each shard's array shapes and dtypes, from its headers alone, so a bad shard is refused (by name)
+    before any is decompressed: one missing an array, or one whose arrays differ per clip from the first's."""
+    headers: list[dict] = []
+    for path in paths:
+        header = npz_shapes(path)
+        if any(key not in header for key in SHARD_KEYS):
+            read_shard(path)  # refuses it, naming what is missing
+        first = headers[0] if headers else header
+        for key in SHARD_KEYS:
+            (shape, dtype), (first_shape, first_dtype) = header[key], first[key]
+            if shape[1:] != first_shape[1:] or dtype != first_dtype:
+                raise DataError(f"{path}: {key} is {dtype} {shape[1:]} per clip, but {paths[0].name} has "
+                                f"{first_dtype} {first_shape[1:]}; a dataset's shards must agree")
+        headers.append(header)
+    return headers
+
+
 def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, np.ndarray]:
     """All shards of a dataset (or of a pack, :mod:`worldsim.pack`) concatenated along the clip axis.
 
@@ -165,19 +183,13 @@ def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, n
     paths = sorted(Path(root).glob("shard_*.npz"))[:max_shards]
     if not paths:
         raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")
-    headers = [npz_shapes(p) for p in paths]
-    for path, header in zip(paths, headers, strict=True):
-        if any(key not in header for key in SHARD_KEYS):
-            read_shard(path)  # refuses it, naming what is missing
+    headers = _shard_headers(paths)
     first, clips = headers[0], [header["rgb"][0][0] for header in headers]
     out = {key: np.empty((sum(clips), *first[key][0][1:]), first[key][1]) for key in SHARD_KEYS}
     at = 0
     for path, n in zip(paths, clips, strict=True):
         shard = read_shard(path)
         for key in SHARD_KEYS:
-            if shard[key].shape[1:] != out[key].shape[1:] or shard[key].dtype != out[key].dtype:
-                raise DataError(f"{path}: {key} is {shard[key].dtype} {shard[key].shape[1:]} per clip, but "
-                                f"{paths[0].name} has {out[key].dtype} {out[key].shape[1:]}; a dataset's shards must agree")
             out[key][at:at + n] = shard[key]
         at += n
     return out
