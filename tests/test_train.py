@@ -73,6 +73,7 @@ def test_a_run_without_context_frames_ships_a_renderer_without_feedback(tiny_dat
     with pytest.raises(ValueError, match="context_prob"):
         train(_cfg(tiny_dataset, tmp_path / "blind", 1, context_prob=0.0, physics=False), progress=False)
 
+
 def test_mean_start_trains_windows_exactly_as_a_temperature_0_one_step_render(tiny_dataset, tmp_path):
     """``mean_start`` moves that fraction of windows to flow time 0 with zero noise (all of them at 1);
     at 0 the draws are the flow's own, unchanged; the validation reports the shipped sampling's PSNR."""

@@ -118,8 +118,8 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
     if weighting == "clean":
         if _predicts_velocity(model):
             raise ValueError("the clean weighting is for x-predicting models")
-        prediction = model(x_t, t, cond).float()
-        return F.mse_loss(met_at_clip(prediction, data.float()) if clipped else prediction, data.float())
+        prediction, target = model(x_t, t, cond).float(), data.float()
+        return F.mse_loss(met_at_clip(prediction, target) if clipped else prediction, target)
     return F.mse_loss(velocity(model, x_t, t, cond).float(), (data - noise).float())
 
 

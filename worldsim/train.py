@@ -68,6 +68,7 @@ class TrainConfig:
     clipped_loss: bool = False  # flow.loss(clipped=True): predictions beyond a clipped (0 or 255) target are met
 
     def __post_init__(self) -> None:
+        flow.check_weighting(self.loss_weighting)  # here, not at the first step after the data loaded
         if not 0 <= self.mean_start <= 1:
             raise ConfigError(f"mean_start is a fraction of windows, from 0 to 1; got {self.mean_start}")
         if not 0 <= self.context_prob <= 1 or (not self.physics and self.context_prob == 0):
@@ -395,7 +396,6 @@ def _as_saved(cfg: TrainConfig) -> TrainConfig:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run training; with ``resume`` continue from ``cfg.out`` if it holds a training state."""
-    flow.check_weighting(cfg.loss_weighting)  # before loading data, not at the first step
     if resume:
         cfg = _as_saved(cfg)
     trainer = Trainer(cfg)
