@@ -35,16 +35,17 @@ def test_a_run_saved_before_token_features_or_outputs_resumes_with_its_own_archi
     train(_cfg(tiny_dataset, tmp_path / "old", 2, token_features=0), progress=False)
     sidecar = tmp_path / "old" / "train_state.json"
     saved = json.loads(sidecar.read_text())
-    del saved["config"]["token_features"], saved["config"]["output"]
+    del saved["config"]["token_features"], saved["config"]["output"], saved["config"]["depth"]
     sidecar.write_text(json.dumps(saved))
     train(_cfg(tiny_dataset, tmp_path / "old", 4), resume=True, progress=False)
     model, meta = load_model(tmp_path / "old" / "checkpoint.safetensors")
     assert meta["steps"] == 4 and model.config.token_features == 0 and model.token_head is None
-    assert model.config.output == "rgb"
-    train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4, output="shading"), progress=False)
+    assert model.config.output == "rgb" and model.config.depth == 2  # the tiny preset's
+    train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4, output="shading", depth=3,
+               init=str(tmp_path / "old" / "checkpoint.safetensors")), progress=False)
     train(_cfg(tiny_dataset, tmp_path / "new", 3), resume=True, progress=False)  # keeps what it was saved with
     config = load_model(tmp_path / "new" / "checkpoint.safetensors")[0].config
-    assert config.token_features == 4 and config.output == "shading"
+    assert config.token_features == 4 and config.output == "shading" and config.depth == 3
 
 
 def test_refuses_to_overwrite_a_run(tiny_dataset, tmp_path):
@@ -106,6 +107,8 @@ def test_a_clipped_loss_run_trains_and_records_it(tiny_dataset, tmp_path):
     assert load_meta(tmp_path / "clipped" / "checkpoint.safetensors")["train"]["clipped_loss"] is True
     with pytest.raises(ValueError, match="clipped_loss"):
         _cfg(tiny_dataset, tmp_path / "bad", 1, clipped_loss=True, loss_weighting="velocity")
+    with pytest.raises(ValueError, match="depth"):
+        _cfg(tiny_dataset, tmp_path / "bad", 1, depth=0)
 
 
 def test_truncated_and_pickled_checkpoints_are_refused(tiny_dataset, tmp_path):

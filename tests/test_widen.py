@@ -98,3 +98,20 @@ def test_a_patch_head_widens_to_a_tent_head_and_renders_any_size():
         DiTConfig(head_blend="tent", patch=7)
     with pytest.raises(ValueError, match="unknown head_blend"):
         DiTConfig(head_blend="gauss")
+
+
+def test_a_deeper_model_starts_as_exactly_its_source_and_its_new_blocks_learn():
+    """--depth with --init: the source's blocks come first and each new block starts with closed
+    gates, so the deeper model renders exactly what the source rendered; the gates get gradient."""
+    old = _trained_looking(build_model("tiny", pbr=True, output="shading", head_blend="tent"))
+    deep = build_model("tiny", pbr=True, output="shading", head_blend="tent", depth=old.config.depth + 2)
+    widen_from(deep, old.state_dict(), old.config)
+    for name, value in old.state_dict().items():
+        assert torch.equal(deep.state_dict()[name], value), name
+    cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
+    with torch.no_grad():
+        assert torch.allclose(deep(x, t, cond), old(x, t, cond), atol=1e-5)
+    deep(x, t, cond).square().mean().backward()
+    assert deep.blocks[-1].ada[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="cannot drop blocks"):
+        widen_from(old, deep.state_dict(), deep.config)

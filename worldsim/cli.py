@@ -104,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       context_frames=4 if args.pure_video else 1, context_prob=_context_prob(args),
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
-                      output=args.output, mean_start=args.mean_start, head_blend=args.head_blend,
+                      output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
                       clipped_loss=args.clipped_loss)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
@@ -298,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how tokens' outputs become pixels: patch (each token its own p×p patch) or tent (2p×2p, "
                          "blended linearly into the neighbours: no steps at patch borders); default: the resumed "
                          "run's, else patch; --init turns a patch head into a tent head")
+    tr.add_argument("--depth", type=_positive(int), default=None,
+                    help="transformer blocks (default: the preset's, or the resumed run's); with --init, blocks "
+                         "beyond the checkpoint's start as identities, so the deeper model first renders as it did")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,

@@ -62,6 +62,7 @@ class TrainConfig:
     token_features: int | None = None  # the model's token features for the pixel head; None: the preset's
     output: str | None = None  # what the network predicts (DiTConfig.output); None: "rgb", or a resumed run's
     head_blend: str | None = None  # DiTConfig.head_blend; None: "patch", or a resumed run's
+    depth: int | None = None  # transformer blocks; None: the preset's, or a resumed run's (--init grows a shallower model)
     # Fraction of windows drawn at flow time 0 from the noise's mean (zeros): exactly what a 1-step,
     # temperature-0 render computes, which the flow's own draws reach only through noise around it.
     mean_start: float = 0.0
@@ -74,13 +75,15 @@ class TrainConfig:
         if not 0 <= self.context_prob <= 1 or (not self.physics and self.context_prob == 0):
             raise ConfigError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
                               f"which sees nothing else); got {self.context_prob}")
+        if self.depth is not None and self.depth < 1:
+            raise ConfigError(f"depth is a number of transformer blocks, at least 1; got {self.depth}")
         if self.clipped_loss and self.loss_weighting != "clean":
             raise ConfigError("clipped_loss scores the clean frame as shown; it needs loss_weighting 'clean'")
 
 
 # TrainConfig fields that pick the model's architecture, None meaning "the preset's, or a resumed run's",
-# each with what a run saved before the field existed had.
-OPEN_ARCHITECTURE = {"token_features": 0, "output": "rgb", "head_blend": "patch"}
+# each with what a run saved before the field existed had (None: its preset's).
+OPEN_ARCHITECTURE = {"token_features": 0, "output": "rgb", "head_blend": "patch", "depth": None}
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,

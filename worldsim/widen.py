@@ -1,7 +1,8 @@
 """Starting a model from a checkpoint of a narrower architecture (``train --init``).
 
-New inputs get zero weights, so the widened model first computes exactly what its source did; new
-output layers start fresh; a patch head becomes a tent head. See :func:`widen_from`.
+New inputs get zero weights and new blocks closed gates, so the widened model first computes exactly
+what its source did; new output layers start fresh; a patch head becomes a tent head. See
+:func:`widen_from`.
 """
 
 from __future__ import annotations
@@ -21,20 +22,25 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     start, so its zero-weighted features still carry gradient. A model whose outputs mean something
     else (``output``) takes everything but the two output layers, which keep their fresh start (for
     ``shading``: the albedo under unit gain): the trunk's features carry over, its colours do not.
-    A patch head becomes a tent head (``head_blend``) through :func:`tent_from_patch`.
+    A patch head becomes a tent head (``head_blend``) through :func:`tent_from_patch`. A deeper model
+    (``depth``) takes the source's blocks as its first ones; the blocks after them keep their fresh
+    adaLN-Zero start, whose gates are 0, so each passes its tokens through unchanged until trained.
 
     Raises:
         ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels``,
-            ``token_features``, ``output`` and ``head_blend``, the source has token features and
-            they differ, or the source has a tent head and the model a patch head.
+            ``token_features``, ``output``, ``head_blend`` and ``depth``, the source has token
+            features and they differ, the source has a tent head and the model a patch head, or
+            the source is deeper than the model.
     """
     cfg = model.config
-    free = ("pbr", "pbr_channels", "resolution", "token_features", "output", "head_blend")
+    free = ("pbr", "pbr_channels", "resolution", "token_features", "output", "head_blend", "depth")
     fresh = set() if source.output == cfg.output else {"final.linear.weight", "final.linear.bias",
                                                         f"pixel_head.{len(model.pixel_head) - 1}.weight",
                                                         f"pixel_head.{len(model.pixel_head) - 1}.bias"}
     if {k: v for k, v in asdict(source).items() if k not in free} != {k: v for k, v in asdict(cfg).items() if k not in free}:
         raise ValueError("can only widen a model of the same architecture (preset, context frames)")
+    if source.depth > cfg.depth:
+        raise ValueError(f"cannot drop blocks: the source has {source.depth}, the model {cfg.depth}")
     if source.token_features not in (0, cfg.token_features):
         raise ValueError(f"cannot change token features from {source.token_features} to {cfg.token_features}")
     p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
