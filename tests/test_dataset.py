@@ -110,3 +110,41 @@ def test_cycles_dataset_shard(tmp_path):
     assert np.array_equal(cyc["segmentation"], tiny["segmentation"])  # same scenes, bodies and motion
     assert not np.array_equal(cyc["rgb"], tiny["rgb"])
     assert not np.array_equal(cyc["environment"], tiny["environment"])  # the Cycles scenes vary the lighting
+
+
+def test_shards_made_before_area_specular_get_it_when_generation_resumes(tiny_dataset, tmp_path):
+    """An old shard is refused with the command that upgrades it; rerunning `worldsim dataset` adds
+    the array (rebuilt from each clip's scene) without touching the others, and a clip whose rebuilt
+    scene lights it differently than its stored maps say is refused by shard and clip."""
+    import shutil
+
+    from worldsim.io import save_npz
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_dataset, copy)
+    original = read_shard(shard_path(copy, 1))
+    old = {k: v for k, v in original.items() if k != "area_specular"}
+    save_npz(shard_path(copy, 1), **old)
+    with pytest.raises(DataError, match="made before area_specular"):
+        read_shard(shard_path(copy, 1))
+    mtime = shard_path(copy, 0).stat().st_mtime_ns
+    generate(copy, frames=16, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2, progress=False)
+    upgraded = read_shard(shard_path(copy, 1))
+    assert shard_path(copy, 0).stat().st_mtime_ns == mtime
+    assert upgraded.keys() == original.keys()
+    for key in original:
+        assert np.array_equal(upgraded[key], original[key]), key
+    save_npz(shard_path(copy, 1), **{**old, "area_light": old["area_light"] + np.float16(3.0)})
+    with pytest.raises(DataError, match="shard_00001.npz: clip 0"):
+        generate(copy, frames=16, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2, progress=False)
+
+
+def test_append_npz_adds_arrays_and_keeps_the_rest(tmp_path):
+    from worldsim.io import append_npz, load_npz, save_npz
+
+    path = tmp_path / "a.npz"
+    save_npz(path, x=np.arange(6).reshape(2, 3))
+    append_npz(path, y=np.ones((2, 2), np.float16))
+    out = load_npz(path)
+    assert np.array_equal(out["x"], np.arange(6).reshape(2, 3)) and out["y"].dtype == np.float16
+    assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]  # no temporary file left

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from worldsim.checkpoint import load_model, load_tensors
+from worldsim.conditioning.tensors import PBR_CHANNELS
 from worldsim.errors import DataError
 from worldsim.train import TrainConfig, train
 
@@ -35,17 +36,20 @@ def test_a_run_saved_before_token_features_or_outputs_resumes_with_its_own_archi
     train(_cfg(tiny_dataset, tmp_path / "old", 2, token_features=0), progress=False)
     sidecar = tmp_path / "old" / "train_state.json"
     saved = json.loads(sidecar.read_text())
-    del saved["config"]["token_features"], saved["config"]["output"], saved["config"]["depth"]
+    for key in ("token_features", "output", "depth", "pbr_channels"):
+        del saved["config"][key]
     sidecar.write_text(json.dumps(saved))
     train(_cfg(tiny_dataset, tmp_path / "old", 4), resume=True, progress=False)
     model, meta = load_model(tmp_path / "old" / "checkpoint.safetensors")
     assert meta["steps"] == 4 and model.config.token_features == 0 and model.token_head is None
     assert model.config.output == "rgb" and model.config.depth == 2  # the tiny preset's
+    assert model.config.pbr_channels == 12  # what every run had before the glare channels
     train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4, output="shading", depth=3,
                init=str(tmp_path / "old" / "checkpoint.safetensors")), progress=False)
     train(_cfg(tiny_dataset, tmp_path / "new", 3), resume=True, progress=False)  # keeps what it was saved with
     config = load_model(tmp_path / "new" / "checkpoint.safetensors")[0].config
     assert config.token_features == 4 and config.output == "shading" and config.depth == 3
+    assert config.pbr_channels == PBR_CHANNELS
 
 
 def test_refuses_to_overwrite_a_run(tiny_dataset, tmp_path):

@@ -28,17 +28,19 @@ def test_widened_cycles_model_starts_as_exactly_its_source():
         widen_from(build_model("tiny", pbr=True), build_model("small").state_dict(), build_model("small").config)
 
 
-def test_a_cycles_model_with_fewer_pbr_channels_widens_exactly_and_ignores_the_rest():
-    """A checkpoint trained before the environment maps (6 pbr channels) reads only its own channels;
-    widened to 12, it starts out rendering exactly what it rendered."""
-    narrow = _trained_looking(build_model("tiny", pbr=True, pbr_channels=6))
+@pytest.mark.parametrize("known", [6, 12])
+def test_a_cycles_model_with_fewer_pbr_channels_widens_exactly_and_ignores_the_rest(known):
+    """A checkpoint trained before the environment maps (6 pbr channels) or the glare maps (12) reads
+    only its own channels; widened to 14, it starts out rendering exactly what it rendered."""
+    narrow = _trained_looking(build_model("tiny", pbr=True, pbr_channels=known))
     wide = build_model("tiny", pbr=True)
-    assert wide.config.pbr_channels == PBR_CHANNELS == 12
+    assert wide.config.pbr_channels == PBR_CHANNELS == 14
     widen_from(wide, narrow.state_dict(), narrow.config)
     cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
-    changed = dataclasses.replace(cond, pbr=torch.cat([cond.pbr[:, :, :6], torch.rand_like(cond.pbr[:, :, 6:])], dim=2))
+    changed = dataclasses.replace(cond, pbr=torch.cat([cond.pbr[:, :, :known], torch.rand_like(cond.pbr[:, :, known:])],
+                                                      dim=2))
     with torch.no_grad():
-        assert torch.equal(narrow(x, t, cond), narrow(x, t, changed))  # channels 6+ are not its inputs
+        assert torch.equal(narrow(x, t, cond), narrow(x, t, changed))  # the later channels are not its inputs
         assert torch.allclose(wide(x, t, cond), narrow(x, t, cond), atol=1e-5)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from worldsim.conditioning.arrays import KEYS, from_frames
 from worldsim.errors import DataError
-from worldsim.io import load_npz, npz_shapes, save_npz, write_atomic
+from worldsim.io import append_npz, load_npz, npz_shapes, save_npz, write_atomic
 
 SHARD_KEYS = ("rgb",) + KEYS
 
@@ -121,6 +121,7 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
             raise DataError(f"{out} holds a dataset made with other settings ({', '.join(sorted(mismatched))}); "
                             "use another directory")
     write_atomic(meta, json.dumps(asdict(config), indent=2))
+    upgrade_shards(config, out, progress)
     todo = [i for i in range(config.num_shards) if not shard_path(out, i).exists()]
     bar = None
     if progress:
@@ -139,10 +140,53 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     return config
 
 
+def upgrade_shards(config: DatasetConfig, out: str | Path, progress: bool = True) -> int:
+    """Add the condition arrays worldsim learned to make after ``out``'s shards were written (today
+    ``area_specular``) to those shards, so a dataset stays usable without path-tracing it again;
+    ``generate`` does this before it resumes. Returns how many shards were upgraded.
+
+    Each clip's scene is rebuilt from its seed, and its ``area_light`` map (from the same lights and
+    the stored geometry) must match the stored one, so a scene generator that changed since is
+    caught instead of pairing the frames with another scene's lights.
+
+    Raises:
+        DataError: a clip's rebuilt scene disagrees with its shard (names the shard and the clip).
+    """
+    stale = [path for path in sorted(Path(out).glob("shard_*.npz")) if "area_specular" not in npz_shapes(path)]
+    if stale and progress:
+        print(f"{out}: adding area_specular to {len(stale)} shards made before it")
+    for path in stale:
+        append_npz(path, area_specular=_area_specular(config, path))
+    return len(stale)
+
+
+def _area_specular(config: DatasetConfig, path: Path) -> np.ndarray:
+    from worldsim.conditioning.arrays import area_light_map
+    from worldsim.conditioning.specular import area_specular_map
+    from worldsim.templates import random_scene
+
+    arrays = load_npz(path)
+    shard, out = int(path.stem.split("_")[1]), []
+    for c in range(arrays["rgb"].shape[0]):
+        s = scene_seed(config.seed, shard, c, config.clips_per_shard)
+        spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
+        position, normals = arrays["world_position"][c].astype(np.float32), arrays["normals"][c].astype(np.float32)
+        lights, stored = area_light_map(spec, position, normals), arrays["area_light"][c].astype(np.float32)
+        # relative to the whole map: a few pixels at a light's edge differ by float16 rounding of positions
+        if np.abs(lights - stored).sum() > 1e-3 * max(np.abs(stored).sum(), 1.0):
+            raise DataError(f"{path}: clip {c}: its scene, rebuilt from seed {s}, lights it differently than when "
+                            "the shard was made (the scene generator changed); delete the shard and generate it again")
+        out.append(area_specular_map(spec, position, normals, arrays["pbr"][c], arrays["extrinsics"][c]))
+    return np.stack(out).astype(np.float16)
+
+
 def read_shard(path: str | Path) -> dict[str, np.ndarray]:
     """Read one shard, refusing a truncated, corrupt, pickled or incomplete file with :class:`DataError`."""
     arrays = load_npz(path)
     missing = [k for k in SHARD_KEYS if k not in arrays]
+    if missing == ["area_specular"]:
+        raise DataError(f"{path}: made before area_specular existed; rerun the `worldsim dataset` command that "
+                        "made it (it adds the array to old shards, then resumes)")
     if missing:
         raise DataError(f"{path}: not a worldsim shard (missing {', '.join(missing)})")
     clips = arrays["rgb"].shape[0]

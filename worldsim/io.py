@@ -45,6 +45,23 @@ def save_npz(path: str | Path, compress: bool = True, **arrays: Any) -> None:
     os.replace(tmp, path)
 
 
+def append_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    """Add arrays to an existing ``.npz`` atomically, without rewriting the ones it holds: a copy gets
+    the new members (deflated, as :func:`save_npz` writes them) and replaces the file."""
+    import shutil
+
+    path = Path(path)
+    tmp = atomic_path(path)
+    shutil.copyfile(path, tmp)
+    with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, value in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` without unpickling, with a clear error for a bad file.
 

@@ -145,6 +145,6 @@ def test_without_pbr_the_cycles_only_arrays_are_left_out_and_the_rest_is_unchang
     spec = random_scene(1, 32, 3)
     frames = rollout(spec, seed=0, frames=2, resolution=(32, 24)).frames
     full, lean = from_frames(spec, frames), from_frames(spec, frames, pbr=False)
-    assert set(full) - set(lean) == {"pbr", "area_light", "environment"}
+    assert set(full) - set(lean) == {"pbr", "area_light", "area_specular", "environment"}
     for key, value in lean.items():
         np.testing.assert_array_equal(value, full[key])

@@ -6,8 +6,9 @@ One clip's arrays (``T`` frames of ``H x W``):
 ``light_visibility (T,H,W) uint8`` (1 lit), ``segmentation (T,H,W) int16`` (body index, −1 empty),
 ``material (T,H,W) uint8`` (global material id, 0 empty), ``pbr (T,H,W,3) uint8`` (roughness,
 metallic, specular × 255), ``area_light (T,H,W,3) float16`` (unshadowed area-light irradiance, W/m²,
-RGB), ``extrinsics (T,4,4)``; per clip ``intrinsics (3,3)``, ``light (10,)`` (:func:`light_vector`)
-and ``environment (9,)`` (:func:`environment_vector`).
+RGB), ``area_specular (T,H,W,2) float16`` (the area lights' glare on glossy surfaces, linear radiance:
+:mod:`worldsim.conditioning.specular`), ``extrinsics (T,4,4)``; per clip ``intrinsics (3,3)``,
+``light (10,)`` (:func:`light_vector`) and ``environment (9,)`` (:func:`environment_vector`).
 
 Nothing here depends on how many bodies a scene has: identity reaches the model through the
 segmentation (boundaries), never through a table of object slots.
@@ -19,12 +20,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from worldsim.conditioning.specular import area_specular_map
 from worldsim.materials import srgb_to_linear
 
 # Arrays holding one value per clip; every other array has a frame axis first.
 CLIP_KEYS = ("intrinsics", "light", "environment")
 FRAME_KEYS = ("albedo", "normals", "world_position", "depth", "light_visibility", "segmentation", "material", "pbr",
-              "area_light", "extrinsics")
+              "area_light", "area_specular", "extrinsics")
 KEYS = FRAME_KEYS + CLIP_KEYS
 
 
@@ -76,7 +78,8 @@ def area_light_map(spec, world_position: np.ndarray, normals: np.ndarray) -> np.
 
 def condition_arrays(spec, maps: dict[str, np.ndarray], pbr: bool = True) -> dict[str, np.ndarray]:
     """One clip's condition arrays from ``maps.npz``-style arrays (leading T axis); ``pbr=False``
-    leaves out ``pbr``, ``area_light`` and ``environment``, which only a Cycles-look model reads."""
+    leaves out ``pbr``, ``area_light``, ``area_specular`` and ``environment``, which only a Cycles-look
+    model reads."""
     out = {
         "albedo": np.asarray(maps["albedo"], np.uint8),
         "normals": maps["normals"].astype(np.float16), "world_position": maps["world_position"].astype(np.float16),
@@ -86,8 +89,11 @@ def condition_arrays(spec, maps: dict[str, np.ndarray], pbr: bool = True) -> dic
         "light": light_vector(spec),
     }
     if pbr:
-        out.update(environment=environment_vector(spec), pbr=pbr_map(spec, maps["segmentation"]),
-                   area_light=area_light_map(spec, maps["world_position"], maps["normals"]).astype(np.float16))
+        surface = pbr_map(spec, maps["segmentation"])
+        out.update(environment=environment_vector(spec), pbr=surface,
+                   area_light=area_light_map(spec, maps["world_position"], maps["normals"]).astype(np.float16),
+                   area_specular=area_specular_map(spec, maps["world_position"], maps["normals"], surface,
+                                                   maps["extrinsics"]).astype(np.float16))
     return out
 
 

@@ -12,11 +12,13 @@ Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 15):
 ``14`` boundary (a 4-neighbour belongs to another body or to empty space).
 
 A renderer of the Cycles look (``DiTConfig.pbr``) also sees what the path-traced image depends on
-and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 12 per pixel: roughness, metallic, specular,
-the unshadowed irradiance of the area lights in RGB, and the environment maps of
-:func:`environment_maps`) and ``environment`` (``ENV_DIM`` = 9: sun strength and angular size, sky
-flag, horizon and zenith colours times the sky's strength). A checkpoint trained with fewer pbr
-channels reads the first ones it knows (its JSON says how many).
+and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 14 per pixel: roughness, metallic, specular,
+the unshadowed irradiance of the area lights in RGB, the environment maps of
+:func:`environment_maps`, and the area lights' glare on glossy surfaces, ``log(1 + radiance)`` of
+the ``lobe`` and ``mirror`` estimates of :mod:`worldsim.conditioning.specular`) and ``environment``
+(``ENV_DIM`` = 9: sun strength and angular size, sky flag, horizon and zenith colours times the
+sky's strength). A checkpoint trained with fewer pbr channels reads the first ones it knows (its
+JSON says how many).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ ALBEDO_CHANNELS = slice(0, 3)  # of Conditions.maps
 FOREGROUND_CHANNEL = 13  # of Conditions.maps
 BACKGROUND_CHANNELS = slice(6, 9)  # of Conditions.pbr: the world's colour on empty pixels, sRGB [0, 1]
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
-PBR_CHANNELS = 12  # 3 surface + 3 area light + 3 background + 3 sky ambient
+PBR_CHANNELS = 14  # 3 surface + 3 area light + 3 background + 3 sky ambient + 2 area-light glare
 ENV_DIM = 9
 
 
@@ -97,7 +99,8 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
         environment = _t(batch["environment"])
         surface = torch.cat([_t(batch["pbr"]) / 255.0, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
         background, ambient = environment_maps(environment, _t(batch["intrinsics"]), extr, normals, fg)
-        surfaces = torch.cat([surface, background, ambient], dim=-1).permute(0, 1, 4, 2, 3)
+        glare = torch.log1p(_t(batch["area_specular"]).clamp_min(0))  # radiance spans 0 to ~100: compressed
+        surfaces = torch.cat([surface, background, ambient, glare], dim=-1).permute(0, 1, 4, 2, 3)
     return Conditions(
         maps=maps, material=_t(batch["material"], torch.long),
         global_=torch.cat([light, light_cam], dim=-1), pbr=surfaces, environment=environment,
