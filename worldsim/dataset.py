@@ -153,10 +153,15 @@ def upgrade_shards(config: DatasetConfig, out: str | Path, progress: bool = True
         DataError: a clip's rebuilt scene disagrees with its shard (names the shard and the clip).
     """
     stale = [path for path in sorted(Path(out).glob("shard_*.npz")) if "area_specular" not in npz_shapes(path)]
-    if stale and progress:
-        print(f"{out}: adding area_specular to {len(stale)} shards made before it")
+    if not stale:
+        return 0
+    from worldsim.progress import progress_bar
+
+    bar = progress_bar(total=len(stale), unit="shard", desc="add area_specular to old shards", disable=not progress)
     for path in stale:
         append_npz(path, area_specular=_area_specular(config, path))
+        bar.update(1)
+    bar.close()
     return len(stale)
 
 
