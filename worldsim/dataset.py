@@ -25,6 +25,8 @@ from worldsim.errors import DataError
 from worldsim.io import append_npz, load_npz, npz_shapes, save_npz, write_atomic
 
 SHARD_KEYS = ("rgb",) + KEYS
+# Arrays added after shards were first written: `generate` adds them to older shards (upgrade_shards).
+UPGRADABLE_KEYS = ("area_specular",)
 
 
 @dataclass
@@ -141,8 +143,8 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
 
 
 def upgrade_shards(config: DatasetConfig, out: str | Path, progress: bool = True) -> int:
-    """Add the condition arrays worldsim learned to make after ``out``'s shards were written (today
-    ``area_specular``) to those shards, so a dataset stays usable without path-tracing it again;
+    """Add the condition arrays worldsim learned to make after ``out``'s shards were written
+    (``UPGRADABLE_KEYS``: today ``area_specular``) to those shards, so a dataset stays usable without path-tracing it again;
     ``generate`` does this before it resumes. Returns how many shards were upgraded.
 
     Each clip's scene is rebuilt from its seed, and its ``area_light`` map (from the same lights and
@@ -170,9 +172,10 @@ def _area_specular(config: DatasetConfig, path: Path) -> np.ndarray:
     from worldsim.conditioning.specular import area_specular_map
     from worldsim.templates import random_scene
 
-    arrays = load_npz(path)
+    # the geometry and lights only: the frames and the other maps (most of a shard) stay compressed
+    arrays = load_npz(path, ("world_position", "normals", "pbr", "extrinsics", "area_light"))
     shard, out = int(path.stem.split("_")[1]), []
-    for c in range(arrays["rgb"].shape[0]):
+    for c in range(arrays["area_light"].shape[0]):
         s = scene_seed(config.seed, shard, c, config.clips_per_shard)
         spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
         position, normals = arrays["world_position"][c].astype(np.float32), arrays["normals"][c].astype(np.float32)
@@ -189,9 +192,9 @@ def read_shard(path: str | Path) -> dict[str, np.ndarray]:
     """Read one shard, refusing a truncated, corrupt, pickled or incomplete file with :class:`DataError`."""
     arrays = load_npz(path)
     missing = [k for k in SHARD_KEYS if k not in arrays]
-    if missing == ["area_specular"]:
-        raise DataError(f"{path}: made before area_specular existed; rerun the `worldsim dataset` command that "
-                        "made it (it adds the array to old shards, then resumes)")
+    if missing and set(missing) <= set(UPGRADABLE_KEYS):
+        raise DataError(f"{path}: made before {', '.join(missing)} existed; rerun the `worldsim dataset` command "
+                        "that made it (it adds the array to old shards, then resumes)")
     if missing:
         raise DataError(f"{path}: not a worldsim shard (missing {', '.join(missing)})")
     clips = arrays["rgb"].shape[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,18 +63,20 @@ def append_npz(path: str | Path, **arrays: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def load_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` without unpickling, with a clear error for a bad file.
+def load_npz(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` (or only ``keys``: the others are not decompressed) without
+    unpickling, with a clear error for a bad file.
 
     Raises:
-        DataError: missing, truncated or corrupt file, or one holding pickled objects.
+        DataError: missing, truncated or corrupt file, one holding pickled objects, or one without
+            one of ``keys``.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+            return {key: data[key] for key in (data.files if keys is None else keys)}
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise DataError(f"{path}: holds pickled objects, which worldsim refuses to load (unsafe)") from None

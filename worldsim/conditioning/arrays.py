@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from worldsim.conditioning.specular import area_specular_map
+from worldsim.conditioning.specular import area_specular_map, irradiance, unit
 from worldsim.materials import srgb_to_linear
 
 # Arrays holding one value per clip; every other array has a frame axis first.
@@ -56,23 +56,14 @@ def pbr_map(spec, segmentation: np.ndarray) -> np.ndarray:
 
 
 def area_light_map(spec, world_position: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Unshadowed irradiance (W/m², RGB, linear) from the scene's area lights at every pixel, ``(..., 3)``.
-
-    Each light is a small Lambertian emitter: E = P cos θ_light cos θ_surface / (π d²). Zero where
-    ``normals`` is zero (empty space).
-    """
+    """Unshadowed irradiance (W/m², RGB, linear) from the scene's area lights at every pixel, ``(..., 3)``
+    (:func:`~worldsim.conditioning.specular.irradiance` per light, times its colour). Zero where
+    ``normals`` is zero (empty space)."""
     out = np.zeros(world_position.shape[:-1] + (3,), np.float32)
+    position, normals = np.asarray(world_position, np.float32), np.asarray(normals, np.float32)
     for light in spec.area_lights:
-        pos = np.asarray(light.position, np.float32)
-        axis = np.asarray(light.target, np.float32) - pos
-        axis /= np.linalg.norm(axis)
-        to_light = pos - world_position
-        dist2 = np.maximum(np.sum(to_light * to_light, axis=-1), 1e-4)
-        to_light = to_light / np.sqrt(dist2)[..., None]
-        cos_surface = np.clip(np.sum(normals * to_light, axis=-1), 0, None)
-        cos_light = np.clip(-np.einsum("...k,k->...", to_light, axis), 0, None)  # no BLAS threads (see teacher.camera.transform)
-        e = light.power * cos_surface * cos_light / (np.pi * dist2)
-        out += e[..., None] * srgb_to_linear(light.color[:3]).astype(np.float32)
+        to_light, dist = unit(np.asarray(light.position, np.float32) - position)
+        out += irradiance(light, normals, to_light, dist)[..., None] * srgb_to_linear(light.color[:3]).astype(np.float32)
     return out
 
 

@@ -55,30 +55,39 @@ def _fresnel(cos_view: np.ndarray, pbr: np.ndarray) -> np.ndarray:
 
 
 def _dot(a: np.ndarray, b) -> np.ndarray:
-    """Row-wise dot products of ``(N, 3)`` rows with ``(N, 3)`` rows or one 3-vector (no BLAS threads)."""
-    b = np.asarray(b, np.float32)
-    return a[:, 0] * b[..., 0] + a[:, 1] * b[..., 1] + a[:, 2] * b[..., 2]
+    """Dot products along the last axis of ``(..., 3)`` vectors with ``(..., 3)`` vectors or one
+    3-vector, written out: no BLAS threads (see ``teacher.camera.transform``)."""
+    b = np.asarray(b, a.dtype)
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
 
 
-def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(..., 3)`` vectors normalised, and their lengths."""
     norm = np.sqrt(_dot(v, v))
-    return v / np.maximum(norm, 1e-9)[:, None], norm
+    return v / np.maximum(norm, 1e-9)[..., None], norm
+
+
+def irradiance(light, normals: np.ndarray, to_light: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """Unshadowed irradiance (W/m²) from one area light, a small Lambertian emitter:
+    E = P cos θ_light cos θ_surface / (π d²), for points ``dist`` away in the unit directions
+    ``to_light``; 0 where ``normals`` is 0 (empty space)."""
+    axis, _, _ = light_frame(light.position, light.target)
+    cos_surface = np.clip(_dot(normals, to_light), 0, None)
+    cos_light = np.clip(-_dot(to_light, axis), 0, None)
+    return light.power * cos_surface * cos_light / (np.pi * np.maximum(dist, 1e-2) ** 2)
 
 
 def _lobe(light, normals, view, cos_view, alpha, fresnel, to_light, dist) -> np.ndarray:
-    axis, _, _ = light_frame(light.position, light.target)
     dist = np.maximum(dist, 1e-2)
     cos_surface = np.clip(_dot(normals, to_light), 0, None)
-    cos_light = np.clip(-_dot(to_light, axis), 0, None)
-    irradiance = light.power * cos_surface * cos_light / (np.pi * dist ** 2)
     wide = np.minimum(1.0, alpha + light.size / (4 * dist))  # Karis: alpha + half-size / (2 d)
-    half, _ = _unit(to_light + view)
+    half, _ = unit(to_light + view)
     cos_half = np.clip(_dot(normals, half), 0, 1)
     d = wide ** 2 / (np.pi * (cos_half ** 2 * (wide ** 2 - 1) + 1) ** 2)
     k = wide / 2
     g = cos_surface / (cos_surface * (1 - k) + k) * cos_view / (cos_view * (1 - k) + k)
     brdf = d * g * fresnel / np.maximum(4 * cos_surface * cos_view, 1e-4)
-    return brdf * irradiance * (alpha / wide) ** 2
+    return brdf * irradiance(light, normals, to_light, dist) * (alpha / wide) ** 2
 
 
 def _mirror(light, position, normals, view, cos_view, alpha, fresnel) -> np.ndarray:
@@ -120,7 +129,7 @@ def area_specular_map(spec, world_position: np.ndarray, normals: np.ndarray, pbr
     normals = np.asarray(normals, np.float32)
     surface = _dot(normals.reshape(-1, 3), normals.reshape(-1, 3)).reshape(normals.shape[:-1]) > 0.25
     position, normals = np.asarray(world_position, np.float32)[surface], normals[surface]
-    view, _ = _unit(cameras[frame[surface]] - position)
+    view, _ = unit(cameras[frame[surface]] - position)
     cos_view = _dot(normals, view)
     seen = cos_view > 1e-3  # surfaces edge-on or facing away (an interpolated normal) reflect nothing here
     cos_view = np.clip(cos_view, 1e-3, 1)
@@ -130,7 +139,7 @@ def area_specular_map(spec, world_position: np.ndarray, normals: np.ndarray, pbr
     glare = np.zeros((len(position), len(SPECULAR_KEYS)), np.float32)
     for light in spec.area_lights:
         weight = np.float32(np.mean(srgb_to_linear(light.color[:3])))
-        to_light, dist = _unit(np.asarray(light.position, np.float32) - position)
+        to_light, dist = unit(np.asarray(light.position, np.float32) - position)
         glare[:, 0] += weight * _lobe(light, normals, view, cos_view, alpha, fresnel, to_light, dist)
         glare[:, 1] += weight * _mirror(light, position, normals, view, cos_view, alpha, fresnel)
     out[surface] = glare * seen[:, None]
