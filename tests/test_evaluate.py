@@ -25,6 +25,8 @@ def test_eval_reports_every_metric_on_held_out_scenes(tmp_path):
     assert {"psnr", "ssim", "flip", "psnr_objects", "flicker"} | trends <= set(overall)
     assert 5 < overall["psnr"] < 60 and 0 < overall["ssim"] <= 1 and 0 <= overall["flip"] <= 1
     assert report["teacher"] == "tiny" and report["resolution"] == 32 and report["sampling_steps"] == 1
+    shares = report["by_surface"].values()  # where the error sits (tests/test_metrics.py checks the kinds)
+    assert sum(s["pixel_share"] for s in shares) == pytest.approx(1) and sum(s["error_share"] for s in shares) == pytest.approx(1)
 
 
 def _count_cycles_frames(monkeypatch) -> list[int]:

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from worldsim.dataset import clip_arrays
-from worldsim.metrics import clip_metrics, colour_drift, flicker, psnr, ssim
+from worldsim.metrics import (
+    SURFACES,
+    clip_metrics,
+    colour_drift,
+    error_by_surface,
+    flicker,
+    psnr,
+    squared_error_by_surface,
+    ssim,
+)
 from worldsim.scene import scene_from_dict
 
 
@@ -157,3 +166,67 @@ def test_patch_seams_flag_blocks_and_not_noise_or_real_edges(clip):
     assert 0.8 < score(pixels) < 1.2 and 0.8 < score(smooth) < 1.2
     assert patch_seams(clip["rgb"], clip["rgb"]) == 1.0
     assert _metrics(clip["rgb"], clip)["patch_seams"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def lit_scene():
+    """A glossy floor under an area light, a gold sphere, a rough box, and sky above the horizon."""
+    spec = scene_from_dict({
+        "sim": {"duration": 0.1},
+        "bodies": [{"name": "floor", "type": "plane", "roughness": 0.1, "metallic": 0.0, "color": [0.5, 0.5, 0.5]},
+                   {"name": "gold", "type": "sphere", "radius": 0.2, "position": [0.3, 0.0, 0.2], "roughness": 0.2,
+                    "metallic": 1.0, "color": [0.9, 0.7, 0.2]},
+                   {"name": "box", "type": "box", "size": [0.3, 0.3, 0.3], "position": [-0.3, 0.2, 0.15], "roughness": 0.8,
+                    "metallic": 0.0}],
+        "area_lights": [{"position": [0.0, -0.8, 0.8], "size": 0.4, "power": 80}],
+        "cameras": [{"position": [2.0, -2.0, 0.6], "target": [0, 0, 0.2], "resolution": [48, 48]}]})
+    return spec, clip_arrays(spec, 0, 2)
+
+
+def test_surface_kinds_partition_the_pixels_as_the_materials_say(lit_scene):
+    from worldsim.evaluate import clip_surfaces
+
+    spec, clip = lit_scene
+    masks = clip_surfaces(spec, clip)
+    assert set(masks) == set(SURFACES)
+    counts = sum(m.astype(int) for m in masks.values())
+    assert (counts == 1).all()  # every pixel has exactly one kind
+    seg = clip["segmentation"]
+    assert np.array_equal(masks["empty"], seg < 0) and masks["empty"].any()
+    assert np.array_equal(masks["metal"], seg == 1) and masks["metal"].any()
+    assert np.array_equal(masks["rough"], seg == 2) and masks["rough"].any()
+    floor = seg == 0
+    assert masks["glossy_area_lit"].any() and not (masks["glossy_area_lit"] & ~floor).any()
+    assert np.array_equal(masks["glossy_area_lit"] | masks["glossy"], floor)
+
+
+def test_error_by_surface_finds_where_the_error_sits(lit_scene):
+    """A model exact everywhere but on the lit glossy floor: that kind scores badly and holds all the error."""
+    from worldsim.evaluate import clip_surfaces
+
+    spec, clip = lit_scene
+    masks = clip_surfaces(spec, clip)
+    reference = clip["rgb"]
+    model = reference.copy()
+    model[masks["glossy_area_lit"]] = np.where(model[masks["glossy_area_lit"]] < 128, 255, 0)  # ≥ 128 off per channel
+    report = error_by_surface([squared_error_by_surface(model, reference, masks)])
+    assert report["glossy_area_lit"]["psnr"] < 7 and report["glossy_area_lit"]["error_share"] == pytest.approx(1.0)
+    assert all(report[k]["psnr"] > 90 and report[k]["error_share"] == 0 for k in ("empty", "metal", "glossy", "rough"))
+    assert sum(v["pixel_share"] for v in report.values()) == pytest.approx(1.0)
+    assert report["glossy_area_lit"]["pixel_share"] == pytest.approx(masks["glossy_area_lit"].mean())
+
+
+def test_error_by_surface_pools_clips_exactly(lit_scene):
+    """Two clips pooled give the PSNR of their pixels together, not the mean of two PSNRs."""
+    from worldsim.evaluate import clip_surfaces
+
+    spec, clip = lit_scene
+    masks = clip_surfaces(spec, clip)
+    rng = np.random.default_rng(0)
+    reference = clip["rgb"]
+    a = np.clip(reference + rng.normal(0, 4, reference.shape), 0, 255).astype(np.uint8)
+    b = np.clip(reference + rng.normal(0, 30, reference.shape), 0, 255).astype(np.uint8)
+    pooled = error_by_surface([squared_error_by_surface(m, reference, masks) for m in (a, b)])
+    both = np.concatenate([a, b]), np.concatenate([reference, reference])
+    rough = np.concatenate([masks["rough"]] * 2)
+    assert pooled["rough"]["psnr"] == pytest.approx(psnr(*both, rough))

@@ -197,6 +197,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(f"{'metric':<28}{'value':>10}")
     for key, value in o.items():
         print(f"{key:<28}{value:>10.4f}")
+    print(f"{'surface':<18}{'PSNR':>8}{'pixels':>9}{'error':>9}")
+    for name, s in report["by_surface"].items():
+        print(f"{name:<18}{s['psnr']:>8.2f}{s['pixel_share']:>9.1%}{s['error_share']:>9.1%}")
     print(f"-> {args.out}/metrics.json, {args.out}/metrics.png")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from worldsim.io import write_atomic
-from worldsim.metrics import clip_metrics, psnr
+from worldsim.metrics import clip_metrics, error_by_surface, psnr, squared_error_by_surface, surface_masks
 from worldsim.render import Renderer
 from worldsim.scene.schema import PlaneBody
 from worldsim.templates import random_scene
@@ -95,6 +95,7 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
             m["per_frame"]["psnr_teacher_forced"] = [psnr(a, b) for a, b in zip(forced, maps["rgb"], strict=True)]
             m["summary"]["psnr_teacher_forced"] = psnr(forced, maps["rgb"])  # over the clip, like "psnr"
         m["scene_seed"] = scene_seed
+        m["surface_error"] = squared_error_by_surface(model, maps["rgb"], clip_surfaces(spec, maps))
         results.append(m)
     keys = results[0]["summary"].keys()
     overall = {k: float(np.nanmean([r["summary"][k] for r in results])) for k in keys}
@@ -109,11 +110,20 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps,
               "sampling_temperature": renderer.temperature, "sampling_feedback": renderer.feedback, "teacher": teacher,
               "clips": clips, "teacher_forcing": teacher_forcing,
-              "frames": frames, "resolution": resolution, "split": split, "overall": overall, "per_clip": results,
+              "frames": frames, "resolution": resolution, "split": split, "overall": overall,
+              "by_surface": error_by_surface([r["surface_error"] for r in results]), "per_clip": results,
               "seconds": time.perf_counter() - start}
     write_atomic(out / "metrics.json", json.dumps(report, indent=2))
-    plot_metrics(results, out / "metrics.png")
+    plot_metrics(results, out / "metrics.png", report["by_surface"])
     return report
+
+
+def clip_surfaces(spec, maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each pixel's surface kind in a clip's ``maps.npz``-style arrays (:func:`worldsim.metrics.surface_masks`)."""
+    from worldsim.conditioning.arrays import area_light_map, pbr_map
+
+    area_light = area_light_map(spec, maps["world_position"], maps["normals"])
+    return surface_masks(maps["segmentation"], pbr_map(spec, maps["segmentation"]), area_light)
 
 
 def trend(per_clip: list[list[float]]) -> float:
@@ -124,15 +134,17 @@ def trend(per_clip: list[list[float]]) -> float:
     return float(np.polyfit(np.arange(curve.size), curve, 1)[0] * 100)
 
 
-def plot_metrics(results: list[dict], path: Path) -> None:
-    """Each per-frame metric over time, averaged over clips (model vs reference where both exist)."""
+def plot_metrics(results: list[dict], path: Path, by_surface: dict[str, dict[str, float]] | None = None) -> None:
+    """Each per-frame metric over time, averaged over clips (model vs reference where both exist), and
+    with ``by_surface`` (:func:`worldsim.metrics.error_by_surface`) the PSNR per surface kind beside
+    its share of the pixels and of the error."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for ax, key, label in zip(axes, ("psnr", "ssim", "iou"), ("PSNR vs reference (dB)", "SSIM", "foreground IoU"),
+    fig, axes = plt.subplots(1, 4 if by_surface else 3, figsize=(17.5 if by_surface else 13, 3.4))
+    for ax, key, label in zip(axes[:3], ("psnr", "ssim", "iou"), ("PSNR vs reference (dB)", "SSIM", "foreground IoU"),
                               strict=True):
         curve = np.nanmean([r["per_frame"][key] for r in results], axis=0)
         ax.plot(curve, label="model")
@@ -142,6 +154,22 @@ def plot_metrics(results: list[dict], path: Path) -> None:
             ax.legend()
         ax.set_title(label)
         ax.set_xlabel("frame")
+    if by_surface:
+        _plot_surfaces(axes[3], by_surface)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _plot_surfaces(ax, by_surface: dict[str, dict[str, float]]) -> None:
+    """Bars of PSNR per surface kind, each labelled with its share of the pixels and of the error."""
+    names = [n for n, v in by_surface.items() if v["pixel_share"] > 0]
+    values = [by_surface[n]["psnr"] for n in names]
+    bars = ax.bar(range(len(names)), values, color="tab:blue")
+    for bar, name in zip(bars, names, strict=True):
+        share = by_surface[name]
+        ax.annotate(f"px {share['pixel_share']:.0%}\nerr {share['error_share']:.0%}", (bar.get_x() + bar.get_width() / 2,
+                    bar.get_height()), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=7)
+    ax.set_ylim(0, max(values, default=1) * 1.25)
+    ax.set_title("PSNR by surface (dB)")

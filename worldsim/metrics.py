@@ -249,3 +249,53 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
         "patch_seams": patch_seams(model, reference),
     }
     return {"summary": summary, "per_frame": per_frame}
+
+
+# Surface kinds for the error breakdown, disjoint, in the order a pixel is assigned to them.
+SURFACES = ("empty", "metal", "glossy_area_lit", "glossy", "rough")
+GLOSSY_ROUGHNESS = 0.4  # below it a surface shows sharp highlights and reflections
+AREA_LIT_IRRADIANCE = 0.5  # W/m² of unshadowed area-light irradiance: the pixel faces a nearby area light
+
+
+def surface_masks(segmentation: np.ndarray, pbr: np.ndarray, area_light: np.ndarray) -> dict[str, np.ndarray]:
+    """Each pixel's surface kind, as one boolean mask per name of :data:`SURFACES` (they partition the pixels).
+
+    ``empty`` is no body (the sky or clear colour); ``metal`` metallic ≥ 0.5; ``glossy_area_lit`` a
+    non-metal with roughness below :data:`GLOSSY_ROUGHNESS` facing an area light (where the light's
+    reflection, the glare, shows); ``glossy`` the other such surfaces; ``rough`` the rest.
+
+    Args:
+        segmentation: ``(..., H, W)`` body indices (−1 empty).
+        pbr: ``(..., H, W, 3) uint8`` roughness, metallic, specular × 255
+            (:func:`worldsim.conditioning.arrays.pbr_map`).
+        area_light: ``(..., H, W, 3)`` unshadowed area-light irradiance, W/m² RGB.
+    """
+    empty = np.asarray(segmentation) < 0
+    roughness, metallic = pbr[..., 0] / 255.0, pbr[..., 1] / 255.0
+    metal = ~empty & (metallic >= 0.5)
+    glossy = ~empty & ~metal & (roughness < GLOSSY_ROUGHNESS)
+    lit = np.asarray(area_light, np.float32).max(-1) > AREA_LIT_IRRADIANCE
+    masks = {"empty": empty, "metal": metal, "glossy_area_lit": glossy & lit, "glossy": glossy & ~lit}
+    masks["rough"] = ~(empty | metal | glossy)
+    return masks
+
+
+def squared_error_by_surface(model: np.ndarray, reference: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """Per surface kind, ``[sum of squared error over pixels and channels, pixel count]`` of uint8
+    ``model`` against ``reference`` (``(..., H, W, 3)``): sums, so clips pool exactly."""
+    diff = ((model.astype(np.float64) - reference.astype(np.float64)) ** 2).sum(-1)
+    return {name: [float(diff[mask].sum()), int(mask.sum())] for name, mask in masks.items()}
+
+
+def error_by_surface(sums: list[dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """Pool :func:`squared_error_by_surface` over clips: per surface kind its PSNR, share of the pixels
+    and share of the squared error (where a model's error sits; shares sum to 1). PSNR is NaN for a
+    kind no clip shows."""
+    total = {name: np.sum([s[name] for s in sums], axis=0) for name in sums[0]}
+    error, pixels = sum(v[0] for v in total.values()), sum(v[1] for v in total.values())
+    out = {}
+    for name, (sse, count) in total.items():
+        mse = sse / (3 * count) if count else float("nan")
+        out[name] = {"psnr": float(10 * np.log10(255.0**2 / max(mse, 1e-10))) if count else float("nan"),
+                     "pixel_share": float(count / max(pixels, 1)), "error_share": float(sse / error) if error else 0.0}
+    return out
