@@ -200,7 +200,7 @@ class Renderer:
         top = int(np.max(clips["material"], initial=0))
         if self.model.config.use_physics and top >= self.model.config.num_materials:
             raise WorldsimError(f"material id {top} is beyond this checkpoint's {self.model.config.num_materials} materials")
-        cond = self.conditions(clips, pbr=self.model.config.pbr)
+        cond = self.conditions(clips, pbr=self.model.config.pbr, pbr_channels=self.model.config.pbr_channels)
         b, t, _, h, w = cond.maps.shape
         if context is not None:
             cond.context = context_to_model(context)

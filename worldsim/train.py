@@ -101,7 +101,7 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
 
 def to_inputs(batch: dict[str, np.ndarray], device: torch.device,
               rng: np.random.Generator | torch.Generator | None = None, rows: tuple[slice, int] | None = None,
-              pbr: bool = True):
+              pbr: bool = True, pbr_channels: int | None = None):
     """(data, conditions) tensors for a batch of windows.
 
     With ``rng``, context frames get Gaussian noise of a random strength in [0, 0.1] (the noise
@@ -109,9 +109,10 @@ def to_inputs(batch: dict[str, np.ndarray], device: torch.device,
     ``rows = (slice, global_batch)`` says ``batch`` is that slice of a global batch: the noise is
     drawn for the global batch and sliced, so it does not depend on how the batch is split. A
     ``torch.Generator`` (of the device the batch's tensors are on) draws it there instead. ``pbr``
-    False leaves out the Cycles look's conditions (a raster-look model trained on a Cycles dataset).
+    False leaves out the Cycles look's conditions (a raster-look model trained on a Cycles dataset);
+    ``pbr_channels`` says how many of them the model reads (:func:`build_conditions`).
     """
-    cond = build_conditions(batch, pbr=pbr)
+    cond = build_conditions(batch, pbr=pbr, pbr_channels=pbr_channels)
     ctx = context_to_model(batch["context"])
     take, total = rows if rows is not None else (slice(None), ctx.shape[0])
     if isinstance(rng, torch.Generator):  # tensors on the device: draw there
@@ -303,7 +304,8 @@ class Trainer:
         if cfg.mean_start:
             noise, t = _mean_starts(noise, t, cfg.mean_start, torch.Generator().manual_seed(seed + 2))
         batch = {k: v[rows] for k, v in batch.items()}
-        data, cond = to_inputs(batch, device, rng=context_rng, rows=(rows, cfg.batch), pbr=model_cfg.pbr)
+        data, cond = to_inputs(batch, device, rng=context_rng, rows=(rows, cfg.batch), pbr=model_cfg.pbr,
+                               pbr_channels=model_cfg.pbr_channels)
         return data, cond, noise[rows], t[rows]
 
     def train_step(self) -> float:
@@ -333,7 +335,7 @@ class Trainer:
         context_prob = 0.0 if self.ema.config.use_physics else 1.0  # the pure-video model cannot start from nothing
         batch = sample_windows(self.arrays, self.val_clips, min(8, len(self.val_clips) * 4), self.ema.config.frames, rng,
                                context_prob, self.ema.config.context_frames)
-        data, cond = to_inputs(batch, self.device, pbr=self.ema.config.pbr)
+        data, cond = to_inputs(batch, self.device, pbr=self.ema.config.pbr, pbr_channels=self.ema.config.pbr_channels)
         noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(0)).to(self.device)
         out = model_to_frames(flow.sample(self.ema, noise, cond, steps=steps))
         # what the shipped checkpoints render: one step from the noise's mean (temperature 0)

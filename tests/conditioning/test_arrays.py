@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from worldsim.conditioning.arrays import CLIP_KEYS, KEYS, crop, from_frames
-from worldsim.conditioning.tensors import COND_CHANNELS, boundary, build_conditions
+from worldsim.conditioning.tensors import COND_CHANNELS, PBR_CHANNELS, REFLECTION_START, boundary, build_conditions
 
 
 def test_the_numpy_half_never_imports_torch():
@@ -42,6 +42,22 @@ def test_any_number_of_bodies_from_frames_to_tensors():
     assert arrays["segmentation"].max() >= 60
     cond = build_conditions({k: v[None] for k, v in arrays.items()})
     assert cond.maps.shape == (1, 1, COND_CHANNELS, 40, 48)
+    assert cond.pbr.shape == (1, 1, PBR_CHANNELS, 40, 48)
+
+
+def test_a_checkpoint_that_reads_no_reflections_gets_the_same_first_channels_without_them():
+    """The sun and sky reflections come last and are computed only for a model that reads them."""
+    from worldsim.physics import PhysicsWorld
+    from worldsim.teacher.tiny import render_frame
+
+    spec = _scene_with_many_bodies(5)
+    with PhysicsWorld(spec) as world:
+        frames = [render_frame(world, passes="maps")]
+    batch = {k: v[None] for k, v in from_frames(spec, frames).items()}
+    full, narrow = build_conditions(batch), build_conditions(batch, pbr_channels=REFLECTION_START)
+    assert narrow.pbr.shape[2] == REFLECTION_START < PBR_CHANNELS
+    assert torch.equal(narrow.pbr, full.pbr[:, :, :REFLECTION_START])
+    assert full.pbr[:, :, REFLECTION_START:].abs().sum() > 0  # the default sun lights the boxes and the floor
 
 
 def test_boundary_marks_where_bodies_meet():

@@ -10,8 +10,12 @@ lights): without the camera's view of the light, a network cannot know where tha
 Two estimates, each summed over the scene's lights (weighted by the light colour's mean, linear):
 
 * ``lobe``: a GGX specular lobe towards the light's centre, times its irradiance, with the
-  roughness widened by the light's angular size (Karis 2013, "Real Shading in Unreal Engine 4") and
-  the energy kept: the smooth highlight of a rough or distant light.
+  roughness widened by the light's angular size (Karis 2013, "Real Shading in Unreal Engine 4"):
+  the smooth highlight of a rough or distant light. It is also scaled by Karis's (α / α')², which
+  belongs to his representative-point lobe: aimed at the centre, the widened lobe already keeps the
+  energy, so this one is dimmer than the light's reflection by that factor near large lights. It
+  stays so because the shipped checkpoint learned from it (``reflection``'s sun highlight has no
+  such factor).
 * ``mirror``: the light's radiance where the mirrored view ray hits its square, the square widened
   by the roughness's footprint at that distance (a box blur, energy kept): the sharp image of a
   near-mirror reflection, with the square's edges.

@@ -12,10 +12,12 @@ Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 15):
 ``14`` boundary (a 4-neighbour belongs to another body or to empty space).
 
 A renderer of the Cycles look (``DiTConfig.pbr``) also sees what the path-traced image depends on
-and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 14 per pixel: roughness, metallic, specular,
+and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 18 per pixel: roughness, metallic, specular,
 the unshadowed irradiance of the area lights in RGB, the environment maps of
-:func:`environment_maps`, and the area lights' glare on glossy surfaces, ``log(1 + radiance)`` of
-the ``lobe`` and ``mirror`` estimates of :mod:`worldsim.conditioning.specular`) and ``environment``
+:func:`environment_maps`, the area lights' glare on glossy surfaces, ``log(1 + radiance)`` of
+the ``lobe`` and ``mirror`` estimates of :mod:`worldsim.conditioning.specular`, and the sky's
+reflection (RGB) and ``log(1 + radiance)`` of the sun's highlight, from
+:mod:`worldsim.conditioning.reflection`) and ``environment``
 (``ENV_DIM`` = 9: sun strength and angular size, sky flag, horizon and zenith colours times the
 sky's strength). A checkpoint trained with fewer pbr channels reads the first ones it knows (its
 JSON says how many).
@@ -28,12 +30,15 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from worldsim.conditioning.reflection import reflection_maps
+
 COND_CHANNELS = 15
 ALBEDO_CHANNELS = slice(0, 3)  # of Conditions.maps
 FOREGROUND_CHANNEL = 13  # of Conditions.maps
 BACKGROUND_CHANNELS = slice(6, 9)  # of Conditions.pbr: the world's colour on empty pixels, sRGB [0, 1]
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
-PBR_CHANNELS = 14  # 3 surface + 3 area light + 3 background + 3 sky ambient + 2 area-light glare
+PBR_CHANNELS = 18  # 3 surface + 3 area light + 3 background + 3 sky ambient + 2 area-light glare + 4 sun and sky reflections
+REFLECTION_START = 14  # the first pbr channel of the sun and sky reflections
 ENV_DIM = 9
 
 
@@ -59,7 +64,8 @@ def _t(x: np.ndarray | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     return x.to(dtype) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
 
 
-def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = True) -> Conditions:
+def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = True,
+                     pbr_channels: int | None = None) -> Conditions:
     """Conditions from shard-style arrays with a leading batch axis.
 
     The maps are laid out channels last in memory (``maps`` and ``pbr`` are ``(B,T,C,H,W)`` views of
@@ -72,6 +78,8 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
             and ``environment`` (see :mod:`worldsim.conditioning.arrays`).
         pbr: build the Cycles look's conditions when the batch has them; False skips them (a
             raster-look model does not read them, and they were half the cost of a 64² env frame).
+        pbr_channels: how many pbr channels the model reads (default: all): a checkpoint that reads
+            none of the reflections does not pay for them (about 10 ms per 256² frame on a CPU core).
     """
     albedo = _t(batch["albedo"]) / 127.5 - 1.0  # (B, T, H, W, 3)
     normals = _t(batch["normals"])
@@ -100,7 +108,12 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
         surface = torch.cat([_t(batch["pbr"]) / 255.0, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
         background, ambient = environment_maps(environment, _t(batch["intrinsics"]), extr, normals, fg)
         glare = torch.log1p(_t(batch["area_specular"]).clamp_min(0))  # radiance spans 0 to ~100: compressed
-        surfaces = torch.cat([surface, background, ambient, glare], dim=-1).permute(0, 1, 4, 2, 3)
+        parts = [surface, background, ambient, glare]
+        if pbr_channels is None or pbr_channels > REFLECTION_START:
+            reflected = reflection_maps(normals, view, _t(batch["pbr"]) / 255.0, light, environment,
+                                        _t(batch["light_visibility"]), fg, ambient)
+            parts += [reflected[..., :3].clamp(0, 4), torch.log1p(reflected[..., 3:])]  # the sun's spans 0 to ~1000
+        surfaces = torch.cat(parts, dim=-1).permute(0, 1, 4, 2, 3)
     return Conditions(
         maps=maps, material=_t(batch["material"], torch.long),
         global_=torch.cat([light, light_cam], dim=-1), pbr=surfaces, environment=environment,
