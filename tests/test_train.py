@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -161,3 +162,16 @@ def test_a_safetensors_file_whose_header_length_starts_with_0x80_loads(tmp_path)
     assert path.read_bytes()[0] == 0x80
     tensors, meta = load_tensors(path)
     assert torch.equal(tensors["w" * n], torch.zeros(2)) and meta == {"steps": 1}
+
+
+def test_a_control_run_reads_only_the_pbr_channels_it_asked_for(tiny_dataset, tmp_path):
+    """``--pbr-channels 14``: the A/B control of the sun and sky reflections trains, saves and resumes
+    reading the first 14 Cycles-look inputs; more than there are is refused by name."""
+    train(_cfg(tiny_dataset, tmp_path / "control", 2, pbr=True, pbr_channels=14), progress=False)
+    train(_cfg(tiny_dataset, tmp_path / "control", 3, pbr=True), resume=True, progress=False)
+    model, meta = load_model(tmp_path / "control" / "checkpoint.safetensors")
+    assert meta["steps"] == 3 and model.config.pbr_channels == 14
+    full = load_model(tmp_path / "control" / "checkpoint.safetensors")[0].config
+    assert model.config.in_channels == dataclasses.replace(full, pbr_channels=PBR_CHANNELS).in_channels - 4
+    with pytest.raises(ValueError, match="pbr_channels 19"):
+        train(_cfg(tiny_dataset, tmp_path / "too_many", 1, pbr=True, pbr_channels=PBR_CHANNELS + 1), progress=False)

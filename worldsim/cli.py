@@ -105,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
-                      clipped_loss=args.clipped_loss)
+                      clipped_loss=args.clipped_loss, pbr_channels=args.pbr_channels)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -304,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--depth", type=_positive(int), default=None,
                     help="transformer blocks (default: the preset's, or the resumed run's); with --init, blocks "
                          "beyond the checkpoint's start as identities, so the deeper model first renders as it did")
+    tr.add_argument("--pbr-channels", type=_positive(int), default=None,
+                    help="how many of the Cycles look's per-pixel inputs the model reads, in their order (default: "
+                         "all, or the resumed run's); fewer trains a control without the newest inputs")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,

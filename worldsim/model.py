@@ -106,6 +106,8 @@ class DiTConfig:
             raise ValueError(f"head_blend 'tent' needs an even patch size, got {self.patch}")
         if self.output == "shading" and (not self.use_physics or self.prediction != "x"):
             raise ValueError("output 'shading' needs the physics maps and x-prediction")
+        if not 0 < self.pbr_channels <= PBR_CHANNELS:
+            raise ValueError(f"pbr_channels {self.pbr_channels} is not in 1..{PBR_CHANNELS}, the Cycles-look inputs there are")
 
     @classmethod
     def from_dict(cls, values: dict) -> "DiTConfig":
