@@ -171,7 +171,6 @@ def test_a_control_run_reads_only_the_pbr_channels_it_asked_for(tiny_dataset, tm
     train(_cfg(tiny_dataset, tmp_path / "control", 3, pbr=True), resume=True, progress=False)
     model, meta = load_model(tmp_path / "control" / "checkpoint.safetensors")
     assert meta["steps"] == 3 and model.config.pbr_channels == 14
-    full = load_model(tmp_path / "control" / "checkpoint.safetensors")[0].config
-    assert model.config.in_channels == dataclasses.replace(full, pbr_channels=PBR_CHANNELS).in_channels - 4
+    assert model.config.in_channels == dataclasses.replace(model.config, pbr_channels=PBR_CHANNELS).in_channels - 4
     with pytest.raises(ValueError, match="pbr_channels 19"):
         train(_cfg(tiny_dataset, tmp_path / "too_many", 1, pbr=True, pbr_channels=PBR_CHANNELS + 1), progress=False)

@@ -19,7 +19,12 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
         if not mask.any():
             return float("nan")
         diff = diff[mask]
-    return float(10 * np.log10(255.0**2 / max(diff.mean(), 1e-10)))
+    return psnr_of_mse(diff.mean())
+
+
+def psnr_of_mse(mse: float) -> float:
+    """PSNR in dB of a mean squared error on the 0–255 scale (capped at 100 dB for an exact match)."""
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray, size: int = 7) -> np.ndarray:
@@ -295,7 +300,6 @@ def error_by_surface(sums: list[dict[str, list[float]]]) -> dict[str, dict[str, 
     error, pixels = sum(v[0] for v in total.values()), sum(v[1] for v in total.values())
     out = {}
     for name, (sse, count) in total.items():
-        mse = sse / (3 * count) if count else float("nan")
-        out[name] = {"psnr": float(10 * np.log10(255.0**2 / max(mse, 1e-10))) if count else float("nan"),
+        out[name] = {"psnr": psnr_of_mse(sse / (3 * count)) if count else float("nan"),
                      "pixel_share": float(count / max(pixels, 1)), "error_share": float(sse / error) if error else 0.0}
     return out

@@ -8,7 +8,7 @@ given that only as a fixed Blinn-Phong term (n·h)⁸ that ignores the roughness
 strength, and the sky. Two estimates, both in linear radiance (a pixel before the sRGB curve):
 
 * ``sky``: the world's colour along the mirrored view ray (the horizon-to-zenith blend Cycles draws,
-  :func:`worldsim.conditioning.tensors.environment_maps`), blended towards the hemisphere's mean as
+  :func:`world_radiance`), blended towards the hemisphere's mean as
   the roughness grows, times Schlick's Fresnel with the Principled BSDF's F0 (RGB);
 * ``sun``: the sun's GGX highlight, the roughness widened by the sun's angular size (Karis 2013),
   which spreads it and keeps its energy, times its irradiance, the Fresnel term and the light visibility (one
@@ -25,6 +25,21 @@ import torch
 
 MIN_ALPHA = 0.02  # GGX alpha floor, as in worldsim.conditioning.specular: a perfect mirror's lobe is a delta
 REFLECTION_CHANNELS = 4  # sky reflection RGB, sun highlight
+
+
+def world_radiance(environment: torch.Tensor, height: torch.Tensor) -> torch.Tensor:
+    """The world's linear radiance along directions of ``height`` (their z, or a weight standing in
+    for it), ``(B, ...)`` → ``(B, ..., 3)``: the horizon colour, blended towards the zenith's by the
+    height where the world is a sky (Cycles' gradient), uniform where it is not.
+
+    Args:
+        environment: ``(B, ENV_DIM)`` (:func:`worldsim.conditioning.arrays.environment_vector`).
+        height: ``(B, ...)``, clamped by the caller as its use needs.
+    """
+    shape = (environment.shape[0],) + (1,) * (height.dim() - 1) + (3,)
+    horizon, zenith = environment[:, 3:6].reshape(shape), environment[:, 6:9].reshape(shape)
+    sky = environment[:, 2].reshape(shape[:-1] + (1,))  # 0 or 1: the order of the products below is exact
+    return horizon + (zenith - horizon) * sky * height[..., None]
 
 
 def fresnel(cos_view: torch.Tensor, metallic: torch.Tensor, specular: torch.Tensor) -> torch.Tensor:
@@ -79,9 +94,7 @@ def reflection_maps(normals: torch.Tensor, view: torch.Tensor, pbr: torch.Tensor
     f = fresnel(cos_view, metallic, specular) * fg
     # Only the mirrored ray's height matters to the sky: r_z = 2 (n·v) n_z − v_z.
     rise = (2 * cos_view * normals[..., 2] - view[..., 2]).clamp(0, 1)
-    horizon = environment[:, 3:6].reshape(b, 1, 1, 1, 3)
-    zenith = environment[:, 6:9].reshape(b, 1, 1, 1, 3)
-    sharp = horizon + (zenith - horizon) * (environment[:, 2].reshape(b, 1, 1, 1) * rise)[..., None]
+    sharp = world_radiance(environment, rise)
     rough = roughness[..., None]
     sky = f[..., None] * (sharp + (ambient - sharp) * rough)
     strength = (environment[:, 0] * 5 * srgb_decode(light[:, 3:6]).mean(-1)).reshape(b, 1, 1, 1)

@@ -30,15 +30,15 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from worldsim.conditioning.reflection import reflection_maps
+from worldsim.conditioning.reflection import REFLECTION_CHANNELS, reflection_maps, world_radiance
 
 COND_CHANNELS = 15
 ALBEDO_CHANNELS = slice(0, 3)  # of Conditions.maps
 FOREGROUND_CHANNEL = 13  # of Conditions.maps
 BACKGROUND_CHANNELS = slice(6, 9)  # of Conditions.pbr: the world's colour on empty pixels, sRGB [0, 1]
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
-PBR_CHANNELS = 18  # 3 surface + 3 area light + 3 background + 3 sky ambient + 2 area-light glare + 4 sun and sky reflections
-REFLECTION_START = 14  # the first pbr channel of the sun and sky reflections
+REFLECTION_START = 14  # 3 surface + 3 area light + 3 background + 3 sky ambient + 2 area-light glare, then:
+PBR_CHANNELS = REFLECTION_START + REFLECTION_CHANNELS  # the sun and sky reflections
 ENV_DIM = 9
 
 
@@ -87,6 +87,7 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
     depth = _t(batch["depth"])
     seg = _t(batch["segmentation"], torch.long)
     fg = (seg >= 0).float()
+    visibility = _t(batch["light_visibility"])
     light = _t(batch["light"])  # (B, 10)
     extr = _t(batch["extrinsics"])  # (B, T, 4, 4)
     l_dir = light[:, None, None, None, :3]  # (B, 1, 1, 1, 3) towards the light
@@ -98,20 +99,20 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
     lambert = (normals * l_dir).sum(-1).clamp_min(0) * fg
     specular = (normals * half).sum(-1).clamp_min(0).pow(8) * fg
     maps = torch.cat([
-        albedo, normals, lambert[..., None], specular[..., None], _t(batch["light_visibility"])[..., None],
+        albedo, normals, lambert[..., None], specular[..., None], visibility[..., None],
         (depth / 5.0)[..., None], (pos / 2.0).clamp(-4, 4), fg[..., None], boundary(seg)[..., None],
     ], dim=-1).permute(0, 1, 4, 2, 3)  # (B, T, C, H, W)
     light_cam = torch.einsum("bij,bj->bi", extr[:, 0, :3, :3], light[:, :3])  # (B, 3) in the camera frame
     surfaces = environment = None
     if pbr and "pbr" in batch and "area_light" in batch and "environment" in batch:
         environment = _t(batch["environment"])
-        surface = torch.cat([_t(batch["pbr"]) / 255.0, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
+        materials = _t(batch["pbr"]) / 255.0
+        surface = torch.cat([materials, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
         background, ambient = environment_maps(environment, _t(batch["intrinsics"]), extr, normals, fg)
         glare = torch.log1p(_t(batch["area_specular"]).clamp_min(0))  # radiance spans 0 to ~100: compressed
         parts = [surface, background, ambient, glare]
         if pbr_channels is None or pbr_channels > REFLECTION_START:
-            reflected = reflection_maps(normals, view, _t(batch["pbr"]) / 255.0, light, environment,
-                                        _t(batch["light_visibility"]), fg, ambient)
+            reflected = reflection_maps(normals, view, materials, light, environment, visibility, fg, ambient)
             parts += [reflected[..., :3].clamp(0, 4), torch.log1p(reflected[..., 3:])]  # the sun's spans 0 to ~1000
         surfaces = torch.cat(parts, dim=-1).permute(0, 1, 4, 2, 3)
     return Conditions(
@@ -165,9 +166,6 @@ def environment_maps(environment: torch.Tensor, intrinsics: torch.Tensor, extrin
         sky's zenith weight approximated as (1 + n_z)² / 6 (2/3 facing up, 0 facing down).
     """
     b, t, h, w = fg.shape
-    sky = environment[:, 2].reshape(b, 1, 1, 1, 1)
-    horizon = environment[:, 3:6].reshape(b, 1, 1, 1, 3)
-    zenith = environment[:, 6:9].reshape(b, 1, 1, 1, 3)
     u = torch.arange(w, dtype=normals.dtype) + 0.5
     v = torch.arange(h, dtype=normals.dtype) + 0.5
     fx, fy = intrinsics[:, 0, 0].reshape(b, 1, 1), intrinsics[:, 1, 1].reshape(b, 1, 1)
@@ -177,10 +175,9 @@ def environment_maps(environment: torch.Tensor, intrinsics: torch.Tensor, extrin
     rays = torch.stack([x, y, torch.ones_like(x)], dim=-1)  # (B, H, W, 3) camera frame
     # World direction R^T d: only its height matters, so one row of R^T (the third column of R).
     height = torch.einsum("bhwk,btk->bthw", rays, extrinsics[..., :3, 2]) / rays.norm(dim=-1)[:, None]
-    blend = sky * height.clamp(0, 1)[..., None]
-    background = srgb_encode(horizon + (zenith - horizon) * blend) * (1 - fg)[..., None]
-    up = (1 + normals[..., 2:3]) ** 2 / 6
-    ambient = (horizon + (zenith - horizon) * sky * up).clamp(0, 4) * fg[..., None]
+    background = srgb_encode(world_radiance(environment, height.clamp(0, 1))) * (1 - fg)[..., None]
+    up = (1 + normals[..., 2]) ** 2 / 6
+    ambient = world_radiance(environment, up).clamp(0, 4) * fg[..., None]
     return background, ambient
 
 
