@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows, strips = [], []
     for split, seed in scenes:
         spec = random_scene(seed, args.resolution, args.frames, look="cycles", split=split)
-        cycles = reference_clip(spec, seed, args.frames, args.resolution, "cycles")
+        cycles = reference_clip(spec, seed, args.frames, args.resolution, "cycles", map_pass=renderer.map_pass)
         tiny = reference_clip(spec, seed, args.frames, args.resolution, "tiny")
         learned = renderer.render(spec, cycles.frames, seed=seed)
         ref = np.stack([f.rgb for f in cycles.frames])

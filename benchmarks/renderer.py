@@ -4,8 +4,9 @@ Run: ``python benchmarks/renderer.py [--checkpoint default] [--device cpu] [--re
 
 For each square resolution, on one scene (a held-out random scene with about ten bodies):
 
-- the **map pass**: TinyRenderer's maps of the frame, the shadow-map light visibility and the
-  condition arrays, per frame;
+- the **map pass**: the maps of the frame from the pass the checkpoint reads (``Renderer.map_pass``:
+  the compiled raster pass for the Cycles look, TinyRenderer's for the raster look), the shadow-map
+  light visibility and the condition arrays, per frame;
 - the **learned** renderer at 1, 2 and 4 sampling steps, one window of frames per call (batch 1);
   its frames/s *include* the map pass, since a user pays for both;
 - **Cycles** at the dataset's settings (32 samples, denoised, every core), frames/s;
@@ -28,8 +29,8 @@ import torch
 
 from worldsim.conditioning.arrays import from_frames
 from worldsim.physics import PhysicsWorld
+from worldsim.recording import draw_frame
 from worldsim.render import Renderer
-from worldsim.teacher.tiny import render_frame
 from worldsim.templates import random_scene
 
 SCENE_SEED = 10**9 + 7
@@ -66,11 +67,14 @@ def measure(renderer: Renderer, resolutions: list[int], steps: list[int], cycles
     for res in resolutions:
         spec = random_scene(SCENE_SEED, res, window, look="cycles")
         with PhysicsWorld(spec, seed=0) as world:
-            frames = [render_frame(world, passes="maps")]
+            def maps():
+                return draw_frame(world, None, None, renderer.map_pass, lit=False)
+
+            frames = [maps()]
             for _ in range(window - 1):
                 world.step_frames(1)
-                frames.append(render_frame(world, passes="maps"))
-            map_s = _timed(lambda: from_frames(spec, [render_frame(world, passes="maps") for _ in range(window)]), repeats)
+                frames.append(maps())
+            map_s = _timed(lambda: from_frames(spec, [maps() for _ in range(window)]), repeats)
             conds = {k: v[None] for k, v in from_frames(spec, frames).items()}
             # the model before Cycles: timed right after a Cycles render, one 256² step once measured
             # 252 ms against 168 for two (Blender's threads and memory still settling)

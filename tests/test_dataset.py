@@ -100,14 +100,18 @@ def test_a_cycles_dataset_in_a_tiny_directory_is_refused(tiny_dataset):
 
 
 def test_cycles_dataset_shard(tmp_path):
-    """A Cycles shard: path-traced rgb, the same maps as a TinyRenderer shard of the same scenes."""
+    """A Cycles shard: path-traced rgb, and maps from the raster pass (Cycles' own triangles): the same
+    scenes and motion as a TinyRenderer shard, whose maps differ only where PyBullet tessellates coarser."""
+    from worldsim.dataset import shard_map_pass
+
     pytest.importorskip("bpy")
     generate(tmp_path / "c", frames=4, resolution=32, workers=1, seed=5, frames_per_clip=2, clips_per_shard=2,
              progress=False, teacher="cycles", samples=4)
     generate(tmp_path / "t", frames=4, resolution=32, workers=1, seed=5, frames_per_clip=2, clips_per_shard=2,
              progress=False)
     cyc, tiny = read_shard(shard_path(tmp_path / "c", 0)), read_shard(shard_path(tmp_path / "t", 0))
-    assert np.array_equal(cyc["segmentation"], tiny["segmentation"])  # same scenes, bodies and motion
+    assert np.mean(cyc["segmentation"] == tiny["segmentation"]) > 0.97  # same scenes, bodies and motion
+    assert shard_map_pass(shard_path(tmp_path / "c", 0)) == "raster" and shard_map_pass(shard_path(tmp_path / "t", 0)) == "tiny"
     assert not np.array_equal(cyc["rgb"], tiny["rgb"])
     assert not np.array_equal(cyc["environment"], tiny["environment"])  # the Cycles scenes vary the lighting
 
@@ -137,6 +141,41 @@ def test_shards_made_before_area_specular_get_it_when_generation_resumes(tiny_da
     save_npz(shard_path(copy, 1), **{**old, "area_light": old["area_light"] + np.float16(3.0)})
     with pytest.raises(DataError, match="shard_00001.npz: clip 0"):
         generate(copy, frames=16, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2, progress=False)
+
+
+def test_shards_whose_maps_another_pass_drew_are_redrawn_keeping_their_frames(tiny_dataset, tmp_path):
+    """A dataset whose maps should come from another pass (a Cycles dataset made before the raster pass)
+    gets every shard's maps redrawn from its rebuilt scenes, the frames untouched, once; a mix of
+    passes is refused at load, and a clip whose rebuilt scene shows other bodies is refused by name."""
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from worldsim.dataset import DatasetConfig, clip_arrays, remap_shards, scene_seed, shard_map_pass
+    from worldsim.io import save_npz
+    from worldsim.templates import random_scene
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_dataset, copy)
+    config = replace(DatasetConfig(**json.loads((copy / "dataset.json").read_text())), map_pass="raster")
+    before = [read_shard(shard_path(copy, i)) for i in range(2)]
+    assert remap_shards(config, copy, progress=False) == 2
+    assert remap_shards(config, copy, progress=False) == 0  # done once
+    after = read_shard(shard_path(copy, 1))
+    assert shard_map_pass(shard_path(copy, 1)) == "raster" and shard_map_pass(shard_path(tiny_dataset, 1)) == "tiny"
+    np.testing.assert_array_equal(after["rgb"], before[1]["rgb"])
+    s = scene_seed(config.seed, 1, 1, config.clips_per_shard)
+    spec = random_scene(s, config.resolution, config.frames_per_clip, split=config.split)
+    redrawn = clip_arrays(spec, s, config.frames_per_clip, teacher="none", map_pass="raster")
+    for key in ("segmentation", "albedo", "depth", "light_visibility", "area_light"):
+        np.testing.assert_array_equal(after[key][1], redrawn[key], err_msg=key)
+
+    save_npz(shard_path(copy, 0), **before[0])  # an old shard back among redrawn ones
+    with pytest.raises(DataError, match="shard_00000.npz's maps were drawn by the tiny pass, shard_00001.npz's by the raster"):
+        load_dataset(copy)
+    save_npz(shard_path(copy, 0), **{**before[0], "segmentation": before[0]["segmentation"][::-1]})  # clips swapped
+    with pytest.raises(DataError, match="shard_00000.npz: clip 0: its scene, rebuilt from seed"):
+        remap_shards(config, copy, progress=False)
 
 
 def test_append_npz_adds_arrays_and_keeps_the_rest(tmp_path):

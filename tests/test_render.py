@@ -128,6 +128,13 @@ def test_one_checkpoint_two_sizes_same_seed_same_frames():
     assert np.array_equal(a, renderer.render(spec, small, seed=3))
 
 
+def test_each_look_asks_for_the_maps_it_lines_up_with():
+    """The Cycles look reads the raster pass's maps (Cycles' own meshes and UVs), the raster look
+    TinyRenderer's (its own teacher's)."""
+    assert Renderer("cycles").map_pass == "raster"
+    assert Renderer("raster").map_pass == "tiny"
+
+
 def test_a_scene_of_64_bodies_renders():
     """Floor, four walls and 60 boxes: the old renderer refused anything over 16 bodies."""
     from worldsim.scene import scene_from_dict

@@ -146,7 +146,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     print(f"simulating {spec.name}: {frames} frames at {width}x{height}, {renderer.look} look "
           f"(reference: {'Cycles' if teacher == 'cycles' else 'TinyRenderer'})")
     rec = rollout(spec, seed=args.seed, frames=frames, camera=args.camera, resolution=(width, height), teacher=teacher,
-                  progress=True)
+                  progress=True, map_pass=renderer.map_pass)
     start = time.perf_counter()
     model = renderer.render(spec, rec.frames, seed=args.seed, progress=True)
     took = time.perf_counter() - start

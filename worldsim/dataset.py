@@ -5,7 +5,10 @@ and ``dataset.json`` (how it was made). Shard ``i`` is a pure function of ``(see
 is written atomically, and generation skips shards already on disk, so a killed run resumes
 without duplicating or losing clips. A shard holds, with a leading clip axis, the teacher's
 ``rgb (C,T,H,W,3) uint8`` and the condition arrays of :mod:`worldsim.conditioning.arrays`.
-``dataset.json`` records the teacher (``tiny`` or ``cycles``), its settings and the scene split.
+``dataset.json`` records the teacher (``tiny`` or ``cycles``), its settings, the scene split and the
+map pass that drew the condition maps (:data:`worldsim.recording.MAP_PASSES`: ``raster`` for Cycles,
+whose meshes it shares; each shard holds its own as ``map_pass``). Shards whose maps came from
+another pass are redrawn (:func:`remap_shards`), keeping their frames: no path tracing again.
 
 This module only makes and reads shards; what the renderer sees is :mod:`worldsim.conditioning`.
 """
@@ -42,6 +45,7 @@ class DatasetConfig:
     samples: int = 32  # Cycles samples per pixel
     denoise: bool = True  # Cycles denoising
     split: str = "train"  # which assets the scenes draw from (worldsim.templates: train or heldout)
+    map_pass: str = "tiny"  # what drew the condition maps (worldsim.recording.MAP_PASSES); older datasets: tiny
 
 
 def recording_arrays(rec) -> dict[str, np.ndarray]:
@@ -50,12 +54,13 @@ def recording_arrays(rec) -> dict[str, np.ndarray]:
 
 
 def clip_arrays(spec, seed: int, frames: int, resolution: int | None = None, teacher: str = "tiny",
-                cycles=None) -> dict[str, np.ndarray]:
-    """Simulate and render one clip (``rgb`` from ``teacher``); returns one clip of a shard."""
+                cycles=None, map_pass: str | None = None) -> dict[str, np.ndarray]:
+    """Simulate and render one clip (``rgb`` from ``teacher``, maps from ``map_pass``); returns one clip of a shard."""
     from worldsim.recording import rollout
 
     res = (resolution, resolution) if resolution else None
-    return recording_arrays(rollout(spec, seed=seed, frames=frames, resolution=res, teacher=teacher, cycles=cycles))
+    return recording_arrays(rollout(spec, seed=seed, frames=frames, resolution=res, teacher=teacher, cycles=cycles,
+                                    map_pass=map_pass))
 
 
 def scene_seed(seed: int, shard: int, clip: int, clips_per_shard: int) -> int:
@@ -73,8 +78,9 @@ def make_shard(config: DatasetConfig, shard: int) -> dict[str, np.ndarray]:
     for c in range(config.clips_per_shard):
         s = scene_seed(config.seed, shard, c, config.clips_per_shard)
         spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
-        clips.append(clip_arrays(spec, s, config.frames_per_clip, teacher=config.teacher, cycles=cycles))
-    return {key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS}
+        clips.append(clip_arrays(spec, s, config.frames_per_clip, teacher=config.teacher, cycles=cycles,
+                                 map_pass=config.map_pass))
+    return {**{key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS}, "map_pass": np.array(config.map_pass)}
 
 
 def shard_path(out: Path, shard: int) -> Path:
@@ -102,6 +108,7 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
         DataError: ``out`` holds a dataset made with different settings.
     """
     from worldsim.parallel import run_jobs
+    from worldsim.recording import default_map_pass
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +120,7 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     elif teacher != "tiny":
         raise ValueError(f"unknown teacher {teacher!r}; expected tiny or cycles")
     config = DatasetConfig(seed, resolution, frames_per_clip, clips_per_shard, max(1, -(-frames // per_shard)),
-                           teacher, samples, denoise, split)
+                           teacher, samples, denoise, split, default_map_pass(teacher))
     meta = out / "dataset.json"
     if meta.exists():
         old = {"teacher": "tiny", "samples": 32, "denoise": True, "split": "train", **json.loads(meta.read_text())}
@@ -122,6 +129,7 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
         if mismatched:
             raise DataError(f"{out} holds a dataset made with other settings ({', '.join(sorted(mismatched))}); "
                             "use another directory")
+    remap_shards(config, out, progress)  # before dataset.json says so: a kill in between redoes the rest
     write_atomic(meta, json.dumps(asdict(config), indent=2))
     upgrade_shards(config, out, progress)
     todo = [i for i in range(config.num_shards) if not shard_path(out, i).exists()]
@@ -140,6 +148,63 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
         print(f"dataset: {config.num_shards} shards, {config.num_shards * per_shard} frames in {out} "
               f"({len(todo)} new shards in {time.perf_counter() - start:.1f}s)")
     return config
+
+
+# A rebuilt clip's segmentation may differ from the stored one where the passes' meshes differ (at
+# 256², TinyRenderer's coarse spheres and capsules: at most 1.1 % of a frame's pixels on the eval
+# scenes); far more means another scene than the one the frames show.
+REMAP_MAX_DISAGREEMENT = 0.05
+
+
+def shard_map_pass(path: Path) -> str:
+    """The map pass that drew a shard's maps: its ``map_pass`` array; ``tiny`` for shards older than it."""
+    return str(load_npz(path, ("map_pass",))["map_pass"]) if "map_pass" in npz_shapes(path) else "tiny"
+
+
+def remap_shards(config: DatasetConfig, out: str | Path, progress: bool = True) -> int:
+    """Redraw the condition maps of ``out``'s shards whose maps another pass drew, with ``config.map_pass``.
+
+    Each clip's scene is rebuilt from its seed and simulated again (the physics is deterministic); the
+    frames (``rgb``) are kept, so a Cycles dataset moves to the maps that line up with its frames
+    without path-tracing it again. Each shard is rewritten atomically, so a killed run resumes.
+    Returns how many shards were redrawn.
+
+    Raises:
+        DataError: a rebuilt clip's bodies disagree with its shard on more than
+            ``REMAP_MAX_DISAGREEMENT`` of the pixels (names the shard, the clip and the seed).
+    """
+    stale = [path for path in sorted(Path(out).glob("shard_*.npz")) if shard_map_pass(path) != config.map_pass]
+    if not stale:
+        return 0
+    from worldsim.progress import progress_bar
+
+    bar = progress_bar(total=len(stale), unit="shard", desc=f"redraw old shards' maps with {config.map_pass}",
+                       disable=not progress)
+    for path in stale:
+        stored = load_npz(path, ("rgb", "segmentation"))  # the maps are drawn again, whatever else it holds
+        clips = [_remapped_clip(config, path, c, seg) for c, seg in enumerate(stored["segmentation"])]
+        arrays = {key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS}
+        save_npz(path, compress=True, **{**arrays, "rgb": stored["rgb"]}, map_pass=np.array(config.map_pass))
+        bar.update(1)
+    bar.close()
+    return len(stale)
+
+
+def _remapped_clip(config: DatasetConfig, path: Path, clip: int, segmentation: np.ndarray) -> dict[str, np.ndarray]:
+    from worldsim.templates import random_scene
+
+    s = scene_seed(config.seed, int(path.stem.split("_")[1]), clip, config.clips_per_shard)
+    spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
+    arrays = clip_arrays(spec, s, config.frames_per_clip, teacher="none", map_pass=config.map_pass)
+    if arrays["segmentation"].shape != segmentation.shape:
+        raise DataError(f"{path}: clip {clip}: its scene, rebuilt from seed {s}, is {arrays['segmentation'].shape} "
+                        f"frames x pixels, the shard {segmentation.shape}; delete the shard and generate it again")
+    disagree = float(np.mean(arrays["segmentation"] != segmentation))
+    if disagree > REMAP_MAX_DISAGREEMENT:
+        raise DataError(f"{path}: clip {clip}: its scene, rebuilt from seed {s}, puts other bodies on "
+                        f"{disagree:.1%} of the pixels than the shard (the scene generator or the physics changed); "
+                        "delete the shard and generate it again")
+    return arrays
 
 
 def upgrade_shards(config: DatasetConfig, out: str | Path, progress: bool = True) -> int:
@@ -189,7 +254,7 @@ def _area_specular(config: DatasetConfig, path: Path) -> np.ndarray:
 
 
 def read_shard(path: str | Path) -> dict[str, np.ndarray]:
-    """Read one shard, refusing a truncated, corrupt, pickled or incomplete file with :class:`DataError`."""
+    """Read one shard's :data:`SHARD_KEYS`, refusing a truncated, corrupt, pickled or incomplete file with :class:`DataError`."""
     arrays = load_npz(path)
     missing = [k for k in SHARD_KEYS if k not in arrays]
     if missing and set(missing) <= set(UPGRADABLE_KEYS):
@@ -200,7 +265,7 @@ def read_shard(path: str | Path) -> dict[str, np.ndarray]:
     clips = arrays["rgb"].shape[0]
     if any(arrays[k].shape[0] != clips for k in SHARD_KEYS):
         raise DataError(f"{path}: arrays disagree on the number of clips")
-    return arrays
+    return {k: arrays[k] for k in SHARD_KEYS}  # the per-clip arrays; the shard's map_pass is read apart
 
 
 def _shard_headers(paths: list[Path]) -> list[dict[str, tuple[tuple[int, ...], np.dtype]]]:
@@ -236,6 +301,11 @@ def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, n
     if not paths:
         raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")
     headers = _shard_headers(paths)
+    passes = {path.name: shard_map_pass(path) for path in paths}
+    if len(set(passes.values())) > 1:
+        odd = next(name for name, p in passes.items() if p != passes[paths[0].name])
+        raise DataError(f"{root}: {paths[0].name}'s maps were drawn by the {passes[paths[0].name]} pass, {odd}'s by "
+                        f"the {passes[odd]} pass; rerun the `worldsim dataset` command that made it (it redraws them)")
     first, clips = headers[0], [header["rgb"][0][0] for header in headers]
     out = {key: np.empty((sum(clips), *first[key][0][1:]), first[key][1]) for key in SHARD_KEYS}
     at = 0

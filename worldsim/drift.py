@@ -27,10 +27,14 @@ LABELS = {"iou": "foreground IoU vs physics", "psnr_objects": "object-region PSN
           "colour_drift": "per-object colour drift (0-255)", "flicker": "temporal flicker (VBench, 1 = none)"}
 
 
-def _rollouts(models: dict[str, Renderer], spec, rec, start: int, seed: int) -> dict[str, np.ndarray]:
-    """Every model's frames for the recording's frames ``start:``, each given the real frames before ``start``."""
-    real = np.stack([f.rgb for f in rec.frames[:start]])
-    return {name: r.render(spec, rec.frames[start:], seed=seed, start=real) for name, r in models.items()}
+def _rollouts(models: dict[str, Renderer], spec, recs: dict, start: int, seed: int) -> dict[str, np.ndarray]:
+    """Every model's frames for the frames ``start:`` of the recording of its map pass (``recs``), each
+    given the real frames before ``start``."""
+    out = {}
+    for name, r in models.items():
+        frames = recs[r.map_pass].frames
+        out[name] = r.render(spec, frames[start:], seed=seed, start=np.stack([f.rgb for f in frames[:start]]))
+    return out
 
 
 def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int, ...] = (16, 64, 256, 1024),
@@ -59,8 +63,10 @@ def run_drift(models: dict[str, Renderer], out: str | Path, horizons: tuple[int,
     for i in iterator:
         scene_seed = HELD_OUT_SEED + 500_000 + seed * 1000 + i
         spec = random_scene(scene_seed, res, start + longest)
-        rec = reference_clip(spec, scene_seed, start + longest, res, "tiny")
-        frames = _rollouts(models, spec, rec, start, seed + i)
+        passes = sorted({r.map_pass for r in models.values()}, reverse=True)  # "tiny" first when asked for
+        recs = {p: reference_clip(spec, scene_seed, start + longest, res, "tiny", map_pass=p) for p in passes}
+        frames = _rollouts(models, spec, recs, start, seed + i)
+        rec = recs[passes[0]]  # TinyRenderer's picture is the reference; its own maps score it where a model reads them
         maps = rec.map_arrays()
         ref, albedo, seg = (maps[k][start:] for k in ("rgb", "albedo", "segmentation"))
         row = {"scene_seed": scene_seed, "horizons": {}}

@@ -27,26 +27,30 @@ def floor_bodies(spec) -> list[int]:
     return [i for i, b in enumerate(spec.bodies) if isinstance(b, PlaneBody)]
 
 
-def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str, cache: bool = True):
+def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str, cache: bool = True,
+                   map_pass: str | None = None):
     """Simulate ``spec`` and draw every frame with ``teacher``: the condition maps and the reference RGB.
 
-    Path-traced frames come from :mod:`worldsim.reference_cache` when the same clip was drawn before
-    (``cache=False`` draws them again, and refreshes the entry).
+    The maps come from ``map_pass`` (default: the one that lines up with the teacher; see
+    :func:`worldsim.recording.rollout`). Path-traced frames come from :mod:`worldsim.reference_cache`
+    when the same clip was drawn before (``cache=False`` draws them again, and refreshes the entry).
     """
     from worldsim.recording import rollout
 
     size = (resolution, resolution)
     if teacher != "cycles":
-        return rollout(spec, seed=seed, frames=frames, resolution=size, teacher=teacher)
+        return rollout(spec, seed=seed, frames=frames, resolution=size, teacher=teacher, map_pass=map_pass)
     from worldsim import reference_cache
     from worldsim.conditioning.arrays import frame_maps
+    from worldsim.recording import default_map_pass
     from worldsim.teacher.cycles import CyclesOptions
 
-    rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="tiny")  # the maps: cheap
+    map_pass = map_pass or default_map_pass("cycles")
+    rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="none", map_pass=map_pass)  # maps: cheap
     key = reference_cache.clip_key(spec, seed, frame_maps(rec.frames), CyclesOptions())
     rgb = reference_cache.load(key, (frames, resolution, resolution, 3)) if cache else None
     if rgb is None:  # the Cycles rollout holds the same maps, so it is the clip
-        rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="cycles")
+        rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="cycles", map_pass=map_pass)
         reference_cache.store(key, np.stack([frame.rgb for frame in rec.frames]))
         return rec
     for frame, image in zip(rec.frames, rgb, strict=True):
@@ -84,7 +88,7 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     for i in iterator:
         scene_seed = HELD_OUT_SEED + seed * 1000 + i
         spec = random_scene(scene_seed, resolution, frames, look=teacher, split=split)
-        rec = reference_clip(spec, scene_seed, frames, resolution, teacher, cache_references)
+        rec = reference_clip(spec, scene_seed, frames, resolution, teacher, cache_references, renderer.map_pass)
         t0 = time.perf_counter()
         model = renderer.render(spec, rec.frames, seed=seed + i)
         render_time += time.perf_counter() - t0

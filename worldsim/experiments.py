@@ -109,7 +109,8 @@ def sweep(spec: SceneSpec, parameter: str, values: Sequence[Any], outcomes: Sequ
     size = renderer.resolution if renderer else resolution
     for value in items:
         variant = with_values(base, {parameter: value})
-        rec = rollout(variant, seed=seed, frames=frames, resolution=(size, size), render=render is not None)
+        rec = rollout(variant, seed=seed, frames=frames, resolution=(size, size), render=render is not None,
+                      map_pass=renderer.map_pass if renderer else None)
         state = rec.state_arrays()
         result.table.append({"value": value, **{o: fn(state, i) for o, (fn, i) in parsed.items()}})
         if renderer is not None:  # the same rollout's frames feed the learned renderer

@@ -14,6 +14,13 @@ and ``joint_positions__<body> (T,J)`` for each articulated body.
 ``normals``/``world_position (T,H,W,3) float32`` (world frame), ``material (T,H,W) int32`` (see
 ``material_names``; 0 empty), ``light_visibility (T,H,W) float32`` (1 where the sun reaches the
 surface, from a shadow map; 0 in shadow or empty), ``intrinsics (3,3)``, ``extrinsics (T,4,4)`` (world→camera, OpenCV).
+
+Two map passes draw the maps (``MAP_PASSES``). ``tiny`` is TinyRenderer's, which lines up with its own
+lit picture; but PyBullet draws spheres, capsules and cylinders there with coarse built-in meshes,
+and Cycles draws the finer ones of :mod:`worldsim.teacher.visual_shapes`. ``raster``
+(:func:`worldsim.teacher.maps.render_maps`) draws those same meshes, so its maps line up with the
+Cycles picture: on the 8 held-out 256² eval scenes, 0 pixels of Cycles' own body ids differ from it,
+against 0.01–1.1 % for TinyRenderer's (body IoU 0.88–0.96 on every curved primitive).
 """
 
 from __future__ import annotations
@@ -28,9 +35,35 @@ from worldsim.conditioning.arrays import frame_maps
 from worldsim.materials import MATERIALS
 from worldsim.physics.world import PhysicsWorld
 from worldsim.scene.schema import SceneSpec
+from worldsim.scene.view import Camera
 from worldsim.state import PhysicsState
 from worldsim.teacher.gbuffer import Frame
 from worldsim.teacher.tiny import render_frame
+
+MAP_PASSES = ("tiny", "raster")
+TEACHERS = ("tiny", "cycles", "none")
+
+
+def default_map_pass(teacher: str) -> str:
+    """The map pass that lines up with ``teacher``'s pictures: ``raster`` for Cycles, else ``tiny``."""
+    return "raster" if teacher == "cycles" else "tiny"
+
+
+def draw_frame(world: PhysicsWorld, camera: Camera | str | None, resolution: tuple[int, int] | None,
+               map_pass: str, lit: bool) -> Frame:
+    """One frame of ``world`` now: the condition maps from ``map_pass`` and, when ``lit``, TinyRenderer's
+    lit picture as ``rgb`` (else ``rgb`` is the albedo)."""
+    if map_pass == "tiny":
+        return render_frame(world, camera, resolution, passes="all" if lit else "maps")
+    from worldsim.teacher.maps import render_maps
+    from worldsim.teacher.scene_mesh import scene_mesh
+
+    cam = camera if isinstance(camera, Camera) else world.spec.camera(camera)
+    size = resolution or tuple(cam.resolution)
+    frame = render_maps([(scene_mesh(world), cam)], size)[0]
+    if lit:
+        frame.rgb = render_frame(world, cam, size, passes="rgb", visibility=False).rgb
+    return frame
 
 
 @dataclass
@@ -73,15 +106,20 @@ class Recording:
 
 def rollout(spec: SceneSpec, seed: int = 0, frames: int | None = None, camera: str | None = None,
             resolution: tuple[int, int] | None = None, render: bool = True, progress: bool = False,
-            teacher: str = "tiny", cycles=None) -> Recording:
+            teacher: str = "tiny", cycles=None, map_pass: str | None = None) -> Recording:
     """Simulate ``spec`` for ``frames`` output frames (default: its duration), rendering each one.
 
     Frame 0 is the initial state (t = 0); frame k is at t = k / fps. ``teacher="cycles"`` draws each
-    frame's ``rgb`` with Blender Cycles (``cycles``: :class:`~worldsim.teacher.cycles.CyclesOptions`); the
-    condition maps always come from the TinyRenderer pass, which lines up with it pixel for pixel.
+    frame's ``rgb`` with Blender Cycles (``cycles``: :class:`~worldsim.teacher.cycles.CyclesOptions`),
+    ``"tiny"`` with TinyRenderer, ``"none"`` not at all (``rgb`` is then the albedo: the maps alone).
+    The condition maps come from ``map_pass`` (:data:`MAP_PASSES`; default: the one that lines up with
+    the teacher, :func:`default_map_pass`).
     """
-    if teacher not in ("tiny", "cycles"):
-        raise ValueError(f"unknown teacher {teacher!r}; expected tiny or cycles")
+    if teacher not in TEACHERS:
+        raise ValueError(f"unknown teacher {teacher!r}; expected one of {', '.join(TEACHERS)}")
+    map_pass = map_pass or default_map_pass(teacher)
+    if map_pass not in MAP_PASSES:
+        raise ValueError(f"unknown map pass {map_pass!r}; expected one of {', '.join(MAP_PASSES)}")
     total = frames if frames is not None else spec.sim.num_frames
     rec = Recording(spec)
     with PhysicsWorld(spec, seed=seed) as world, _teacher(world, teacher, camera, resolution, cycles) as path_tracer:
@@ -96,7 +134,7 @@ def rollout(spec: SceneSpec, seed: int = 0, frames: int | None = None, camera: s
                 world.step_frames(1)
             rec.states.append(world.state())
             if render:
-                frame = render_frame(world, camera, resolution, passes="maps" if path_tracer else "all")
+                frame = draw_frame(world, camera, resolution, map_pass, lit=teacher == "tiny")
                 if path_tracer:
                     frame.rgb = path_tracer.render(world)
                 rec.frames.append(frame)

@@ -6,9 +6,11 @@ cached clip is reused only while everything that decides its pixels is unchanged
 
 - the scene (its JSON) and the frame count, size and seed;
 - the physics and the map pass: a digest of the clip's segmentation, depth and albedo maps, which
-  the cheap TinyRenderer pass recomputes on every call, so a change to the physics, the meshes or a
-  texture misses the cache instead of showing old positions;
-- the Cycles options, the teacher package's source and Blender's version.
+  the cheap map pass recomputes on every call, so a change to the physics, the meshes or a texture
+  misses the cache instead of showing old positions;
+- the Cycles options, Blender's version and the source of the modules the Cycles teacher draws with
+  (``TEACHER_SOURCES``; not the rest of the package, so a change to the map pass alone keeps the
+  pictures, which it cannot change).
 
 Entries are npz files of uint8 frames under ``cache_dir("references")``, written atomically and
 read without pickle; an unreadable or mis-shaped entry is rendered again.
@@ -27,17 +29,18 @@ from worldsim.errors import DataError
 from worldsim.io import cache_dir, load_npz, save_npz
 
 VERSION = 1  # bump when the meaning of an entry changes
-TEACHER_SOURCES = Path(__file__).resolve().parent / "teacher"
+TEACHER_SOURCES = tuple(Path(__file__).resolve().parent / "teacher" / f"{name}.py"
+                        for name in ("cycles", "camera", "visual_shapes"))
 
 
 @functools.cache
 def _teacher_digest() -> str:
-    """Blender's version and the teacher package's source: what draws the pictures besides the scene
-    (read once per process, not once per clip)."""
+    """Blender's version and the source of the Cycles teacher: what draws the pictures besides the
+    scene (read once per process, not once per clip)."""
     import bpy
 
     h = hashlib.sha1(bpy.app.version_string.encode())
-    for path in sorted(TEACHER_SOURCES.glob("*.py")):
+    for path in TEACHER_SOURCES:
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
 

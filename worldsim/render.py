@@ -155,6 +155,13 @@ class Renderer:
         return "cycles" if self.model.config.pbr else "raster"
 
     @property
+    def map_pass(self) -> str:
+        """The map pass to draw its frames with (``rollout(..., map_pass=renderer.map_pass)``): ``raster``
+        for the Cycles look, whose meshes are Cycles' own, ``tiny`` for TinyRenderer's look
+        (:data:`worldsim.recording.MAP_PASSES`)."""
+        return "raster" if self.look == "cycles" else "tiny"
+
+    @property
     def resolution(self) -> int:
         """The square size it trained on: a good default size (it renders any size)."""
         return self.model.config.resolution

@@ -186,3 +186,34 @@ def test_the_environment_map_is_the_background_cycles_draws(cycles, kind):
     if kind == "sky":  # the gradient is really there: the top row is bluer than the horizon row
         column = background[0, 0, :, 24].numpy()
         assert column[0, 2] - column[0, 0] > column[20, 2] - column[20, 0] + 0.05
+
+
+def test_the_raster_map_pass_lines_up_with_cycles_and_tinyrenderer_does_not(cycles):
+    """Cycles draws worldsim's own meshes and UVs; so does the raster map pass, and its maps are Cycles'
+    geometry exactly. TinyRenderer draws spheres and capsules coarser and maps box textures its own way."""
+    from worldsim.recording import draw_frame
+
+    spec = scene_from_dict({"bodies": [
+        {"name": "floor", "type": "plane", "color": [0.5, 0.5, 0.5]},
+        {"name": "box", "type": "box", "size": [0.3, 0.3, 0.3], "position": [0, 0, 0.15], "texture": {"checker": 4}},
+        {"name": "ball", "type": "sphere", "radius": 0.1, "position": [0.3, -0.25, 0.1], "color": [0.9, 0.2, 0.2]},
+        {"name": "pill", "type": "capsule", "radius": 0.06, "length": 0.2, "position": [-0.3, -0.2, 0.06],
+         "orientation": [0, 0.7071, 0, 0.7071], "color": [0.2, 0.8, 0.3]}],
+        "cameras": [{"position": [0.9, -1.1, 0.8], "target": [0, -0.1, 0.1], "resolution": [128, 128]}]})
+    with PhysicsWorld(spec) as world:
+        with cycles.CyclesTeacher(world, None, (128, 128), cycles.CyclesOptions(samples=4)) as teacher:
+            ids, rgb = teacher.render_ids(world), teacher.render(world)
+        frames = {p: draw_frame(world, None, (128, 128), p, lit=False) for p in ("tiny", "raster")}
+
+    def iou(seg, body):
+        return ((seg == body) & (ids == body)).sum() / ((seg == body) | (ids == body)).sum()
+
+    def texture_agreement(frame):  # inside the box, does the albedo's checker sit where Cycles draws it?
+        inside = (frame.segmentation == 1) & (ids == 1)
+        return np.corrcoef(frame.albedo.mean(-1)[inside], rgb.astype(float).mean(-1)[inside])[0, 1]
+
+    raster, tiny = frames["raster"], frames["tiny"]
+    assert np.mean(raster.segmentation == ids) == 1.0
+    assert min(iou(raster.segmentation, b) for b in (1, 2, 3)) == 1.0
+    assert iou(tiny.segmentation, 3) < 0.95  # measured 0.90: the capsule's coarse caps
+    assert texture_agreement(raster) > 0.7 > 0.3 > texture_agreement(tiny)  # measured 0.83 and 0.11

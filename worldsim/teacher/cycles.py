@@ -1,9 +1,12 @@
 """The path-traced teacher: Blender Cycles (through the ``bpy`` module) drawing a :class:`PhysicsWorld`.
 
-It draws the triangles TinyRenderer draws (:mod:`worldsim.teacher.visual_shapes`), from the same camera
-intrinsics and extrinsics, so the condition maps of the TinyRenderer pass line up with the Cycles
-image pixel for pixel; only the light transport differs: soft sun shadows, sky and area light,
-bounce light, glossy and metallic reflections from each body's physically based surface.
+It draws the shapes PyBullet lists (:mod:`worldsim.teacher.visual_shapes`: its meshes, and finer
+ones than TinyRenderer's for spheres, capsules and cylinders, with worldsim's UVs), from the same
+camera intrinsics and extrinsics, so the raster map pass (:mod:`worldsim.teacher.maps`), which draws
+the same triangles, lines up with the Cycles image pixel for pixel; TinyRenderer's maps do not at
+curved edges and in box textures (``tests/teacher/test_cycles.py``). Only the light transport
+differs from the maps: soft sun shadows, sky and area light, bounce light, glossy and metallic
+reflections from each body's physically based surface.
 
 ``bpy`` is an optional extra (``pip install 'worldsim[cycles]'``, Python 3.11). Blender holds one
 scene per process, so one :class:`CyclesTeacher` is live at a time; making another replaces it.

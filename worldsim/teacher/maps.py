@@ -7,7 +7,9 @@ compiled rasterizer call and their shadow maps another. The envs draw their ``rg
 ``python benchmarks/maps.py``: at 64², 1.0 ms for the maps and 1.96 ms with the light visibility,
 against TinyRenderer's 3.6 and 7.4 ms (its lit pass, ``rgb_reference``: 5.2 ms); at 256², 7.0 and
 10.7 against 26.6 and 43.7 (lit: 32.2). The per-pixel work after rasterizing is compiled too
-(:mod:`worldsim.teacher.map_kernels`). Datasets and ``worldsim eval`` keep TinyRenderer's maps.
+(:mod:`worldsim.teacher.map_kernels`). It is also the map pass of the Cycles look (datasets, eval
+and ``worldsim render``; :func:`worldsim.recording.rollout`), because it draws the triangles and UVs
+Cycles draws; the raster look keeps TinyRenderer's maps, which line up with TinyRenderer's picture.
 
 Pixels are sampled where TinyRenderer samples them (``TINY_SAMPLE``), so the maps match the ones the
 shipped models learned from: on ``panda_push`` at 64², 99.95 % of pixels show the same body, depth
