@@ -68,16 +68,26 @@ def scene_seed(seed: int, shard: int, clip: int, clips_per_shard: int) -> int:
     return seed * 1_000_003 + shard * clips_per_shard + clip
 
 
+def clip_scene(config: DatasetConfig, shard: int, clip: int):
+    """The scene seed and :class:`~worldsim.scene.schema.SceneSpec` of one clip of a shard."""
+    from worldsim.templates import random_scene
+
+    s = scene_seed(config.seed, shard, clip, config.clips_per_shard)
+    return s, random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
+
+
+def _shard_index(path: Path) -> int:
+    return int(path.stem.split("_")[1])
+
+
 def make_shard(config: DatasetConfig, shard: int) -> dict[str, np.ndarray]:
     """All clips of one shard, stacked."""
     from worldsim.teacher.cycles import CyclesOptions
-    from worldsim.templates import random_scene
 
     cycles = CyclesOptions(samples=config.samples, denoise=config.denoise, threads=1) if config.teacher == "cycles" else None
     clips = []
     for c in range(config.clips_per_shard):
-        s = scene_seed(config.seed, shard, c, config.clips_per_shard)
-        spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
+        s, spec = clip_scene(config, shard, c)
         clips.append(clip_arrays(spec, s, config.frames_per_clip, teacher=config.teacher, cycles=cycles,
                                  map_pass=config.map_pass))
     return {**{key: np.stack([clip[key] for clip in clips]) for key in SHARD_KEYS}, "map_pass": np.array(config.map_pass)}
@@ -156,9 +166,11 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
 REMAP_MAX_DISAGREEMENT = 0.05
 
 
-def shard_map_pass(path: Path) -> str:
-    """The map pass that drew a shard's maps: its ``map_pass`` array; ``tiny`` for shards older than it."""
-    return str(load_npz(path, ("map_pass",))["map_pass"]) if "map_pass" in npz_shapes(path) else "tiny"
+def shard_map_pass(path: Path, header: dict | None = None) -> str:
+    """The map pass that drew a shard's maps: its ``map_pass`` array; ``tiny`` for shards older than it.
+    ``header``: the shard's :func:`~worldsim.io.npz_shapes`, when already read."""
+    header = npz_shapes(path) if header is None else header
+    return str(load_npz(path, ("map_pass",))["map_pass"]) if "map_pass" in header else "tiny"
 
 
 def remap_shards(config: DatasetConfig, out: str | Path, progress: bool = True) -> int:
@@ -191,10 +203,7 @@ def remap_shards(config: DatasetConfig, out: str | Path, progress: bool = True) 
 
 
 def _remapped_clip(config: DatasetConfig, path: Path, clip: int, segmentation: np.ndarray) -> dict[str, np.ndarray]:
-    from worldsim.templates import random_scene
-
-    s = scene_seed(config.seed, int(path.stem.split("_")[1]), clip, config.clips_per_shard)
-    spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
+    s, spec = clip_scene(config, _shard_index(path), clip)
     arrays = clip_arrays(spec, s, config.frames_per_clip, teacher="none", map_pass=config.map_pass)
     if arrays["segmentation"].shape != segmentation.shape:
         raise DataError(f"{path}: clip {clip}: its scene, rebuilt from seed {s}, is {arrays['segmentation'].shape} "
@@ -235,14 +244,12 @@ def upgrade_shards(config: DatasetConfig, out: str | Path, progress: bool = True
 def _area_specular(config: DatasetConfig, path: Path) -> np.ndarray:
     from worldsim.conditioning.arrays import area_light_map
     from worldsim.conditioning.specular import area_specular_map
-    from worldsim.templates import random_scene
 
     # the geometry and lights only: the frames and the other maps (most of a shard) stay compressed
     arrays = load_npz(path, ("world_position", "normals", "pbr", "extrinsics", "area_light"))
-    shard, out = int(path.stem.split("_")[1]), []
+    shard, out = _shard_index(path), []
     for c in range(arrays["area_light"].shape[0]):
-        s = scene_seed(config.seed, shard, c, config.clips_per_shard)
-        spec = random_scene(s, config.resolution, config.frames_per_clip, look=config.teacher, split=config.split)
+        s, spec = clip_scene(config, shard, c)
         position, normals = arrays["world_position"][c].astype(np.float32), arrays["normals"][c].astype(np.float32)
         lights, stored = area_light_map(spec, position, normals), arrays["area_light"][c].astype(np.float32)
         # relative to the whole map: a few pixels at a light's edge differ by float16 rounding of positions
@@ -301,7 +308,7 @@ def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, n
     if not paths:
         raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")
     headers = _shard_headers(paths)
-    passes = {path.name: shard_map_pass(path) for path in paths}
+    passes = {path.name: shard_map_pass(path, header) for path, header in zip(paths, headers, strict=True)}
     if len(set(passes.values())) > 1:
         odd = next(name for name, p in passes.items() if p != passes[paths[0].name])
         raise DataError(f"{root}: {paths[0].name}'s maps were drawn by the {passes[paths[0].name]} pass, {odd}'s by "

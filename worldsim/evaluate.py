@@ -35,17 +35,15 @@ def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str, 
     :func:`worldsim.recording.rollout`). Path-traced frames come from :mod:`worldsim.reference_cache`
     when the same clip was drawn before (``cache=False`` draws them again, and refreshes the entry).
     """
-    from worldsim.recording import rollout
+    from worldsim.recording import default_map_pass, rollout
 
-    size = (resolution, resolution)
+    size, map_pass = (resolution, resolution), map_pass or default_map_pass(teacher)
     if teacher != "cycles":
         return rollout(spec, seed=seed, frames=frames, resolution=size, teacher=teacher, map_pass=map_pass)
     from worldsim import reference_cache
     from worldsim.conditioning.arrays import frame_maps
-    from worldsim.recording import default_map_pass
     from worldsim.teacher.cycles import CyclesOptions
 
-    map_pass = map_pass or default_map_pass("cycles")
     rec = rollout(spec, seed=seed, frames=frames, resolution=size, teacher="none", map_pass=map_pass)  # maps: cheap
     key = reference_cache.clip_key(spec, seed, frame_maps(rec.frames), CyclesOptions())
     rgb = reference_cache.load(key, (frames, resolution, resolution, 3)) if cache else None
