@@ -9,6 +9,7 @@ from worldsim.dataset import clip_arrays
 from worldsim.metrics import (
     SURFACES,
     clip_metrics,
+    clipped,
     colour_drift,
     error_by_surface,
     flicker,
@@ -110,6 +111,53 @@ def test_consistency_punishes_a_dropped_or_shifted_body(edit, what):
     assert score > 0.95
     truth, wrong = _consistency_frames(edit)
     assert boundary_consistency(wrong.rgb, truth.albedo, truth.segmentation) < score - 0.1, what
+    burnt = clipped(truth.rgb)  # as eval scores it: the reference's clipped pixels left out
+    assert boundary_consistency(wrong.rgb, truth.albedo, truth.segmentation, unreadable=burnt) < score - 0.1, what
+
+
+def _burnt_floor_frames():
+    """A 24² frame: a pale body (albedo 200) and a dark one (albedo 40) on a pale floor (albedo 230),
+    lit so hard that the floor and the pale body both clip to white, as under Cycles' sun glare."""
+    seg = np.zeros((24, 24), np.int64)
+    seg[4:10, 4:10], seg[14:20, 14:20] = 1, 2
+    albedo = np.full((24, 24, 3), 230, np.uint8)
+    albedo[seg == 1], albedo[seg == 2] = 200, 40
+    reference = np.full((24, 24, 3), 255, np.uint8)
+    reference[seg == 2] = 90
+    return reference, albedo, seg
+
+
+def test_consistency_leaves_out_edges_the_reference_clipped():
+    """No step can show between two burnt-white pixels: such pairs are not asked for, so Cycles' own
+    frame scores 1, but a model that drops the dark body the reference still shows scores low."""
+    from worldsim.metrics import boundary_consistency
+
+    reference, albedo, seg = _burnt_floor_frames()
+    burnt = clipped(reference)
+    assert burnt[seg == 1].all() and not burnt[seg == 2].any()
+    assert boundary_consistency(reference, albedo, seg) < 0.7  # the pale body's edges count as missing
+    assert boundary_consistency(reference, albedo, seg, unreadable=burnt) == 1.0
+    dropped = reference.copy()
+    dropped[seg == 2] = 255  # the dark body vanished
+    assert boundary_consistency(dropped, albedo, seg, unreadable=burnt) < 0.6
+
+
+def test_consistency_mask_comes_from_the_reference_not_the_model():
+    """A model that burns its whole frame to white is not excused: the pairs left out are the
+    reference's clipped ones, and the dark body's edges are not clipped there."""
+    from worldsim.metrics import boundary_consistency
+
+    reference, albedo, seg = _burnt_floor_frames()
+    white = np.full_like(reference, 255)
+    assert boundary_consistency(white, albedo, seg, unreadable=clipped(reference)) < 0.6
+    assert clipped(np.zeros((2, 2, 3), np.uint8)).all() and not clipped(np.full((2, 2, 3), 128, np.uint8)).any()
+
+
+def test_clip_metrics_scores_consistency_with_the_reference_clipping():
+    reference, albedo, seg = _burnt_floor_frames()
+    clip = {k: a[None].repeat(3, 0) for k, a in (("rgb", reference), ("albedo", albedo), ("segmentation", seg))}
+    m = _metrics(clip["rgb"], clip)
+    assert m["reference_consistency"] == 1.0 and m["consistency"] == 1.0
 
 
 def test_consistency_is_high_on_path_traced_frames():
@@ -117,21 +165,21 @@ def test_consistency_is_high_on_path_traced_frames():
     pytest.importorskip("bpy")
     from worldsim.metrics import boundary_consistency
     from worldsim.physics import PhysicsWorld
+    from worldsim.recording import draw_frame
     from worldsim.teacher.cycles import CyclesOptions, CyclesTeacher
-    from worldsim.teacher.tiny import render_frame
     from worldsim.templates import random_scene
 
     scores = []
     for seed in (3, 11):
         spec = random_scene(seed, 64, 2, look="cycles")
         with PhysicsWorld(spec) as world:
-            frame = render_frame(world, passes="maps")
+            frame = draw_frame(world, None, None, "raster", lit=False)  # the maps that line up with Cycles
             teacher = CyclesTeacher(world, None, None, CyclesOptions(samples=8))
             try:
                 rgb = teacher.render(world)
             finally:
                 teacher.close()
-        scores.append(boundary_consistency(rgb, frame.albedo, frame.segmentation))
+        scores.append(boundary_consistency(rgb, frame.albedo, frame.segmentation, unreadable=clipped(rgb)))
     assert np.nanmean(scores) >= 0.95
 
 

@@ -160,9 +160,18 @@ def _pairs(axis: int, offset: int, shape: tuple[int, int]) -> tuple[tuple[slice,
     return tuple(lo), tuple(hi)
 
 
+def clipped(frame: np.ndarray, margin: int = 5) -> np.ndarray:
+    """Pixels the camera clipped: every channel within ``margin`` levels of white, or of black.
+
+    Two such neighbours cannot show a colour step whatever the bodies' albedos: a glare that burns a
+    pale body and the floor under it to white leaves no edge to find. ``frame``: ``(..., H, W, 3) uint8``.
+    """
+    return (frame.min(axis=-1) >= 255 - margin) | (frame.max(axis=-1) <= margin)
+
+
 def boundary_consistency(frame: np.ndarray, albedo: np.ndarray, segmentation: np.ndarray, bodies: list[int] | None = None,
                          min_contrast: float = 0.1, ratio: float = 0.07, floor_step: float = 0.02,
-                         min_pixels: int = 6) -> float:
+                         min_pixels: int = 6, unreadable: np.ndarray | None = None) -> float:
     """Physics consistency that holds under any lighting: does the frame show a colour step wherever
     the physics says one body meets another of a different colour?
 
@@ -174,11 +183,16 @@ def boundary_consistency(frame: np.ndarray, albedo: np.ndarray, segmentation: np
     same pair moved one pixel either way along it, is at least ``max(floor_step, ratio x the albedo
     step)``. The score is the fraction shown, averaged over bodies (each body's pairs, at least
     ``min_pixels``), so a small body that vanishes or moves costs as much as a large one. Pairs with
-    empty space are left out: the sky's colour is not in the albedo.
+    empty space are left out (the sky's colour is not in the albedo), and so are pairs the reference
+    clipped on both sides (``unreadable``).
 
     Args:
         frame, albedo: ``(H, W, 3) uint8``; segmentation ``(H, W)`` body indices (−1 empty).
         bodies: the bodies to score (default: every body with enough boundary).
+        unreadable: ``(H, W)`` bool, pixels where no step can be asked for; a pair with both sides
+            unreadable is left out. Pass the *reference's* :func:`clipped` pixels, the same mask
+            for the model's frame and the reference's, so a model cannot excuse a missing edge by
+            burning its own frame to white.
 
     Returns:
         A score in [0, 1], or NaN when no boundary is visible.
@@ -191,6 +205,8 @@ def boundary_consistency(frame: np.ndarray, albedo: np.ndarray, segmentation: np
         lo, hi = _pairs(axis, 0, seg.shape)
         need = np.linalg.norm(a[lo] - a[hi], axis=-1)
         edge = (seg[lo] != seg[hi]) & (seg[lo] >= 0) & (seg[hi] >= 0) & (need >= min_contrast)
+        if unreadable is not None:
+            edge &= ~(unreadable[lo] & unreadable[hi])
         step = np.linalg.norm(x[lo] - x[hi], axis=-1)
         for offset in (-1, 1):  # the same pair one pixel earlier or later along the axis
             plo, phi = _pairs(axis, offset, seg.shape)
@@ -234,8 +250,10 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
         per_frame["ssim"].append(ssim(model[t], reference[t]))
         per_frame["iou"].append(iou(segment_foreground(model[t], floor_pal, object_pal, empty_pal), objects[t]))
         per_frame["reference_iou"].append(iou(segment_foreground(reference[t], floor_pal, object_pal, empty_pal), objects[t]))
-        per_frame["consistency"].append(boundary_consistency(model[t], albedo[t], segmentation[t]))
-        per_frame["reference_consistency"].append(boundary_consistency(reference[t], albedo[t], segmentation[t]))
+        burnt = clipped(reference[t])  # the reference's, for both: see boundary_consistency
+        per_frame["consistency"].append(boundary_consistency(model[t], albedo[t], segmentation[t], unreadable=burnt))
+        per_frame["reference_consistency"].append(
+            boundary_consistency(reference[t], albedo[t], segmentation[t], unreadable=burnt))
     summary = {
         "psnr": psnr(model, reference),
         "psnr_objects": psnr(model, reference, objects),
