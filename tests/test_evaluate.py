@@ -127,14 +127,31 @@ class _Drifting:
     def __init__(self, drift: float, harder: float):
         self.drift, self.harder = drift, harder
 
-    def render(self, spec, frames, seed=0, teacher_forcing=None):
-        reference = np.stack([f.rgb for f in frames]).astype(np.float32)
-        t = np.arange(len(frames), dtype=np.float32)[:, None, None, None]
+    def render_clip(self, clip, seed=0, teacher_forcing=None):
+        reference = clip["albedo"].astype(np.float32)  # the reference, under the fixture below
+        t = np.arange(len(reference), dtype=np.float32)[:, None, None, None]
         sigma = 2 + self.harder * t + (0 if teacher_forcing is not None else self.drift * t)
         noise = np.random.default_rng(seed).standard_normal(reference.shape) * sigma
         return np.clip(reference + noise, 0, 255).astype(np.uint8)
 
 
+@pytest.fixture
+def unlit_references(monkeypatch):
+    """Reference frames equal to the albedo, which a stand-in renderer finds in the condition arrays."""
+    import worldsim.evaluate as evaluate_module
+
+    drawn = evaluate_module.reference_clip
+
+    def unlit(*args, **kwargs):
+        rec = drawn(*args, **kwargs)
+        for frame in rec.frames:
+            frame.rgb = frame.albedo
+        return rec
+
+    monkeypatch.setattr(evaluate_module, "reference_clip", unlit)
+
+
+@pytest.mark.usefixtures("unlit_references")
 def test_the_feedback_slope_sees_drift_and_not_a_scene_getting_harder(tmp_path):
     kwargs = dict(clips=1, frames=12, resolution=32, progress=False, teacher_forcing=True)
     drifting = evaluate(_Drifting(drift=3, harder=0), tmp_path / "a", **kwargs)["overall"]

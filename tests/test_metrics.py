@@ -235,7 +235,7 @@ def test_surface_kinds_partition_the_pixels_as_the_materials_say(lit_scene):
     from worldsim.evaluate import clip_surfaces
 
     spec, clip = lit_scene
-    masks = clip_surfaces(spec, clip)
+    masks = clip_surfaces(clip)
     assert set(masks) == set(SURFACES)
     counts = sum(m.astype(int) for m in masks.values())
     assert (counts == 1).all()  # every pixel has exactly one kind
@@ -253,7 +253,7 @@ def test_error_by_surface_finds_where_the_error_sits(lit_scene):
     from worldsim.evaluate import clip_surfaces
 
     spec, clip = lit_scene
-    masks = clip_surfaces(spec, clip)
+    masks = clip_surfaces(clip)
     reference = clip["rgb"]
     model = reference.copy()
     model[masks["glossy_area_lit"]] = np.where(model[masks["glossy_area_lit"]] < 128, 255, 0)  # ≥ 128 off per channel
@@ -269,7 +269,7 @@ def test_error_by_surface_pools_clips_exactly(lit_scene):
     from worldsim.evaluate import clip_surfaces
 
     spec, clip = lit_scene
-    masks = clip_surfaces(spec, clip)
+    masks = clip_surfaces(clip)
     rng = np.random.default_rng(0)
     reference = clip["rgb"]
     a = np.clip(reference + rng.normal(0, 4, reference.shape), 0, 255).astype(np.uint8)

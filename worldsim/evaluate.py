@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from worldsim.conditioning.arrays import from_frames
 from worldsim.io import write_atomic
 from worldsim.metrics import clip_metrics, error_by_surface, psnr, squared_error_by_surface, surface_masks
 from worldsim.render import Renderer
@@ -87,17 +88,19 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
         scene_seed = HELD_OUT_SEED + seed * 1000 + i
         spec = random_scene(scene_seed, resolution, frames, look=teacher, split=split)
         rec = reference_clip(spec, scene_seed, frames, resolution, teacher, cache_references, renderer.map_pass)
+        reference = np.stack([frame.rgb for frame in rec.frames])
         t0 = time.perf_counter()
-        model = renderer.render(spec, rec.frames, seed=seed + i)
+        # Every look's arrays, once: a raster look ignores the Cycles ones, and the surface kinds need them.
+        clip = from_frames(spec, rec.frames)
+        model = renderer.render_clip(clip, seed=seed + i)
         render_time += time.perf_counter() - t0
-        maps = rec.map_arrays()
-        m = clip_metrics(model, maps["rgb"], maps["albedo"], maps["segmentation"], floor_bodies(spec))
+        m = clip_metrics(model, reference, clip["albedo"], clip["segmentation"], floor_bodies(spec))
         if teacher_forcing:
-            forced = renderer.render(spec, rec.frames, seed=seed + i, teacher_forcing=maps["rgb"])
-            m["per_frame"]["psnr_teacher_forced"] = [psnr(a, b) for a, b in zip(forced, maps["rgb"], strict=True)]
-            m["summary"]["psnr_teacher_forced"] = psnr(forced, maps["rgb"])  # over the clip, like "psnr"
+            forced = renderer.render_clip(clip, seed=seed + i, teacher_forcing=reference)
+            m["per_frame"]["psnr_teacher_forced"] = [psnr(a, b) for a, b in zip(forced, reference, strict=True)]
+            m["summary"]["psnr_teacher_forced"] = psnr(forced, reference)  # over the clip, like "psnr"
         m["scene_seed"] = scene_seed
-        m["surface_error"] = squared_error_by_surface(model, maps["rgb"], clip_surfaces(spec, maps))
+        m["surface_error"] = squared_error_by_surface(model, reference, clip_surfaces(clip))
         results.append(m)
     keys = results[0]["summary"].keys()
     overall = {k: float(np.nanmean([r["summary"][k] for r in results])) for k in keys}
@@ -120,12 +123,10 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     return report
 
 
-def clip_surfaces(spec, maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each pixel's surface kind in a clip's ``maps.npz``-style arrays (:func:`worldsim.metrics.surface_masks`)."""
-    from worldsim.conditioning.arrays import area_light_map, pbr_map
-
-    area_light = area_light_map(spec, maps["world_position"], maps["normals"])
-    return surface_masks(maps["segmentation"], pbr_map(spec, maps["segmentation"]), area_light)
+def clip_surfaces(clip: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each pixel's surface kind in a clip's condition arrays (with the Cycles ones:
+    :func:`~worldsim.conditioning.arrays.condition_arrays`), as :func:`worldsim.metrics.surface_masks`."""
+    return surface_masks(clip["segmentation"], clip["pbr"], clip["area_light"])
 
 
 def trend(per_clip: list[list[float]]) -> float:
