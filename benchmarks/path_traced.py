@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from worldsim.evaluate import HELD_OUT_SEED, reference_clip
-from worldsim.metrics import boundary_consistency, clipped, flip, psnr, ssim
+from worldsim.metrics import consistency_pair, flip, psnr, ssim
 from worldsim.render import Renderer
 from worldsim.templates import random_scene
 
@@ -47,15 +47,12 @@ def main(argv: list[str] | None = None) -> dict:
         tiny = reference_clip(spec, seed, args.frames, args.resolution, "tiny")
         learned = renderer.render(spec, cycles.frames, seed=seed)
         ref = np.stack([f.rgb for f in cycles.frames])
+        consistency = np.nanmean([consistency_pair(a, f.rgb, f.albedo, f.segmentation)
+                                  for a, f in zip(learned, cycles.frames, strict=True)], axis=0)
         rows.append({"split": split, "scene_seed": seed, "bodies": len(spec.bodies),
                      "psnr": psnr(learned, ref), "ssim": float(np.mean([ssim(a, b) for a, b in zip(learned, ref, strict=True)])),
                      "flip": float(np.mean([flip(a, b) for a, b in zip(learned, ref, strict=True)])),
-                     "consistency": float(np.nanmean([
-                         boundary_consistency(a, f.albedo, f.segmentation, unreadable=clipped(f.rgb))
-                         for a, f in zip(learned, cycles.frames, strict=True)])),
-                     "cycles_consistency": float(np.nanmean([
-                         boundary_consistency(f.rgb, f.albedo, f.segmentation, unreadable=clipped(f.rgb))
-                         for f in cycles.frames]))})
+                     "consistency": float(consistency[0]), "cycles_consistency": float(consistency[1])})
         mid = args.frames // 2
         strips.append(np.concatenate([tiny.frames[mid].rgb, ref[mid], learned[mid]], axis=1))
         r = rows[-1]

@@ -227,6 +227,19 @@ def boundary_consistency(frame: np.ndarray, albedo: np.ndarray, segmentation: np
     return float(np.mean(scores)) if scores else float("nan")
 
 
+def consistency_pair(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray,
+                     segmentation: np.ndarray) -> tuple[float, float]:
+    """:func:`boundary_consistency` of one frame of a model and of its reference, both with the
+    reference's :func:`clipped` pixels left out (the only mask that does not excuse a burnt model frame).
+
+    Args:
+        model, reference, albedo: ``(H, W, 3) uint8``; segmentation ``(H, W)`` body indices (−1 empty).
+    """
+    burnt = clipped(reference)
+    return (boundary_consistency(model, albedo, segmentation, unreadable=burnt),
+            boundary_consistency(reference, albedo, segmentation, unreadable=burnt))
+
+
 def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, segmentation: np.ndarray,
                  floor_bodies: list[int]) -> dict:
     """Every metric of one clip, overall and per frame.
@@ -250,10 +263,9 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
         per_frame["ssim"].append(ssim(model[t], reference[t]))
         per_frame["iou"].append(iou(segment_foreground(model[t], floor_pal, object_pal, empty_pal), objects[t]))
         per_frame["reference_iou"].append(iou(segment_foreground(reference[t], floor_pal, object_pal, empty_pal), objects[t]))
-        burnt = clipped(reference[t])  # the reference's, for both: see boundary_consistency
-        per_frame["consistency"].append(boundary_consistency(model[t], albedo[t], segmentation[t], unreadable=burnt))
-        per_frame["reference_consistency"].append(
-            boundary_consistency(reference[t], albedo[t], segmentation[t], unreadable=burnt))
+        scores = consistency_pair(model[t], reference[t], albedo[t], segmentation[t])
+        per_frame["consistency"].append(scores[0])
+        per_frame["reference_consistency"].append(scores[1])
     summary = {
         "psnr": psnr(model, reference),
         "psnr_objects": psnr(model, reference, objects),
