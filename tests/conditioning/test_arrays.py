@@ -45,6 +45,30 @@ def test_any_number_of_bodies_from_frames_to_tensors():
     assert cond.pbr.shape == (1, 1, PBR_CHANNELS, 40, 48)
 
 
+def test_empty_pixels_read_the_same_albedo_whichever_pass_drew_the_maps():
+    """TinyRenderer's maps are white where no body is, the raster pass's black; the renderer must not
+    tell them apart (a sky-heavy 256² clip drawn from black lost 1.9 dB against Cycles)."""
+    from worldsim.physics import PhysicsWorld
+    from worldsim.recording import draw_frame
+    from worldsim.scene import scene_from_dict
+
+    bodies = [{"name": "floor", "type": "plane"}, {"name": "box", "type": "box", "size": [0.2, 0.2, 0.2],
+                                                   "color": [0.8, 0.2, 0.1], "position": [0, 0, 0.1]}]
+    camera = {"position": [0, -1.5, 0.3], "target": [0, 0, 0.25], "resolution": [48, 40]}  # the horizon in view
+    spec = scene_from_dict({"bodies": bodies, "cameras": [camera]})
+    with PhysicsWorld(spec) as world:
+        frames = {p: draw_frame(world, None, None, p, lit=False) for p in ("tiny", "raster")}
+    empty = frames["tiny"].segmentation < 0
+    assert 0.1 < empty.mean() < 0.9 and np.array_equal(empty, frames["raster"].segmentation < 0)
+    assert frames["tiny"].albedo[empty].min() == 255 and frames["raster"].albedo[empty].max() == 0
+    maps = {p: build_conditions({k: v[None] for k, v in from_frames(spec, [f]).items()}).maps[0, 0, :3].numpy()
+            for p, f in frames.items()}
+    assert np.array_equal(maps["tiny"][:, empty], maps["raster"][:, empty])
+    assert np.all(maps["raster"][:, empty] == 1.0)
+    box = frames["tiny"].segmentation == 1
+    assert maps["raster"][0, box].mean() > maps["raster"][2, box].mean() + 0.5  # bodies keep their colour
+
+
 def test_a_checkpoint_that_reads_no_reflections_gets_the_same_first_channels_without_them():
     """The sun and sky reflections come last and are computed only for a model that reads them."""
     from worldsim.physics import PhysicsWorld

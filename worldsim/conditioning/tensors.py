@@ -81,12 +81,15 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
         pbr_channels: how many pbr channels the model reads (default: all): a checkpoint that reads
             none of the reflections does not pay for them (about 10 ms per 256² frame on a CPU core).
     """
-    albedo = _t(batch["albedo"]) / 127.5 - 1.0  # (B, T, H, W, 3)
+    seg = _t(batch["segmentation"], torch.long)
+    fg = (seg >= 0).float()
+    # Empty pixels read white whichever pass drew the maps: TinyRenderer's maps are white there (what
+    # the shipped checkpoints learned from), the raster pass's black, and a sky-heavy frame drawn from
+    # black lost 1.9 dB against Cycles (benchmarks/results/look.json, its middle row).
+    albedo = torch.where(fg[..., None] > 0, _t(batch["albedo"]) / 127.5 - 1.0, 1.0)  # (B, T, H, W, 3)
     normals = _t(batch["normals"])
     pos = _t(batch["world_position"])
     depth = _t(batch["depth"])
-    seg = _t(batch["segmentation"], torch.long)
-    fg = (seg >= 0).float()
     visibility = _t(batch["light_visibility"])
     light = _t(batch["light"])  # (B, 10)
     extr = _t(batch["extrinsics"])  # (B, T, 4, 4)
