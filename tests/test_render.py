@@ -131,8 +131,9 @@ def test_one_checkpoint_two_sizes_same_seed_same_frames():
 def test_each_look_asks_for_the_maps_it_lines_up_with():
     """The Cycles look reads the raster pass's maps (Cycles' own meshes and UVs), the raster look
     TinyRenderer's (its own teacher's)."""
-    assert Renderer("cycles").map_pass == "raster"
-    assert Renderer("raster").map_pass == "tiny"
+    cycles, raster = Renderer("cycles"), Renderer("raster")
+    assert (cycles.teacher, cycles.map_pass) == ("cycles", "raster")
+    assert (raster.teacher, raster.map_pass) == ("tiny", "tiny")
 
 
 def test_a_scene_of_64_bodies_renders():

@@ -170,7 +170,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 def _reference_teacher(renderer) -> str:
     """The reference a learned look is compared with: Cycles for the Cycles look when bpy is installed."""
-    if renderer.look != "cycles":
+    if renderer.teacher != "cycles":
         return "tiny"
     from worldsim.teacher.cycles import TeacherUnavailable, check_bpy
 

@@ -74,7 +74,7 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
     back. A long clip's PSNR can fall because its scene gets harder to draw (bodies pile up, move
     into shadow); that part falls in both renders, so only drift shows in this slope.
     """
-    teacher = teacher or ("cycles" if renderer.look == "cycles" else "tiny")
+    teacher = teacher or renderer.teacher
     resolution = resolution or renderer.resolution
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

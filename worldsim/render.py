@@ -155,11 +155,17 @@ class Renderer:
         return "cycles" if self.model.config.pbr else "raster"
 
     @property
+    def teacher(self) -> str:
+        """The teacher its look learned from (:data:`worldsim.recording.TEACHERS`): ``cycles`` or ``tiny``."""
+        return "cycles" if self.look == "cycles" else "tiny"
+
+    @property
     def map_pass(self) -> str:
-        """The map pass to draw its frames with (``rollout(..., map_pass=renderer.map_pass)``): ``raster``
-        for the Cycles look, whose meshes are Cycles' own, ``tiny`` for TinyRenderer's look
-        (:data:`worldsim.recording.MAP_PASSES`)."""
-        return "raster" if self.look == "cycles" else "tiny"
+        """The map pass to draw its frames with (``rollout(..., map_pass=renderer.map_pass)``): the one
+        that lines up with its teacher's pictures (:func:`worldsim.recording.default_map_pass`)."""
+        from worldsim.recording import default_map_pass  # the physics side, only when frames are drawn
+
+        return default_map_pass(self.teacher)
 
     @property
     def resolution(self) -> int:
