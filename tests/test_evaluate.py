@@ -122,7 +122,7 @@ class _Drifting:
     """A stand-in renderer: the reference plus noise, whose size grows per frame when it is fed its
     own frames (``drift``) and when the scene gets harder (``harder``, in both renders)."""
 
-    look, map_pass, resolution, meta, steps, temperature, feedback = "raster", "tiny", 32, {}, 1, 0.0, True
+    look, teacher, map_pass, resolution, meta, steps, temperature, feedback = "raster", "tiny", "tiny", 32, {}, 1, 0.0, True
 
     def __init__(self, drift: float, harder: float):
         self.drift, self.harder = drift, harder
