@@ -7,9 +7,9 @@ meets another, and material ids, plus the light as a global vector. Nothing is p
 may hold any number of bodies.
 
 Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 15):
-``0-2`` albedo in [-1, 1] (1, white, where no body is) · ``3-5`` world normals · ``6`` max(n·l, 0) · ``7`` max(n·h, 0)^8 ·
-``8`` light visibility · ``9`` depth / 5 m · ``10-12`` world position / 2 m · ``13`` foreground ·
-``14`` boundary (a 4-neighbour belongs to another body or to empty space).
+``0-2`` albedo in [-1, 1] (1, white, where no body is) · ``3-5`` world normals · ``6`` max(n·l, 0) ·
+``7`` max(n·h, 0)^8 · ``8`` light visibility · ``9`` depth / 5 m · ``10-12`` world position / 2 m ·
+``13`` foreground · ``14`` boundary (a 4-neighbour belongs to another body or to empty space).
 
 A renderer of the Cycles look (``DiTConfig.pbr``) also sees what the path-traced image depends on
 and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 18 per pixel: roughness, metallic, specular,
