@@ -55,10 +55,9 @@ def error_split(model: np.ndarray, reference: np.ndarray, segmentation: np.ndarr
 
 def main(argv: list[str] | None = None) -> dict:
     from worldsim.conditioning.arrays import from_frames
-    from worldsim.evaluate import HELD_OUT_SEED, reference_clip
+    from worldsim.evaluate import eval_scene
     from worldsim.metrics import psnr_of_mse
     from worldsim.render import Renderer
-    from worldsim.templates import random_scene
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="cycles")
@@ -71,10 +70,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     renderer = Renderer(args.checkpoint)
     rows = []
-    for i in range(args.clips):  # worldsim eval's clips (worldsim.evaluate.evaluate)
-        scene_seed = HELD_OUT_SEED + args.seed * 1000 + i
-        spec = random_scene(scene_seed, args.resolution, args.frames, look=renderer.teacher, split=args.split)
-        rec = reference_clip(spec, scene_seed, args.frames, args.resolution, renderer.teacher, map_pass=renderer.map_pass)
+    for i in range(args.clips):  # worldsim eval's clips
+        scene_seed, spec, rec = eval_scene(renderer, i, args.frames, args.resolution, renderer.teacher, args.split,
+                                           args.seed)
         clip = from_frames(spec, rec.frames)
         model = renderer.render_clip(clip, seed=args.seed + i)
         rows.append({"scene_seed": scene_seed, **error_split(model, np.stack([f.rgb for f in rec.frames]),

@@ -82,11 +82,12 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
             none of the reflections does not pay for them (about 10 ms per 256² frame on a CPU core).
     """
     seg = _t(batch["segmentation"], torch.long)
-    fg = (seg >= 0).float()
+    foreground = seg >= 0
+    fg = foreground.float()
     # Empty pixels read white whichever pass drew the maps: TinyRenderer's maps are white there (what
     # the shipped checkpoints learned from), the raster pass's black, and a sky-heavy frame drawn from
     # black lost 1.9 dB against Cycles (benchmarks/results/look.json, its middle row).
-    albedo = torch.where(fg[..., None] > 0, _t(batch["albedo"]) / 127.5 - 1.0, 1.0)  # (B, T, H, W, 3)
+    albedo = torch.where(foreground[..., None], _t(batch["albedo"]) / 127.5 - 1.0, 1.0)  # (B, T, H, W, 3)
     normals = _t(batch["normals"])
     pos = _t(batch["world_position"])
     depth = _t(batch["depth"])
