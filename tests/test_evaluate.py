@@ -101,11 +101,12 @@ def test_an_unreadable_or_mis_shaped_entry_is_drawn_again(tmp_path, monkeypatch)
 def test_eval_cli_prints_the_metrics_table(tmp_path):
     result = subprocess.run([sys.executable, "-m", "worldsim.cli", "eval", "--checkpoint", "raster", "--out", str(tmp_path),
                              "--clips", "1", "--frames", "2", "--resolution", "32", "--steps", "1", "--teacher-forcing",
-                             "--no-feedback"],
+                             "--no-feedback", "--precision", "bf16"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "psnr" in result.stdout and "feedback_slope_per_100_frames" in result.stdout
-    assert json.loads((tmp_path / "metrics.json").read_text())["sampling_feedback"] is False
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["sampling_feedback"] is False and report["precision"] == "bf16"
 
 
 def test_trend_is_the_slope_per_100_frames_of_the_mean_curve():
@@ -123,6 +124,7 @@ class _Drifting:
     own frames (``drift``) and when the scene gets harder (``harder``, in both renders)."""
 
     look, teacher, map_pass, resolution, meta, steps, temperature, feedback = "raster", "tiny", "tiny", 32, {}, 1, 0.0, True
+    precision = "fp32"
 
     def __init__(self, drift: float, harder: float):
         self.drift, self.harder = drift, harder

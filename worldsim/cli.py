@@ -189,7 +189,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from worldsim.render import Renderer
 
     renderer = Renderer(args.checkpoint, device=args.device, steps=args.steps, temperature=args.temperature,
-                        feedback=args.feedback)
+                        feedback=args.feedback, precision=args.precision)
     report = evaluate(renderer, args.out, clips=args.clips, frames=args.frames, seed=args.seed, teacher=args.teacher,
                       resolution=args.resolution, split=args.split, cache_references=not args.fresh_references,
                       teacher_forcing=args.teacher_forcing)
@@ -245,6 +245,13 @@ def _sampling_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=None,
                      help="condition each window on the model's own frames before it (default: the checkpoint's "
                           "own, sampling_feedback in its JSON, else on)")
+
+
+def _precision_option(sub: argparse.ArgumentParser) -> None:
+    """``--precision``: the model's matrix products in fp32 or bf16 autocast."""
+    sub.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                     help="bf16: matrix products in bfloat16, fast on GPUs and on CPUs with native bf16 "
+                          "(AVX512-BF16, AMX); frames within a few 8-bit levels of fp32's")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,8 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--resolution", type=_resolution, default=None, help="WxH, any size (default: the camera's)")
     ren.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
     ren.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ren.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                     help="bf16: matrix products in bfloat16 (fast on GPUs; benchmarks/gpu.py measures its agreement)")
+    _precision_option(ren)
     ren.set_defaults(func=cmd_render)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out random scenes")
@@ -355,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sampling_options(ev)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    _precision_option(ev)
     ev.add_argument("--teacher", choices=["tiny", "cycles"], default=None,
                     help="reference frames (default: the teacher the checkpoint learned from)")
     ev.add_argument("--resolution", type=_positive(int), default=None,

@@ -121,8 +121,8 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
         overall["feedback_slope_per_100_frames"] = trend(
             [np.subtract(r["per_frame"]["psnr"], r["per_frame"]["psnr_teacher_forced"]) for r in results])
     report = {"checkpoint_steps": renderer.meta.get("steps"), "sampling_steps": renderer.steps,
-              "sampling_temperature": renderer.temperature, "sampling_feedback": renderer.feedback, "teacher": teacher,
-              "clips": clips, "teacher_forcing": teacher_forcing,
+              "sampling_temperature": renderer.temperature, "sampling_feedback": renderer.feedback,
+              "precision": renderer.precision, "teacher": teacher, "clips": clips, "teacher_forcing": teacher_forcing,
               "frames": frames, "resolution": resolution, "split": split, "overall": overall,
               "by_surface": error_by_surface([r["surface_error"] for r in results]), "per_clip": results,
               "seconds": time.perf_counter() - start}
