@@ -105,7 +105,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
-                      clipped_loss=args.clipped_loss, pbr_channels=args.pbr_channels)
+                      clipped_loss=args.clipped_loss, pbr_channels=args.pbr_channels,
+                      colour_permutation=args.colour_permutation)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -327,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--clipped-loss", action="store_true",
                     help="a prediction beyond a target at the end of the code range (0 or 255, e.g. an over-exposed "
                          "surface) scores as the clamped frame shown: no exact 255 to hit there (clean weighting)")
+    tr.add_argument("--colour-permutation", type=_fraction, default=0.0,
+                    help="fraction of windows whose colour inputs and frames swap their R, G, B channels together, "
+                         "an exact symmetry of both teachers (default 0)")
     tr.add_argument("--context-prob", type=_fraction, default=None,
                     help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
                          "only what a renderer without feedback (sampling_feedback false) draws")

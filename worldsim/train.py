@@ -68,11 +68,16 @@ class TrainConfig:
     # temperature-0 render computes, which the flow's own draws reach only through noise around it.
     mean_start: float = 0.0
     clipped_loss: bool = False  # flow.loss(clipped=True): predictions beyond a clipped (0 or 255) target are met
+    # Fraction of training windows whose colour inputs and frames are channel-permuted together
+    # (worldsim.augment: an exact symmetry of both teachers); validation windows never are.
+    colour_permutation: float = 0.0
 
     def __post_init__(self) -> None:
         flow.check_weighting(self.loss_weighting)  # here, not at the first step after the data loaded
         if not 0 <= self.mean_start <= 1:
             raise ConfigError(f"mean_start is a fraction of windows, from 0 to 1; got {self.mean_start}")
+        if not 0 <= self.colour_permutation <= 1:
+            raise ConfigError(f"colour_permutation is a fraction of windows, from 0 to 1; got {self.colour_permutation}")
         if not 0 <= self.context_prob <= 1 or (not self.physics and self.context_prob == 0):
             raise ConfigError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
                               f"which sees nothing else); got {self.context_prob}")
@@ -283,7 +288,8 @@ class Trainer:
         cfg, model_cfg = self.cfg, self.model.config
         rgb = self.arrays["rgb"]
         plan = plan_windows(np.random.default_rng([cfg.seed, step]), self.train_clips, rgb.shape[1], rgb.shape[2:4],
-                            cfg.batch, model_cfg.frames, cfg.context_prob, model_cfg.context_frames, cfg.crop)
+                            cfg.batch, model_cfg.frames, cfg.context_prob, model_cfg.context_frames, cfg.crop,
+                            cfg.colour_permutation)
         rows = self._rows()
         seed = cfg.seed * 1_000_003 + step * 97
         if self.windows is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from worldsim.augment import draw_orders, permute_colours
 from worldsim.conditioning.arrays import CLIP_KEYS, crop
 
 
@@ -28,12 +29,16 @@ class WindowPlan:
     top: np.ndarray | None = None  # (B,) crop offsets, or None for whole frames
     left: np.ndarray | None = None
     size: tuple[int, int] | None = None
+    colours: np.ndarray | None = None  # (B, 3) colour-channel orders (worldsim.augment), or None to keep them
 
 
 def plan_windows(rng: np.random.Generator, clips: np.ndarray, length: int, shape: tuple[int, int], batch: int,
-                 frames: int, context_prob: float, context_frames: int = 1, size: int | None = None) -> WindowPlan:
+                 frames: int, context_prob: float, context_frames: int = 1, size: int | None = None,
+                 colour_permutation: float = 0.0) -> WindowPlan:
     """Draw a batch's windows from clips of ``length`` frames of ``shape`` (H, W); with ``size``,
-    each window is a random ``size x size`` crop (the same crop for all its frames)."""
+    each window is a random ``size x size`` crop (the same crop for all its frames). About
+    ``colour_permutation`` of the windows get their colour channels permuted (:mod:`worldsim.augment`);
+    those draws come after all others, so a plan without them draws exactly what it always did."""
     pick = clips[rng.integers(len(clips), size=batch)]
     start = rng.integers(0, length - frames + 1, size=batch)
     idx = start[:, None] + np.arange(frames)[None]
@@ -45,6 +50,8 @@ def plan_windows(rng: np.random.Generator, clips: np.ndarray, length: int, shape
         plan.top = rng.integers(0, height - size + 1, size=batch)
         plan.left = rng.integers(0, width - size + 1, size=batch)
         plan.size = (min(size, height), min(size, width))
+    if colour_permutation > 0:
+        plan.colours = draw_orders(rng, batch, colour_permutation)
     return plan
 
 
@@ -59,7 +66,7 @@ def take_arrays(arrays: dict[str, np.ndarray], plan: WindowPlan) -> dict[str, np
     out["has_context"] = plan.has_context
     if plan.size is not None:
         out = crop(out, plan.top, plan.left, plan.size)
-    return out
+    return out if plan.colours is None else permute_colours(out, plan.colours)
 
 
 class DeviceWindows:
@@ -95,4 +102,4 @@ class DeviceWindows:
             intr[:, 0, 2] -= torch.from_numpy(plan.left).to(dev, intr.dtype)
             intr[:, 1, 2] -= torch.from_numpy(plan.top).to(dev, intr.dtype)
             out["intrinsics"] = intr
-        return out
+        return out if plan.colours is None else permute_colours(out, plan.colours)
