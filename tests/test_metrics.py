@@ -216,6 +216,33 @@ def test_patch_seams_flag_blocks_and_not_noise_or_real_edges(clip):
     assert _metrics(clip["rgb"], clip)["patch_seams"] == 1.0
 
 
+def test_patch_ripple_flags_a_grid_and_not_noise_or_smooth_error(clip):
+    """A faint ripple with the 8-pixel period (what tents leave on a plain floor) scores about its RMS;
+    error eight times larger drawn per pixel, or smooth, scores far less (what is left of it is the
+    noise floor of this small clip's 64 patches a frame, and the part of a 23-pixel wave a box of 8
+    does not remove), and an exact frame 0."""
+    from worldsim.metrics import patch_ripple
+
+    ref = clip["rgb"].astype(np.float32)
+    t, h, w, _ = ref.shape
+    y, x = np.mgrid[0:h, 0:w]
+    ring = (1.5 * np.cos(2 * np.pi * (x + 0.5) / 8) + 1.5 * np.cos(2 * np.pi * (y + 0.5) / 8))[None, :, :, None]
+    grid = np.broadcast_to(ring, ref.shape)
+    pixels = np.random.default_rng(0).normal(0, 12, ref.shape)
+    smooth = np.broadcast_to((20 * np.sin(2 * np.pi * x / 23) + 20 * np.cos(2 * np.pi * y / 37))[None, :, :, None],
+                             ref.shape)
+
+    def score(error, base=ref):
+        return patch_ripple(np.clip(base + error, 0, 255).round().astype(np.uint8), np.clip(base, 0, 255).astype(np.uint8))
+
+    mid = np.full_like(ref, 128.0)  # no clipping, so the grid's own RMS is what it should score
+    assert 1.2 < score(grid, mid) < 1.8  # RMS of the ring: 1.5
+    assert score(pixels) < 0.7 and score(smooth, mid) < 0.5
+    assert score(grid, mid) > 2 * max(score(pixels), score(smooth, mid))
+    assert patch_ripple(clip["rgb"], clip["rgb"]) == 0.0
+    assert _metrics(clip["rgb"], clip)["patch_ripple"] == 0.0
+
+
 @pytest.fixture(scope="module")
 def lit_scene():
     """A glossy floor under an area light, a gold sphere, a rough box, and sky above the horizon."""

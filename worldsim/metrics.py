@@ -138,6 +138,27 @@ def patch_seams(model: np.ndarray, reference: np.ndarray, patch: int = 8) -> flo
     return float(np.concatenate(across).mean()) / off if off > 1e-6 else 1.0
 
 
+def patch_ripple(model: np.ndarray, reference: np.ndarray, patch: int = 8) -> float:
+    """How much of the error repeats with the ``patch`` grid, in 8-bit levels (RMS): the error with its
+    ``patch``-wide box blur taken away (which keeps anything of period ``patch`` whole and removes
+    slow trends), averaged over every pixel at the same place within its patch, over the clip.
+
+    :func:`patch_seams` sees steps at patch borders; tents leave none, but a token's output patch that
+    is not flat still draws a faint grid where neighbouring tokens agree (a brighter ring around each
+    patch centre on a plain floor). Error that does not follow the grid averages out over a clip's
+    patches (``sigma / sqrt(patches)``); an exact model scores 0. Frames are ``(..., H, W, 3) uint8``.
+    """
+    from scipy.ndimage import uniform_filter
+
+    error = model.astype(np.float32) - reference.astype(np.float32)
+    error = error.reshape(-1, *error.shape[-3:])  # (T, H, W, 3)
+    detail = error - uniform_filter(error, size=(1, patch, patch, 1), mode="nearest")
+    t, h, w, c = detail.shape
+    rows, cols = h // patch * patch, w // patch * patch  # whole patches only
+    phases = detail[:, :rows, :cols].reshape(t, rows // patch, patch, cols // patch, patch, c).mean(axis=(0, 1, 3))
+    return float(np.sqrt(np.mean(phases**2)))
+
+
 def edge_strength(frame: np.ndarray) -> np.ndarray:
     """Per pixel, the largest colour step (RGB distance in [0, 1] units) to a 4-neighbour, ``(H, W)``."""
     x = frame.astype(np.float32) / 255.0
@@ -282,6 +303,7 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
         "reference_flicker": flicker(reference),
         "albedo_copy_psnr": psnr(albedo, reference),
         "patch_seams": patch_seams(model, reference),
+        "patch_ripple": patch_ripple(model, reference),
     }
     return {"summary": summary, "per_frame": per_frame}
 
