@@ -96,14 +96,14 @@ def measure(renderer: Renderer, resolutions: list[int], steps: list[int], cycles
     interleaved, resolution by resolution, slowed the learned column by up to a quarter at random.
     """
     window = renderer.window
+    specs = {res: random_scene(SCENE_SEED, res, window, look="cycles") for res in resolutions}
     learned = {}
-    for res in resolutions:
-        spec = random_scene(SCENE_SEED, res, window, look="cycles")
+    for res, spec in specs.items():
         with PhysicsWorld(spec, seed=0) as world:
             learned[res] = _learned(renderer, world, spec, steps, repeats, precisions)
     rows = []
-    for res in resolutions:
-        with PhysicsWorld(random_scene(SCENE_SEED, res, window, look="cycles"), seed=0) as world:
+    for res, spec in specs.items():
+        with PhysicsWorld(spec, seed=0) as world:
             world.step_frames(window - 1)  # the state the learned renderer's last frame showed
             cycles = _cycles_fps(world, res, cycles_frames)
         map_s, model_s = learned[res]

@@ -9,6 +9,7 @@ import torch
 
 from worldsim.augment import ORDERS, draw_orders, permute_colours
 from worldsim.dataset import SHARD_KEYS, load_dataset
+from worldsim.metrics import psnr
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import scene_from_dict
 from worldsim.windows import DeviceWindows, plan_windows, take_arrays
@@ -67,10 +68,6 @@ def _scene(order: list[int]) -> dict:
         "cameras": [{"position": [0.9, -1.1, 0.8], "target": [0, -0.1, 0.1], "resolution": [48, 48]}]}
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / max(np.mean((a.astype(float) - b.astype(float)) ** 2), 1e-12)))
-
-
 @pytest.mark.parametrize("teacher", ["tiny", "cycles"])
 def test_a_scene_with_every_colour_permuted_renders_as_the_permuted_picture(teacher):
     """The premise of the augmentation: both teachers treat R, G and B alike, so swapping every colour
@@ -91,7 +88,7 @@ def test_a_scene_with_every_colour_permuted_renders_as_the_permuted_picture(teac
 
     original, swapped = draw([0, 1, 2]), draw(ORDER)
     assert np.array_equal(original[..., ORDER], swapped)
-    assert _psnr(original, swapped) < 25
+    assert psnr(original, swapped) < 25
 
 
 @pytest.mark.parametrize("size", [None, 20])

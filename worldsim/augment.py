@@ -24,7 +24,7 @@ import torch
 
 ORDERS = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])  # the identity first
 IMAGE_KEYS = ("rgb", "albedo", "area_light", "context")  # (B, ..., 3)
-VECTOR_SLICES = {"light": (slice(3, 6),), "environment": (slice(3, 6), slice(6, 9))}  # (B, D): colour triples
+VECTOR_COLOURS = {"light": (3,), "environment": (3, 6)}  # (B, D): where each colour triple starts
 
 
 def draw_orders(rng: np.random.Generator, batch: int, fraction: float) -> np.ndarray:
@@ -34,28 +34,31 @@ def draw_orders(rng: np.random.Generator, batch: int, fraction: float) -> np.nda
     return np.where(swap[:, None], ORDERS[rng.integers(1, len(ORDERS), size=batch)], ORDERS[0])
 
 
-def _take(value, order):
-    """``value (B, ..., 3)`` with row b's last axis reordered by ``order[b]``; numpy or torch."""
-    shape = (len(order),) + (1,) * (value.ndim - 2) + (3,)
+def _take(value, index: np.ndarray):
+    """``value (B, ..., D)`` with row b's last axis reordered by ``index[b]`` (``(B, D)``); numpy or torch."""
+    shape = index.shape[:1] + (1,) * (value.ndim - 2) + index.shape[-1:]
     if isinstance(value, torch.Tensor):
-        index = torch.as_tensor(order, device=value.device).reshape(shape).expand(value.shape)
-        return torch.gather(value, -1, index)
-    return np.take_along_axis(value, order.reshape(shape), axis=-1)
+        return torch.gather(value, -1, torch.as_tensor(index, device=value.device).reshape(shape).expand(value.shape))
+    return np.take_along_axis(value, index.reshape(shape), axis=-1)
+
+
+def _vector_index(orders: np.ndarray, width: int, starts: tuple[int, ...]) -> np.ndarray:
+    """``(B, width)``: each row's identity, with the colour triple at each of ``starts`` reordered."""
+    index = np.tile(np.arange(width), (len(orders), 1))
+    for start in starts:
+        index[:, start:start + 3] = start + orders
+    return index
 
 
 def permute_colours(batch: dict, orders: np.ndarray) -> dict:
     """The batch with every colour input and target reordered per row by ``orders (B, 3)`` (see the
-    module docstring); a new dict, arrays that hold no colour shared with ``batch``. Keys a batch
-    lacks (a raster dataset has no environment) are skipped."""
+    module docstring); a new dict, whose arrays that hold colour are new. Keys a batch lacks (a
+    raster dataset has no environment) are skipped."""
     out = dict(batch)
     for key in IMAGE_KEYS:
         if key in out:
             out[key] = _take(out[key], orders)
-    for key, parts in VECTOR_SLICES.items():
-        if key not in out:
-            continue
-        value = out[key].clone() if isinstance(out[key], torch.Tensor) else out[key].copy()
-        for part in parts:
-            value[:, part] = _take(value[:, part], orders)
-        out[key] = value
+    for key, starts in VECTOR_COLOURS.items():
+        if key in out:
+            out[key] = _take(out[key], _vector_index(orders, out[key].shape[-1], starts))
     return out
