@@ -116,6 +116,19 @@ def test_a_clipped_loss_run_trains_and_records_it(tiny_dataset, tmp_path):
         _cfg(tiny_dataset, tmp_path / "bad", 1, depth=0)
 
 
+def test_light_gain_is_for_the_cycles_look_and_a_fraction():
+    """The gain's symmetry is Cycles' (tests/test_augment.py); TinyRenderer shades with PyBullet's
+    coefficients on colour codes, where it was never shown, so a raster-look run asking for it is
+    refused, as is a fraction outside [0, 1]."""
+    from worldsim.train import TrainConfig
+
+    assert TrainConfig(data="d", out="o", pbr=True, light_gain=0.5).light_gain == 0.5
+    with pytest.raises(ValueError, match="raster look"):
+        TrainConfig(data="d", out="o", light_gain=0.5)
+    with pytest.raises(ValueError, match="light_gain is a fraction"):
+        TrainConfig(data="d", out="o", pbr=True, light_gain=1.5)
+
+
 def test_truncated_and_pickled_checkpoints_are_refused(tiny_dataset, tmp_path):
     train(_cfg(tiny_dataset, tmp_path / "run", 2), progress=False)
     path = tmp_path / "run" / "checkpoint.safetensors"

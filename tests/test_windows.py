@@ -26,14 +26,14 @@ def test_device_windows_equal_numpy_windows(tiny_dataset, size):
 
 
 def test_training_from_device_windows_resumes_exactly(tiny_dataset, tmp_path):
-    """Colour permutation on: its draws are the step's too."""
+    """Colour permutation and light gain on (the Cycles look's inputs): their draws are the step's too."""
     from worldsim.checkpoint import load_tensors
     from worldsim.train import TrainConfig, train
 
     def cfg(out, steps):
         return TrainConfig(data=str(tiny_dataset), out=str(out), preset="tiny", steps=steps, batch=2, warmup=2,
                            log_every=1, checkpoint_every=2, sample_every=100, val_clips=1, crop=24,
-                           data_on_device="on", colour_permutation=0.5)
+                           data_on_device="on", colour_permutation=0.5, pbr=True, light_gain=0.5)
 
     train(cfg(tmp_path / "straight", 4), progress=False)
     train(cfg(tmp_path / "killed", 2), progress=False)

@@ -1,4 +1,5 @@
-"""Colour-channel permutation: an exact symmetry of the teachers, used to widen what training sees.
+"""Exact symmetries of the teachers, used to widen what training sees: colour-channel permutation,
+and (further down) a per-channel gain on every light.
 
 A renderer that works in RGB multiplies colours channel by channel (a surface's colour by its light's,
 bounce after bounce), and both teachers do: a scene whose every colour (bodies, textures, sun, sky,
@@ -62,3 +63,85 @@ def permute_colours(batch: dict, orders: np.ndarray) -> dict:
         if key in out:
             out[key] = _take(out[key], _vector_index(orders, out[key].shape[-1], starts))
     return out
+
+
+# Light gain ---------------------------------------------------------------------------------------
+# Light transport is linear in the emitters, channel by channel: a scene whose every emitter (the sun,
+# the sky, the area lights) has its linear RGB multiplied by gains (gR, gG, gB) renders as the same
+# multiple of its linear picture. Cycles' "Standard" view then clips at 1 and sRGB-encodes, so the
+# stored frame is encode(min(g · linear, 1)): exact from the stored frame wherever a gain is at least
+# 1 (a clipped pixel stays clipped) and where nothing clipped. A channel clipped at white in a window
+# is therefore only ever brightened (tests/test_augment.py renders both scenes with Cycles).
+GAIN_SPREAD = 0.3  # log gains are uniform in ±this: 0.74× to 1.35× per channel
+CLIPPED_SHARE = 1e-3  # a channel with more of a window's values at 255 than this is only brightened
+
+
+def draw_gains(rng: np.random.Generator, batch: int, fraction: float, spread: float = GAIN_SPREAD) -> np.ndarray:
+    """``(batch, 3) float32`` per-channel light gains: ``exp(U(−spread, spread))`` for about ``fraction``
+    of the rows, ones for the rest."""
+    pick = rng.uniform(size=batch) < fraction
+    gains = np.exp(rng.uniform(-spread, spread, size=(batch, 3)))
+    return np.where(pick[:, None], gains, 1.0).astype(np.float32)
+
+
+def _clipped(frames: list[torch.Tensor]) -> torch.Tensor:
+    """``(B, 3)`` True where a row's channel has more than :data:`CLIPPED_SHARE` of its values at 255."""
+    counts = sum((f.reshape(f.shape[0], -1, 3) >= 255).float().sum(1) for f in frames)
+    total = sum(f[0].numel() // 3 for f in frames)
+    return counts / total > CLIPPED_SHARE
+
+
+def _rows(gains: torch.Tensor, ndim: int) -> torch.Tensor:
+    """``(B, 3)`` → ``(B, 1, ..., 3)`` broadcasting against an array of ``ndim`` dimensions."""
+    return gains.reshape(gains.shape[:1] + (1,) * (ndim - 2) + gains.shape[-1:])
+
+
+def scale_light(batch: dict, gains: np.ndarray) -> dict:
+    """The batch as the picture of the same scene with every emitter's linear RGB times ``gains (B, 3)``
+    (see above); a new dict. Numpy arrays in, numpy out; tensors in, tensors out (on their device).
+
+    * ``rgb`` and ``context`` (sRGB codes): decoded, scaled, clipped and encoded again, as float32
+      codes in [0, 255] (no second rounding); channels clipped in the row's frames are only brightened;
+    * ``area_light`` (linear irradiance × colour): scaled;
+    * ``area_specular`` (the area lights' glare, weighted by each light's mean colour): scaled by the
+      ratio of the scaled to the unscaled area-light irradiance's channel sum at the pixel, which is
+      exact for one area light (or several of one colour) and a weighted mean otherwise;
+    * ``light[3:6]`` (the sun's sRGB colour) and ``environment[0]`` (its strength): the colour takes the
+      gains, then is scaled back to its former brightest channel while the strength takes that factor;
+    * ``environment[3:9]`` (horizon and zenith, linear × strength): scaled.
+
+    Albedo, geometry and materials are unchanged: the surfaces are the same, only the light differs.
+    """
+    from worldsim.conditioning.tensors import srgb_decode, srgb_encode  # builds on torch only
+
+    numpy = not isinstance(batch["rgb"], torch.Tensor)
+    tensors = {k: (torch.from_numpy(np.asarray(v)) if numpy else v) for k, v in batch.items()}
+    device = tensors["rgb"].device
+    g = torch.as_tensor(gains, dtype=torch.float32, device=device)
+    frames = [tensors[k] for k in ("rgb", "context") if k in tensors]
+    g = torch.where(_clipped(frames), g.clamp_min(1.0), g)
+    out = dict(tensors)
+    for key in ("rgb", "context"):
+        if key in out:
+            linear = srgb_decode(out[key].float() / 255)
+            out[key] = srgb_encode(linear * _rows(g, linear.dim())) * 255
+    if "area_light" in out:
+        area = out["area_light"].float()
+        scaled = area * _rows(g, area.dim())
+        out["area_light"] = scaled.to(out["area_light"].dtype)
+        if "area_specular" in out:
+            before, after = area.sum(-1, keepdim=True), scaled.sum(-1, keepdim=True)
+            unlit = _rows(g.mean(-1, keepdim=True), area.dim())  # no irradiance to weigh by: the mean gain
+            ratio = torch.where(before > 0, after / before.clamp_min(1e-12), unlit)
+            out["area_specular"] = (out["area_specular"].float() * ratio).to(out["area_specular"].dtype)
+    if "light" in out and "environment" in out:
+        light, env = out["light"].clone(), out["environment"].clone()
+        sun = srgb_decode(light[:, 3:6])
+        peak = sun.amax(-1, keepdim=True)
+        tinted = sun * g
+        factor = torch.where(peak > 0, tinted.amax(-1, keepdim=True) / peak.clamp_min(1e-12), torch.ones_like(peak))
+        light[:, 3:6] = srgb_encode(tinted / factor)
+        env[:, :1] = env[:, :1] * factor
+        env[:, 3:6], env[:, 6:9] = env[:, 3:6] * g, env[:, 6:9] * g
+        out["light"], out["environment"] = light, env
+    return {k: (v.numpy() if numpy else v) for k, v in out.items()}

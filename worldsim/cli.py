@@ -106,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
                       clipped_loss=args.clipped_loss, pbr_channels=args.pbr_channels,
-                      colour_permutation=args.colour_permutation)
+                      colour_permutation=args.colour_permutation, light_gain=args.light_gain)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--colour-permutation", type=_fraction, default=0.0,
                     help="fraction of windows whose colour inputs and frames swap their R, G, B channels together, "
                          "an exact symmetry of both teachers (default 0)")
+    tr.add_argument("--light-gain", type=_fraction, default=0.0,
+                    help="fraction of windows whose lights (sun, sky, area lights) take random per-channel gains, "
+                         "0.74x to 1.35x, the frames following as Cycles' would (--look cycles; default 0)")
     tr.add_argument("--context-prob", type=_fraction, default=None,
                     help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
                          "only what a renderer without feedback (sampling_feedback false) draws")

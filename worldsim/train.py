@@ -71,6 +71,9 @@ class TrainConfig:
     # Fraction of training windows whose colour inputs and frames are channel-permuted together
     # (worldsim.augment: an exact symmetry of both teachers); validation windows never are.
     colour_permutation: float = 0.0
+    # Fraction of training windows whose lights (sun, sky, area lights) take per-channel gains, the
+    # frames following exactly (worldsim.augment.scale_light); the Cycles look only.
+    light_gain: float = 0.0
 
     def __post_init__(self) -> None:
         flow.check_weighting(self.loss_weighting)  # here, not at the first step after the data loaded
@@ -78,6 +81,11 @@ class TrainConfig:
             raise ConfigError(f"mean_start is a fraction of windows, from 0 to 1; got {self.mean_start}")
         if not 0 <= self.colour_permutation <= 1:
             raise ConfigError(f"colour_permutation is a fraction of windows, from 0 to 1; got {self.colour_permutation}")
+        if not 0 <= self.light_gain <= 1:
+            raise ConfigError(f"light_gain is a fraction of windows, from 0 to 1; got {self.light_gain}")
+        if self.light_gain > 0 and not self.pbr:
+            raise ConfigError("light_gain scales the path-traced look's lights (sun, sky, area lights), a symmetry of "
+                              "Cycles' picture; the raster look (pbr false) was never shown to share it")
         if not 0 <= self.context_prob <= 1 or (not self.physics and self.context_prob == 0):
             raise ConfigError(f"context_prob is a fraction of windows, from 0 to 1 (above 0 for the pure-video model, "
                               f"which sees nothing else); got {self.context_prob}")
@@ -289,7 +297,7 @@ class Trainer:
         rgb = self.arrays["rgb"]
         plan = plan_windows(np.random.default_rng([cfg.seed, step]), self.train_clips, rgb.shape[1], rgb.shape[2:4],
                             cfg.batch, model_cfg.frames, cfg.context_prob, model_cfg.context_frames, cfg.crop,
-                            cfg.colour_permutation)
+                            cfg.colour_permutation, cfg.light_gain)
         rows = self._rows()
         seed = cfg.seed * 1_000_003 + step * 97
         if self.windows is None:

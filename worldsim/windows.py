@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from worldsim.augment import draw_orders, permute_colours
+from worldsim.augment import draw_gains, draw_orders, permute_colours, scale_light
 from worldsim.conditioning.arrays import CLIP_KEYS, crop
 
 
@@ -30,15 +30,17 @@ class WindowPlan:
     left: np.ndarray | None = None
     size: tuple[int, int] | None = None
     colours: np.ndarray | None = None  # (B, 3) colour-channel orders (worldsim.augment), or None to keep them
+    gains: np.ndarray | None = None  # (B, 3) light gains (worldsim.augment), or None to keep the light
 
 
 def plan_windows(rng: np.random.Generator, clips: np.ndarray, length: int, shape: tuple[int, int], batch: int,
                  frames: int, context_prob: float, context_frames: int = 1, size: int | None = None,
-                 colour_permutation: float = 0.0) -> WindowPlan:
+                 colour_permutation: float = 0.0, light_gain: float = 0.0) -> WindowPlan:
     """Draw a batch's windows from clips of ``length`` frames of ``shape`` (H, W); with ``size``,
     each window is a random ``size x size`` crop (the same crop for all its frames). About
-    ``colour_permutation`` of the windows get their colour channels permuted (:mod:`worldsim.augment`);
-    those draws come after all others, so a plan without them draws exactly what it always did."""
+    ``colour_permutation`` of the windows get their colour channels permuted, and about ``light_gain``
+    their light scaled per channel (:mod:`worldsim.augment`); those draws come after all others (the
+    gains last), so a plan without them draws exactly what it always did."""
     pick = clips[rng.integers(len(clips), size=batch)]
     start = rng.integers(0, length - frames + 1, size=batch)
     idx = start[:, None] + np.arange(frames)[None]
@@ -52,7 +54,16 @@ def plan_windows(rng: np.random.Generator, clips: np.ndarray, length: int, shape
         plan.size = (min(size, height), min(size, width))
     if colour_permutation > 0:
         plan.colours = draw_orders(rng, batch, colour_permutation)
+    if light_gain > 0:
+        plan.gains = draw_gains(rng, batch, light_gain)
     return plan
+
+
+def augment(batch: dict, plan: WindowPlan) -> dict:
+    """The windows with the plan's colour orders, then its light gains, applied (numpy or torch)."""
+    if plan.colours is not None:
+        batch = permute_colours(batch, plan.colours)
+    return batch if plan.gains is None else scale_light(batch, plan.gains)
 
 
 def take_arrays(arrays: dict[str, np.ndarray], plan: WindowPlan) -> dict[str, np.ndarray]:
@@ -66,7 +77,7 @@ def take_arrays(arrays: dict[str, np.ndarray], plan: WindowPlan) -> dict[str, np
     out["has_context"] = plan.has_context
     if plan.size is not None:
         out = crop(out, plan.top, plan.left, plan.size)
-    return out if plan.colours is None else permute_colours(out, plan.colours)
+    return augment(out, plan)
 
 
 class DeviceWindows:
@@ -102,4 +113,4 @@ class DeviceWindows:
             intr[:, 0, 2] -= torch.from_numpy(plan.left).to(dev, intr.dtype)
             intr[:, 1, 2] -= torch.from_numpy(plan.top).to(dev, intr.dtype)
             out["intrinsics"] = intr
-        return out if plan.colours is None else permute_colours(out, plan.colours)
+        return augment(out, plan)
