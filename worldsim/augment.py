@@ -123,8 +123,13 @@ def scale_light(batch: dict, gains: np.ndarray) -> dict:
     out = dict(tensors)
     for key in ("rgb", "context"):
         if key in out:
-            linear = srgb_decode(out[key].float() / 255)
-            out[key] = srgb_encode(linear * _rows(g, linear.dim())) * 255
+            codes = out[key].float()
+            gain = _rows(g, codes.dim())
+            scaled = srgb_decode(codes / 255) * gain
+            # White stays exactly 255 (the sRGB round trip gives 254.99998): the clipped loss knows a
+            # clipped target by it, and a pixel at 255 that is not darkened is clipped still.
+            white = (scaled >= 1) | ((codes >= 255) & (gain >= 1))
+            out[key] = torch.where(white, 255.0, srgb_encode(scaled) * 255)
     if "area_light" in out:
         area = out["area_light"].float()
         scaled = area * _rows(g, area.dim())
