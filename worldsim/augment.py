@@ -1,5 +1,5 @@
-"""Exact symmetries of the teachers, used to widen what training sees: colour-channel permutation,
-and (further down) a per-channel gain on every light.
+"""Symmetries of the teachers, used to widen what training sees: colour-channel permutation (exact),
+and (further down) a per-channel gain on every light (exact up to Cycles' sampling noise).
 
 A renderer that works in RGB multiplies colours channel by channel (a surface's colour by its light's,
 bounce after bounce), and both teachers do: a scene whose every colour (bodies, textures, sun, sky,
@@ -69,9 +69,11 @@ def permute_colours(batch: dict, orders: np.ndarray) -> dict:
 # Light transport is linear in the emitters, channel by channel: a scene whose every emitter (the sun,
 # the sky, the area lights) has its linear RGB multiplied by gains (gR, gG, gB) renders as the same
 # multiple of its linear picture. Cycles' "Standard" view then clips at 1 and sRGB-encodes, so the
-# stored frame is encode(min(g · linear, 1)): exact from the stored frame wherever a gain is at least
-# 1 (a clipped pixel stays clipped) and where nothing clipped. A channel clipped at white in a window
-# is therefore only ever brightened (tests/test_augment.py renders both scenes with Cycles).
+# stored frame is encode(min(g · linear, 1)), which the stored frame gives wherever a gain is at
+# least 1 (a clipped pixel stays clipped) and where nothing clipped. A channel clipped at white in a
+# window is therefore only ever brightened. Cycles' own render of the gained scene is not the same
+# bit for bit (its light tree picks lights by power, so the samples move), but closer to the scaled
+# picture than two seeds of one scene are to each other (tests/test_augment.py renders both).
 GAIN_SPREAD = 0.3  # log gains are uniform in ±this: 0.74× to 1.35× per channel
 CLIPPED_SHARE = 1e-3  # a channel with more of a window's values at 255 than this is only brightened
 

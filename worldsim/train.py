@@ -72,7 +72,8 @@ class TrainConfig:
     # (worldsim.augment: an exact symmetry of both teachers); validation windows never are.
     colour_permutation: float = 0.0
     # Fraction of training windows whose lights (sun, sky, area lights) take per-channel gains, the
-    # frames following exactly (worldsim.augment.scale_light); the Cycles look only.
+    # inputs and frames following as Cycles' picture of that scene would (worldsim.augment.scale_light);
+    # the Cycles look only.
     light_gain: float = 0.0
 
     def __post_init__(self) -> None:
