@@ -35,12 +35,17 @@ def draw_orders(rng: np.random.Generator, batch: int, fraction: float) -> np.nda
     return np.where(swap[:, None], ORDERS[rng.integers(1, len(ORDERS), size=batch)], ORDERS[0])
 
 
+def _rows(per_row, ndim: int):
+    """``(B, D)`` → ``(B, 1, ..., D)``, broadcasting row by row against an array of ``ndim`` dimensions
+    (numpy or torch)."""
+    return per_row.reshape(per_row.shape[:1] + (1,) * (ndim - 2) + per_row.shape[-1:])
+
+
 def _take(value, index: np.ndarray):
     """``value (B, ..., D)`` with row b's last axis reordered by ``index[b]`` (``(B, D)``); numpy or torch."""
-    shape = index.shape[:1] + (1,) * (value.ndim - 2) + index.shape[-1:]
     if isinstance(value, torch.Tensor):
-        return torch.gather(value, -1, torch.as_tensor(index, device=value.device).reshape(shape).expand(value.shape))
-    return np.take_along_axis(value, index.reshape(shape), axis=-1)
+        return torch.gather(value, -1, _rows(torch.as_tensor(index, device=value.device), value.ndim).expand(value.shape))
+    return np.take_along_axis(value, _rows(index, value.ndim), axis=-1)
 
 
 def _vector_index(orders: np.ndarray, width: int, starts: tuple[int, ...]) -> np.ndarray:
@@ -76,6 +81,7 @@ def permute_colours(batch: dict, orders: np.ndarray) -> dict:
 # picture than two seeds of one scene are to each other (tests/test_augment.py renders both).
 GAIN_SPREAD = 0.3  # log gains are uniform in ±this: 0.74× to 1.35× per channel
 CLIPPED_SHARE = 1e-3  # a channel with more of a window's values at 255 than this is only brightened
+FRAME_KEYS = ("rgb", "context")  # sRGB codes: decoded, scaled and encoded again
 
 
 def draw_gains(rng: np.random.Generator, batch: int, fraction: float, spread: float = GAIN_SPREAD) -> np.ndarray:
@@ -91,11 +97,6 @@ def _clipped(frames: list[torch.Tensor]) -> torch.Tensor:
     counts = sum((f.reshape(f.shape[0], -1, 3) >= 255).float().sum(1) for f in frames)
     total = sum(f[0].numel() // 3 for f in frames)
     return counts / total > CLIPPED_SHARE
-
-
-def _rows(gains: torch.Tensor, ndim: int) -> torch.Tensor:
-    """``(B, 3)`` → ``(B, 1, ..., 3)`` broadcasting against an array of ``ndim`` dimensions."""
-    return gains.reshape(gains.shape[:1] + (1,) * (ndim - 2) + gains.shape[-1:])
 
 
 def scale_light(batch: dict, gains: np.ndarray) -> dict:
@@ -120,18 +121,17 @@ def scale_light(batch: dict, gains: np.ndarray) -> dict:
     tensors = {k: (torch.from_numpy(np.asarray(v)) if numpy else v) for k, v in batch.items()}
     device = tensors["rgb"].device
     g = torch.as_tensor(gains, dtype=torch.float32, device=device)
-    frames = [tensors[k] for k in ("rgb", "context") if k in tensors]
-    g = torch.where(_clipped(frames), g.clamp_min(1.0), g)
+    frames = [key for key in FRAME_KEYS if key in tensors]
+    g = torch.where(_clipped([tensors[key] for key in frames]), g.clamp_min(1.0), g)
     out = dict(tensors)
-    for key in ("rgb", "context"):
-        if key in out:
-            codes = out[key].float()
-            gain = _rows(g, codes.dim())
-            scaled = srgb_decode(codes / 255) * gain
-            # White stays exactly 255 (the sRGB round trip gives 254.99998): the clipped loss knows a
-            # clipped target by it, and a pixel at 255 that is not darkened is clipped still.
-            white = (scaled >= 1) | ((codes >= 255) & (gain >= 1))
-            out[key] = torch.where(white, 255.0, srgb_encode(scaled) * 255)
+    for key in frames:
+        codes = out[key].float()
+        gain = _rows(g, codes.dim())
+        scaled = srgb_decode(codes / 255) * gain
+        # White stays exactly 255 (the sRGB round trip gives 254.99998): the clipped loss knows a
+        # clipped target by it, and a pixel at 255 that is not darkened is clipped still.
+        white = (scaled >= 1) | ((codes >= 255) & (gain >= 1))
+        out[key] = torch.where(white, 255.0, srgb_encode(scaled) * 255)
     if "area_light" in out:
         area = out["area_light"].float()
         scaled = area * _rows(g, area.dim())
