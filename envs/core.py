@@ -21,12 +21,13 @@ from gymnasium import spaces
 from worldsim_envs import observations as obs_lib
 from worldsim_envs import randomization
 
-from worldsim import PhysicsError, PhysicsWorld, SceneSpec, load_scene, render_frame, sample
+from worldsim import PhysicsError, PhysicsWorld, SceneSpec, load_scene, sample
 from worldsim.conditioning.arrays import from_frames
 from worldsim.physics.decimate import visual_faces_for
 from worldsim.physics.world import Snapshot
 from worldsim.scene.assets import SCENES_DIR
 from worldsim.scene.view import Camera
+from worldsim.teacher.tiny import lit_picture
 
 TASK_SCENES = SCENES_DIR / "tasks"
 _HAS_PYGAME = importlib.util.find_spec("pygame") is not None
@@ -395,8 +396,7 @@ class WorldsimEnv(gym.Env):
             return None
         camera = self.camera_names[0]
         if self.render_backend == "pybullet":
-            return render_frame(self.world, self._camera(camera), (self.image_size, self.image_size), passes="rgb",
-                                visibility=False).rgb
+            return lit_picture(self.world, self._camera(camera), (self.image_size, self.image_size))
         if "rgb" in self.modes and camera in self._last_learned and (self._obs_current or self._broken):
             return self._last_learned[camera]  # the observation shows this state (or the last good one)
         state_key = (self._version, self.world.time)  # a one-shot step renders many frames in one version

@@ -38,7 +38,7 @@ from worldsim.scene.schema import SceneSpec
 from worldsim.scene.view import Camera
 from worldsim.state import PhysicsState
 from worldsim.teacher.gbuffer import Frame
-from worldsim.teacher.tiny import render_frame
+from worldsim.teacher.tiny import lit_picture, render_frame
 
 MAP_PASSES = ("tiny", "raster")
 TEACHERS = ("tiny", "cycles", "none")
@@ -62,7 +62,7 @@ def draw_frame(world: PhysicsWorld, camera: Camera | str | None, resolution: tup
     size = resolution or tuple(cam.resolution)
     frame = render_maps([(scene_mesh(world), cam)], size)[0]
     if lit:
-        frame.rgb = render_frame(world, cam, size, passes="rgb", visibility=False).rgb
+        frame.rgb = lit_picture(world, cam, size)
     return frame
 
 

@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 from worldsim.physics import PhysicsWorld
 from worldsim.scene import load_scene, scene_from_dict
 from worldsim.teacher.camera import project
-from worldsim.teacher.tiny import render_frame
+from worldsim.teacher.tiny import lit_picture, render_frame
 
 
 def test_projected_centre_lands_in_its_mask():
@@ -50,11 +50,13 @@ def test_albedo_is_unlit_and_rgb_is_lit():
     with PhysicsWorld(spec) as world:
         frame = render_frame(world, resolution=(64, 64))
         again = render_frame(world, resolution=(64, 64))
+        alone = lit_picture(world, resolution=(64, 64))
     ball = frame.segmentation == 1
     # Unlit red is uniform over the sphere; the lit sphere is shaded, so its red varies.
     assert frame.albedo[ball][:, 0].std() < 2 and frame.rgb[ball][:, 0].std() > 10
     # TinyRenderer keeps the previous call's light coefficients: a second lit render must still be lit.
     assert np.array_equal(frame.rgb, again.rgb)
+    assert np.array_equal(frame.rgb, alone)  # the picture without the maps is the same picture
 
 
 def test_normals_stay_on_their_object_and_skip_depth_jumps():

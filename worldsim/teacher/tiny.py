@@ -29,6 +29,27 @@ def _light_args(light: Light, lit: bool) -> dict:
     }
 
 
+def _draw(world: PhysicsWorld, cam: Camera, size: tuple[int, int], lit: bool):
+    """One TinyRenderer pass: ``rgb (H,W,3) uint8``, the z-buffer and PyBullet's segmentation."""
+    width, height = size
+    view, proj = gl_view(extrinsics(cam)), gl_projection(cam, size)
+    _, _, rgba, zbuf, seg = pb.getCameraImage(
+        width, height, view, proj, renderer=pb.ER_TINY_RENDERER,
+        physicsClientId=world.client, **_light_args(world.spec.light, lit))
+    rgba = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)
+    return rgba[..., :3].copy(), np.asarray(zbuf, np.float32).reshape(height, width), np.asarray(seg).reshape(height, width)
+
+
+def lit_picture(world: PhysicsWorld, camera: Camera | str | None = None,
+                resolution: tuple[int, int] | None = None) -> np.ndarray:
+    """TinyRenderer's lit picture alone, ``uint8 (H,W,3)``: no albedo pass and no condition maps.
+
+    For callers that take their maps from elsewhere (the raster map pass) or want none (a viewer).
+    """
+    cam = camera if isinstance(camera, Camera) else world.spec.camera(camera)
+    return _draw(world, cam, resolution or tuple(cam.resolution), lit=True)[0]
+
+
 def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
                  resolution: tuple[int, int] | None = None, passes: str = "all", visibility: bool = True) -> Frame:
     """Render the world's current state.
@@ -47,26 +68,16 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
     """
     cam = camera if isinstance(camera, Camera) else world.spec.camera(camera)
     width, height = resolution or tuple(cam.resolution)
-    intr, extr = intrinsics(cam, (width, height)), extrinsics(cam)
-    view, proj = gl_view(extr), gl_projection(cam, (width, height))
-
-    def draw(lit: bool):
-        _, _, rgba, zbuf, seg = pb.getCameraImage(
-            width, height, view, proj, renderer=pb.ER_TINY_RENDERER,
-            physicsClientId=world.client, **_light_args(world.spec.light, lit))
-        rgba = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)
-        return rgba[..., :3].copy(), np.asarray(zbuf, np.float32).reshape(height, width), np.asarray(seg).reshape(height, width)
-
     albedo = rgb = zbuf = seg = None
     if passes in ("all", "rgb"):
-        rgb, zbuf, seg = draw(lit=True)
+        rgb, zbuf, seg = _draw(world, cam, (width, height), lit=True)
     if passes in ("all", "maps"):
-        albedo, zbuf, seg = draw(lit=False)
+        albedo, zbuf, seg = _draw(world, cam, (width, height), lit=False)
     if rgb is None:
         rgb = albedo
     if albedo is None:
         albedo = rgb
-
+    intr, extr = intrinsics(cam, (width, height)), extrinsics(cam)
     lut = world.uid_to_index
     seg = np.where(seg >= 0, lut[np.clip(seg, 0, len(lut) - 1)], -1).astype(np.int32)
     depth, pos, normals, material = derive_maps(linear_depth(zbuf, cam.near, cam.far), seg, world.material_ids, intr, extr)
