@@ -8,6 +8,7 @@ import pytest
 from worldsim.dataset import clip_arrays
 from worldsim.metrics import (
     SURFACES,
+    _best_residual,
     clip_metrics,
     clipped,
     colour_drift,
@@ -305,3 +306,14 @@ def test_error_by_surface_pools_clips_exactly(lit_scene):
     both = np.concatenate([a, b]), np.concatenate([reference, reference])
     rough = np.concatenate([masks["rough"]] * 2)
     assert pooled["rough"]["psnr"] == pytest.approx(psnr(*both, rough))
+
+
+def test_best_residual_is_the_nearest_shaded_palette_colour():
+    """The expanded form equals its definition, min over colours a and clipped shading s of |p − s·a|."""
+    rng = np.random.default_rng(3)
+    pixels, pal = rng.uniform(0, 255, (500, 3)), rng.uniform(0, 255, (7, 3))
+    pal[0] = 0  # a black palette colour: s is undefined, the residual is |p|
+    shades = np.linspace(0.15, 1.4, 2001)
+    brute = np.linalg.norm(pixels[:, None, None] - shades[None, :, None, None] * pal[None, None], axis=-1).min((1, 2))
+    np.testing.assert_allclose(_best_residual(pixels, pal), brute, atol=0.1)  # the grid's step bounds the gap
+    assert (_best_residual(pixels, pal) <= brute + 1e-9).all()  # the exact optimum is never worse than a grid point

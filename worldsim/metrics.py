@@ -64,9 +64,11 @@ def _best_residual(pixels: np.ndarray, pal: np.ndarray, shading: tuple[float, fl
     if len(pal) == 0:
         return np.full(len(pixels), np.inf)
     dots = pixels @ pal.T  # (N, M)
-    s = np.clip(dots / np.maximum((pal * pal).sum(1), 1e-6), *shading)
-    res = ((pixels[:, None, :] - s[..., None] * pal[None]) ** 2).sum(-1)
-    return np.sqrt(res.min(1))
+    norms = (pal * pal).sum(1)
+    s = np.clip(dots / np.maximum(norms, 1e-6), *shading)
+    # |p − s·a|² expanded, so no (N, M, 3) array is built: a 256² frame against 32 colours took 0.14 s
+    res = (pixels * pixels).sum(1)[:, None] - 2 * s * dots + s * s * norms
+    return np.sqrt(np.maximum(res.min(1), 0.0))
 
 
 def segment_foreground(frame: np.ndarray, floor_palette: np.ndarray, object_palette: np.ndarray,
@@ -278,10 +280,13 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
     bodies = sorted(set(np.unique(segmentation[objects]).tolist()))
     per_frame = {"psnr": [], "psnr_objects": [], "ssim": [], "iou": [], "reference_iou": [], "consistency": [],
                  "reference_consistency": []}
+    ssim_objects = []
     for t in range(len(model)):
         per_frame["psnr"].append(psnr(model[t], reference[t]))
         per_frame["psnr_objects"].append(psnr(model[t], reference[t], objects[t]))
-        per_frame["ssim"].append(ssim(model[t], reference[t]))
+        structure = ssim_map(model[t], reference[t])  # once per frame, for the whole frame and its objects
+        per_frame["ssim"].append(float(structure.mean()))
+        ssim_objects.append(float(structure[objects[t]].mean()) if objects[t].any() else float("nan"))
         per_frame["iou"].append(iou(segment_foreground(model[t], floor_pal, object_pal, empty_pal), objects[t]))
         per_frame["reference_iou"].append(iou(segment_foreground(reference[t], floor_pal, object_pal, empty_pal), objects[t]))
         scores = consistency_pair(model[t], reference[t], albedo[t], segmentation[t])
@@ -292,7 +297,7 @@ def clip_metrics(model: np.ndarray, reference: np.ndarray, albedo: np.ndarray, s
         "psnr_objects": psnr(model, reference, objects),
         "flip": float(np.mean([flip(model[t], reference[t]) for t in range(len(model))])),
         "ssim": float(np.mean(per_frame["ssim"])),
-        "ssim_objects": float(np.nanmean([ssim(model[t], reference[t], objects[t]) for t in range(len(model))])),
+        "ssim_objects": float(np.nanmean(ssim_objects)),
         "iou": float(np.mean(per_frame["iou"])),
         "reference_iou": float(np.mean(per_frame["reference_iou"])),
         "consistency": float(np.nanmean(per_frame["consistency"])),
