@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
     renderer = Renderer(args.checkpoint)
     rows = []
     for i in range(args.clips):  # worldsim eval's clips
-        scene_seed, spec, rec = eval_scene(renderer, i, args.frames, args.resolution, renderer.teacher, args.split,
-                                           args.seed)
+        scene_seed, spec, rec = eval_scene(i, args.frames, args.resolution, renderer.teacher, args.split, args.seed,
+                                           map_pass=renderer.map_pass)
         clip = from_frames(spec, rec.frames)
         model = renderer.render_clip(clip, seed=args.seed + i)
         rows.append({"scene_seed": scene_seed, **error_split(model, np.stack([f.rgb for f in rec.frames]),

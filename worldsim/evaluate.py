@@ -57,14 +57,14 @@ def reference_clip(spec, seed: int, frames: int, resolution: int, teacher: str, 
     return rec
 
 
-def eval_scene(renderer: Renderer, index: int, frames: int, resolution: int, teacher: str, split: str = "train",
-               seed: int = 0, cache_references: bool = True):
+def eval_scene(index: int, frames: int, resolution: int, teacher: str, split: str = "train", seed: int = 0,
+               cache_references: bool = True, map_pass: str | None = None):
     """Clip ``index`` of an eval run with ``seed``: ``(scene_seed, spec, recording)``, the recording
-    holding the maps ``renderer`` reads and ``teacher``'s reference frames (:func:`reference_clip`)."""
+    holding the maps of ``map_pass`` (a renderer's :attr:`~worldsim.render.Renderer.map_pass`: the
+    maps it reads) and ``teacher``'s reference frames (:func:`reference_clip`)."""
     scene_seed = HELD_OUT_SEED + seed * 1000 + index
     spec = random_scene(scene_seed, resolution, frames, look=teacher, split=split)
-    return scene_seed, spec, reference_clip(spec, scene_seed, frames, resolution, teacher, cache_references,
-                                            renderer.map_pass)
+    return scene_seed, spec, reference_clip(spec, scene_seed, frames, resolution, teacher, cache_references, map_pass)
 
 
 def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 48, seed: int = 0,
@@ -95,7 +95,8 @@ def evaluate(renderer: Renderer, out: str | Path, clips: int = 6, frames: int = 
 
         iterator = tqdm(iterator, desc="eval", unit="clip")
     for i in iterator:
-        scene_seed, spec, rec = eval_scene(renderer, i, frames, resolution, teacher, split, seed, cache_references)
+        scene_seed, spec, rec = eval_scene(i, frames, resolution, teacher, split, seed, cache_references,
+                                           renderer.map_pass)
         reference = np.stack([frame.rgb for frame in rec.frames])
         t0 = time.perf_counter()
         # Every look's arrays, once: a raster look ignores the Cycles ones, and the surface kinds need them.
