@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--split", default="train", choices=["train", "heldout"])
     parser.add_argument("--seed", type=int, default=0, help="as worldsim eval's --seed")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
+                        help="the model's precision (default fp32: every published figure's, comparable across stages)")
     args = parser.parse_args(argv)
-    renderer = Renderer(args.checkpoint)
+    renderer = Renderer(args.checkpoint, precision=args.precision)
     rows = []
     for i in range(args.clips):  # worldsim eval's clips
         scene_seed, spec, rec = eval_scene(i, args.frames, args.resolution, renderer.teacher, args.split, args.seed,

@@ -36,8 +36,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=None,
                         help="learned renderer's sampling steps (default: the checkpoint's own)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
+                        help="the model's precision (default fp32: every published figure's, comparable across stages)")
     args = parser.parse_args(argv)
-    renderer = Renderer(args.checkpoint, steps=args.steps)
+    renderer = Renderer(args.checkpoint, steps=args.steps, precision=args.precision)
     scenes = [("train", HELD_OUT_SEED + 700 + i) for i in range(args.clips)]
     scenes += [("heldout", HELD_OUT_SEED + 800 + i) for i in range(args.heldout_clips)]
     rows, strips = [], []

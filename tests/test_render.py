@@ -252,3 +252,29 @@ def test_compile_without_a_cpp_compiler_says_so_before_the_first_frame(monkeypat
     monkeypatch.setattr(builder, "get_cpp_compiler", missing)
     with pytest.raises(WorldsimError, match="C\\+\\+ compiler.*no g\\+\\+ found"):
         compiled(torch.nn.Linear(2, 2), torch.device("cpu"))
+
+
+@pytest.mark.parametrize(("features", "want"), [({"avx512_bf16": True}, "bf16"), ({"amx_bf16": True}, "bf16"),
+                                                ({"bf16": True}, "bf16"), ({"avx2": True, "avx512_bf16": False}, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_cpu_multiplies_it(monkeypatch, features, want):
+    """Without native bf16 autocast emulates it, slower than fp32, so ``auto`` keeps fp32 there."""
+    from worldsim.render import resolve_precision
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: features)
+    assert resolve_precision("auto", torch.device("cpu")) == want
+    assert Renderer("cycles").precision == want
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32" and Renderer(precision="bf16").precision == "bf16"
+
+
+def test_bf16_frames_are_fp32_frames_within_rounding_and_an_unknown_precision_is_refused():
+    from worldsim.errors import WorldsimError
+    from worldsim.metrics import psnr
+    from worldsim.scene import load_scene
+
+    spec = load_scene(ROOT / "scenes" / "tower_topple.yaml")
+    frames = _frames(spec, (64, 64))
+    fp32 = Renderer("cycles", steps=1, precision="fp32").render(spec, frames, seed=0)
+    bf16 = Renderer("cycles", steps=1, precision="bf16").render(spec, frames, seed=0)
+    assert psnr(bf16, fp32) > 35 and not np.array_equal(bf16, fp32)  # rounded, not skipped
+    with pytest.raises(WorldsimError, match="precision 'fp16' is not one of auto, fp32, bf16"):
+        Renderer(precision="fp16")

@@ -20,10 +20,11 @@ def _cfg(data, out, steps, **kw):
                           "sample_every": 100, "val_clips": 1, **kw})
 
 
-def test_resume_after_kill_matches_uninterrupted_run(tiny_dataset, tmp_path):
-    train(_cfg(tiny_dataset, tmp_path / "straight", 4), progress=False)
-    train(_cfg(tiny_dataset, tmp_path / "killed", 2), progress=False)  # stops at step 2, as a kill would
-    train(_cfg(tiny_dataset, tmp_path / "killed", 4), resume=True, progress=False)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_resume_after_kill_matches_uninterrupted_run(tiny_dataset, tmp_path, precision):
+    train(_cfg(tiny_dataset, tmp_path / "straight", 4, precision=precision), progress=False)
+    train(_cfg(tiny_dataset, tmp_path / "killed", 2, precision=precision), progress=False)  # as a kill at step 2
+    train(_cfg(tiny_dataset, tmp_path / "killed", 4, precision=precision), resume=True, progress=False)
     a, _ = load_tensors(tmp_path / "straight" / "train_state.safetensors")
     b, meta = load_tensors(tmp_path / "killed" / "train_state.safetensors")
     assert meta["step"] == 4 and a.keys() == b.keys()
@@ -127,6 +128,22 @@ def test_light_gain_is_for_the_cycles_look_and_a_fraction():
         TrainConfig(data="d", out="o", light_gain=0.5)
     with pytest.raises(ValueError, match="light_gain is a fraction"):
         TrainConfig(data="d", out="o", pbr=True, light_gain=1.5)
+
+
+def test_precision_is_auto_fp32_or_bf16_and_a_bf16_run_learns(tiny_dataset, tmp_path):
+    """bf16 autocast keeps fp32 weights: its updates are not lost to bf16 rounding, so the loss falls
+    as an fp32 run's does."""
+    assert TrainConfig(data="d", out="o").precision == "auto"
+    with pytest.raises(ValueError, match="precision is one of auto, fp32, bf16; got 'fp16'"):
+        TrainConfig(data="d", out="o", precision="fp16")
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        train(_cfg(tiny_dataset, tmp_path / precision, 30, precision=precision, lr=3e-3), progress=False)
+        rows = [json.loads(line) for line in (tmp_path / precision / "metrics.jsonl").read_text().splitlines()]
+        losses[precision] = [row["loss"] for row in rows if "loss" in row]
+    for precision, loss in losses.items():
+        assert sum(loss[-5:]) < 0.7 * sum(loss[:5]), precision
+    assert next(iter(load_tensors(tmp_path / "bf16" / "checkpoint.safetensors")[0].values())).dtype == torch.float32
 
 
 def test_truncated_and_pickled_checkpoints_are_refused(tiny_dataset, tmp_path):

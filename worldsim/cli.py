@@ -106,7 +106,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
                       clipped_loss=args.clipped_loss, pbr_channels=args.pbr_channels,
-                      colour_permutation=args.colour_permutation, light_gain=args.light_gain)
+                      colour_permutation=args.colour_permutation, light_gain=args.light_gain,
+                      precision=args.precision)
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -249,10 +250,11 @@ def _sampling_options(sub: argparse.ArgumentParser) -> None:
 
 
 def _precision_option(sub: argparse.ArgumentParser) -> None:
-    """``--precision``: the model's matrix products in fp32 or bf16 autocast."""
-    sub.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+    """``--precision``: the model's matrix products in fp32 or bf16 autocast, or auto."""
+    sub.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                      help="bf16: matrix products in bfloat16, fast on GPUs and on CPUs with native bf16 "
-                          "(AVX512-BF16, AMX); frames within a few 8-bit levels of fp32's")
+                          "(AVX512-BF16, AMX); frames within a few 8-bit levels of fp32's. auto (default): "
+                          "bf16 where the device has it natively, else fp32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -337,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--context-prob", type=_fraction, default=None,
                     help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
                          "only what a renderer without feedback (sampling_feedback false) draws")
+    _precision_option(tr)
     tr.set_defaults(func=cmd_train)
 
     pk = sub.add_parser("pack", help="compress a dataset to carry to a GPU machine (train reads it as a dataset)")

@@ -51,7 +51,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
+# CPU features that multiply bf16 in hardware (torch.cpu.get_capabilities' names): x86's AVX512-BF16
+# and AMX, ARM's BF16 and SVE-BF16. Without one, bf16 autocast emulates and is slower than fp32.
+NATIVE_BF16_FEATURES = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
 
 
 def check_precision(precision: str) -> str:
@@ -59,6 +62,30 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise WorldsimError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     return precision
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bf16 in hardware: a CUDA GPU that supports it, or a CPU with one
+    of :data:`NATIVE_BF16_FEATURES` (False where this torch cannot tell)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    capabilities = getattr(torch.cpu, "get_capabilities", None)  # older torch cannot tell: fp32
+    return capabilities is not None and any(capabilities().get(name) for name in NATIVE_BF16_FEATURES)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16``: ``auto`` is bf16 where the device has it natively (:func:`native_bf16`).
+
+    On this project's CPU (AMD EPYC, AVX512-BF16) bf16 autocast renders a 256² frame 1.34× faster at 1
+    step and scores the same on eval (23.506 against 23.509 dB), and a training step of the ``small``
+    preset is 1.8× faster (README, Performance).
+    """
+    check_precision(precision)
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
 
 
 def check_temperature(temperature: float) -> float:
@@ -108,7 +135,8 @@ class Renderer:
         device: ``cpu``, ``cuda`` or ``auto``.
         steps: sampler steps per frame; None takes the checkpoint's own (``sampling_steps`` in its
             JSON, the count its evaluation scored best with; 4 where it names none).
-        precision: ``fp32`` or ``bf16`` (autocast).
+        precision: ``fp32``, ``bf16`` (autocast) or ``auto`` (bf16 where the device has it natively:
+            :func:`resolve_precision`); :attr:`precision` holds the one chosen.
         temperature: the starting noise's scale; None takes the checkpoint's own
             (``sampling_temperature``; 1 where it names none). 0 starts every frame from the noise's
             mean, so the first step predicts the conditional mean image: for a renderer, whose
@@ -125,7 +153,7 @@ class Renderer:
     conditions = staticmethod(build_conditions)  # condition arrays → tensors; compiled with the model
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu", steps: int | None = None,
-                 precision: str = "fp32", temperature: float | None = None, compile: bool = False,
+                 precision: str = "auto", temperature: float | None = None, compile: bool = False,
                  feedback: bool | None = None):
         self.device = resolve_device(device)
         self.model, self.meta = load_model(checkpoint, self.device)
@@ -135,18 +163,18 @@ class Renderer:
             self.conditions = torch.compile(build_conditions)
         self.steps = steps or sampling_steps(self.meta)  # None: the count the checkpoint's evaluation chose
         self.temperature = sampling_temperature(self.meta) if temperature is None else check_temperature(temperature)
-        self.precision = check_precision(precision)
+        self.precision = resolve_precision(precision, self.device)
         self.feedback = sampling_feedback(self.meta) if feedback is None else bool(feedback)
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, device: str = "cpu", steps: int = DEFAULT_SAMPLING_STEPS,
-                   precision: str = "fp32") -> "Renderer":
+                   precision: str = "auto") -> "Renderer":
         """A renderer around an in-memory model (e.g. an untrained one, for timing)."""
         renderer = cls.__new__(cls)
         renderer.device = resolve_device(device)
         renderer.model, renderer.meta, renderer.steps = model.to(renderer.device).eval(), {}, steps
         renderer.temperature, renderer.feedback = DEFAULT_SAMPLING_TEMPERATURE, DEFAULT_SAMPLING_FEEDBACK
-        renderer.precision = check_precision(precision)
+        renderer.precision = resolve_precision(precision, renderer.device)
         return renderer
 
     @property

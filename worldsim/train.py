@@ -27,7 +27,7 @@ from worldsim.errors import ConfigError, DataError
 from worldsim.io import write_png
 from worldsim.metrics import psnr
 from worldsim.model import build_model
-from worldsim.render import autocast, resolve_device
+from worldsim.render import PRECISIONS, autocast, resolve_device, resolve_precision
 from worldsim.windows import DeviceWindows, plan_windows, take_arrays
 
 
@@ -75,9 +75,14 @@ class TrainConfig:
     # inputs and frames following as Cycles' picture of that scene would (worldsim.augment.scale_light);
     # the Cycles look only.
     light_gain: float = 0.0
+    # The matrix products' precision: "auto" is bf16 autocast where the device multiplies bf16 in
+    # hardware (a GPU; a CPU with AVX512-BF16 or AMX: 1.8x faster steps here), else fp32.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         flow.check_weighting(self.loss_weighting)  # here, not at the first step after the data loaded
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision is one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if not 0 <= self.mean_start <= 1:
             raise ConfigError(f"mean_start is a fraction of windows, from 0 to 1; got {self.mean_start}")
         if not 0 <= self.colour_permutation <= 1:
@@ -192,6 +197,7 @@ class Trainer:
                 raise ValueError(f"--batch {cfg.batch} (the global batch) must divide by the {self.world} DDP ranks")
             if self.device.type == "cuda":
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        self.precision = resolve_precision(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         arrays = load_dataset(cfg.data)
         sizes = {k: getattr(cfg, k) for k in OPEN_ARCHITECTURE if getattr(cfg, k) is not None}
@@ -329,7 +335,7 @@ class Trainer:
         data, cond = data.to(self.device, non_blocking=True), cond.to(self.device)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
-        with autocast(self.device, "bf16" if self.device.type == "cuda" else "fp32"):
+        with autocast(self.device, self.precision):
             value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting,
                               clipped=self.cfg.clipped_loss)
         self.opt.zero_grad(set_to_none=True)
@@ -367,7 +373,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         log = self.out / "metrics.jsonl"
         metrics: dict = {}
-        bar = progress_bar(total=self.cfg.steps, initial=self.step, unit="step", desc="train",
+        bar = progress_bar(total=self.cfg.steps, initial=self.step, unit="step", desc=f"train ({self.precision})",
                            disable=not progress or bool(self.rank))
         start, done, losses = time.perf_counter(), 0, []
         saved = time.monotonic()
