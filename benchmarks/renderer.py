@@ -21,20 +21,21 @@ One checkpoint serves every resolution (the model is resolution-free). Writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # report.py, a sibling script
 
-from worldsim.conditioning.arrays import from_frames
-from worldsim.physics import PhysicsWorld
-from worldsim.recording import draw_frame
-from worldsim.render import Renderer
-from worldsim.templates import random_scene
+from report import device_line, write_report  # noqa: E402
+
+from worldsim.conditioning.arrays import from_frames  # noqa: E402
+from worldsim.physics import PhysicsWorld  # noqa: E402
+from worldsim.recording import draw_frame  # noqa: E402
+from worldsim.render import Renderer  # noqa: E402
+from worldsim.templates import random_scene  # noqa: E402
 
 SCENE_SEED = 10**9 + 7
 
@@ -142,13 +143,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     renderer = Renderer(args.checkpoint, device=args.device)
     rows = measure(renderer, args.resolutions, args.steps, args.cycles_frames, precisions=tuple(args.precision))
-    device = (f"{args.device} ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-              f"{torch.get_num_threads()} threads)")
-    table = markdown(rows, device)
-    print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "renderer.json").write_text(json.dumps({"device": device, "rows": rows}, indent=2))
-    (args.out / "renderer.md").write_text(table + "\n")
+    device = device_line(renderer.device)
+    write_report(args.out, "renderer", device, rows, markdown(rows, device))
     return rows
 
 

@@ -12,9 +12,6 @@ Data loading is left out: it is the same numpy work in every precision. Writes
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu.py's random conditions, a sibling script
 
 from gpu import random_conditions  # noqa: E402
+from report import device_line, write_report  # noqa: E402
 
 from worldsim import flow  # noqa: E402
 from worldsim.model import build_model  # noqa: E402
@@ -86,13 +84,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     rows = measure(args.preset, args.crop, args.batch, args.rounds, tuple(args.precision), device)
-    name = (f"{device.type} ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads, native bf16: {native_bf16(device)})")
-    table = markdown(rows, name)
-    print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "train_speed.json").write_text(json.dumps({"device": name, "rows": rows}, indent=2))
-    (args.out / "train_speed.md").write_text(table + "\n")
+    name = device_line(device, native_bf16=native_bf16(device))
+    write_report(args.out, "train_speed", name, rows, markdown(rows, name))
     return rows
 
 
