@@ -164,7 +164,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     save_npz(out / "frames.npz", model=model, reference=reference)
     m = clip_metrics(model, reference, maps["albedo"], maps["segmentation"], floor_bodies(spec))["summary"]
     print(f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {renderer.steps} steps, "
-          f"temperature {renderer.temperature:g}) | "
+          f"temperature {renderer.temperature:g}, {renderer.precision}) | "
           f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, fg IoU {m['iou']:.3f} (reference {m['reference_iou']:.3f}), "
           f"flicker {m['flicker']:.4f} (reference {m['reference_flicker']:.4f}), "
           f"colour drift {m['colour_drift']:.1f} (reference {m['reference_colour_drift']:.1f}) -> {out}")
