@@ -41,7 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when worldsim is not installed
 
 from worldsim import flow  # noqa: E402
-from worldsim.conditioning.tensors import Conditions  # noqa: E402
+from worldsim.conditioning.tensors import random_conditions  # noqa: E402
 from worldsim.flops import peak_tflops, sample_flops, train_flops  # noqa: E402
 from worldsim.model import build_model  # noqa: E402
 from worldsim.render import Renderer, autocast  # noqa: E402
@@ -147,9 +147,9 @@ def agreement(model, device: torch.device, arrays: dict[str, np.ndarray], steps:
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 here
     try:
-        cpu = Renderer.from_model(model, "cpu", steps).render_window(arrays, seed=0)
+        cpu = Renderer.from_model(model, "cpu", steps, "fp32").render_window(arrays, seed=0)
         on_device = copy.deepcopy(model)  # from_model moves the model it is given; ``model`` stays on the CPU
-        fp32 = Renderer.from_model(on_device, str(device), steps).render_window(arrays, seed=0)
+        fp32 = Renderer.from_model(on_device, str(device), steps, "fp32").render_window(arrays, seed=0)
         bf16 = Renderer.from_model(on_device, str(device), steps, "bf16").render_window(arrays, seed=0)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -158,20 +158,6 @@ def agreement(model, device: torch.device, arrays: dict[str, np.ndarray], steps:
 
 
 # --- 2. sampling -----------------------------------------------------------------------------------
-def random_conditions(config, batch: int, size: int, device: torch.device) -> Conditions:
-    """Random conditions of the right shapes, made on ``device`` (fast at any batch, unlike arrays)."""
-    gen = torch.Generator(device).manual_seed(0)
-    t, k = config.frames, 3 * config.context_frames
-
-    def rand(*shape):
-        return torch.rand(shape, generator=gen, device=device)
-    return Conditions(maps=rand(batch, t, config.cond_channels, size, size) * 2 - 1,
-                      material=torch.randint(0, config.num_materials, (batch, t, size, size), generator=gen, device=device),
-                      global_=rand(batch, config.global_dim), context=rand(batch, k, size, size) * 2 - 1,
-                      has_context=torch.ones(batch, device=device), pbr=rand(batch, t, config.pbr_channels, size, size),
-                      environment=rand(batch, config.env_dim))
-
-
 def sample_call(model, config, device, batch: int, size: int, steps: int, precision: str):
     """A zero-argument function drawing ``batch`` windows at ``size``² with ``steps`` steps."""
     cond = random_conditions(config, batch, size, device)

@@ -27,10 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # report.py, a sibling script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: benchmarks.report
 
-from report import device_line, write_report  # noqa: E402
-
+from benchmarks.report import device_line, write_report  # noqa: E402
 from worldsim.conditioning.arrays import from_frames  # noqa: E402
 from worldsim.physics import PhysicsWorld  # noqa: E402
 from worldsim.recording import draw_frame  # noqa: E402

@@ -50,7 +50,7 @@ def model_fps(renderer: Renderer, res: int, frames: int = 4) -> float:
     if res == renderer.resolution:
         return per_second(lambda: renderer.render_window(batch, seed=0), frames)
     config = type(renderer.model.config)(**{**vars(renderer.model.config), "resolution": res})
-    other = Renderer.from_model(WorldDiT(config), str(renderer.device), renderer.steps)
+    other = Renderer.from_model(WorldDiT(config), str(renderer.device), renderer.steps, renderer.precision)
     return per_second(lambda: other.render_window(batch, seed=0), frames)
 
 

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu.py's random conditions, a sibling script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: benchmarks.report
 
-from gpu import random_conditions  # noqa: E402
-from report import device_line, write_report  # noqa: E402
-
+from benchmarks.report import device_line, write_report  # noqa: E402
 from worldsim import flow  # noqa: E402
+from worldsim.conditioning.tensors import random_conditions  # noqa: E402
 from worldsim.model import build_model  # noqa: E402
 from worldsim.render import autocast, native_bf16, resolve_device  # noqa: E402
 

@@ -60,6 +60,23 @@ class Conditions:
                              for f in fields(self)})
 
 
+def random_conditions(config, batch: int, size: int, device: torch.device | str = "cpu", seed: int = 0) -> Conditions:
+    """Random conditions of the shapes ``config`` (a :class:`~worldsim.model.DiTConfig`) reads, for
+    ``batch`` windows of ``size``² pixels, made on ``device``: inputs for timing a model (the
+    benchmarks), not for rendering; fast at any batch, unlike building them from arrays."""
+    device = torch.device(device)
+    gen = torch.Generator(device).manual_seed(seed)
+    t, k = config.frames, 3 * config.context_frames
+
+    def rand(*shape):
+        return torch.rand(shape, generator=gen, device=device)
+    return Conditions(maps=rand(batch, t, config.cond_channels, size, size) * 2 - 1,
+                      material=torch.randint(0, config.num_materials, (batch, t, size, size), generator=gen, device=device),
+                      global_=rand(batch, config.global_dim), context=rand(batch, k, size, size) * 2 - 1,
+                      has_context=torch.ones(batch, device=device), pbr=rand(batch, t, config.pbr_channels, size, size),
+                      environment=rand(batch, config.env_dim))
+
+
 def _t(x: np.ndarray | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     return x.to(dtype) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
 
