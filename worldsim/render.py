@@ -79,8 +79,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """``fp32`` or ``bf16``: ``auto`` is bf16 where the device has it natively (:func:`native_bf16`).
 
     On this project's CPU (AMD EPYC, AVX512-BF16) bf16 autocast renders a 256² frame 1.34× faster at 1
-    step and scores the same on eval (23.506 against 23.509 dB), and a training step of the ``small``
-    preset is 1.8× faster (README, Performance).
+    step and scores the same on eval (24.96 against 24.97 dB for stage 15), and a training step of
+    the ``small`` preset is 1.75× faster on one thread, 1.51× on two (``benchmarks/train_speed.py``),
+    with the same eval after 1,800 steps (README, change 12).
     """
     check_precision(precision)
     if precision != "auto":

@@ -76,7 +76,7 @@ class TrainConfig:
     # the Cycles look only.
     light_gain: float = 0.0
     # The matrix products' precision: "auto" is bf16 autocast where the device multiplies bf16 in
-    # hardware (a GPU; a CPU with AVX512-BF16 or AMX: 1.8x faster steps here), else fp32.
+    # hardware (a GPU; a CPU with AVX512-BF16 or AMX: 1.5-1.75x faster steps here), else fp32.
     precision: str = "auto"
 
     def __post_init__(self) -> None:
