@@ -278,3 +278,12 @@ def test_bf16_frames_are_fp32_frames_within_rounding_and_an_unknown_precision_is
     assert psnr(bf16, fp32) > 35 and not np.array_equal(bf16, fp32)  # rounded, not skipped
     with pytest.raises(WorldsimError, match="precision 'fp16' is not one of auto, fp32, bf16"):
         Renderer(precision="fp16")
+
+
+def test_auto_precision_on_a_gpu_counts_only_native_bf16(monkeypatch):
+    """A GPU before Ampere emulates bf16 (slower than fp32): ``auto`` keeps fp32 there."""
+    from worldsim.render import native_bf16
+
+    for native in (True, False):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True, n=native: n or including_emulation)
+        assert native_bf16(torch.device("cuda")) is native

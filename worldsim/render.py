@@ -67,8 +67,11 @@ def check_precision(precision: str) -> str:
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bf16 in hardware: a CUDA GPU that supports it, or a CPU with one
     of :data:`NATIVE_BF16_FEATURES` (False where this torch cannot tell)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+    if device.type == "cuda":  # emulated bf16 (before Ampere) is slower than fp32: not native
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # a torch without the argument counts only native support
+            return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
     capabilities = getattr(torch.cpu, "get_capabilities", None)  # older torch cannot tell: fp32
