@@ -29,10 +29,10 @@ def _light_args(light: Light, lit: bool) -> dict:
     }
 
 
-def _draw(world: PhysicsWorld, cam: Camera, size: tuple[int, int], lit: bool):
-    """One TinyRenderer pass: ``rgb (H,W,3) uint8``, the z-buffer and PyBullet's segmentation."""
+def _draw(world: PhysicsWorld, view, proj, size: tuple[int, int], lit: bool):
+    """One TinyRenderer pass through the GL ``view`` and ``proj`` matrices: ``rgb (H,W,3) uint8``, the
+    z-buffer and PyBullet's segmentation."""
     width, height = size
-    view, proj = gl_view(extrinsics(cam)), gl_projection(cam, size)
     _, _, rgba, zbuf, seg = pb.getCameraImage(
         width, height, view, proj, renderer=pb.ER_TINY_RENDERER,
         physicsClientId=world.client, **_light_args(world.spec.light, lit))
@@ -47,7 +47,8 @@ def lit_picture(world: PhysicsWorld, camera: Camera | str | None = None,
     For callers that take their maps from elsewhere (the raster map pass) or want none (a viewer).
     """
     cam = camera if isinstance(camera, Camera) else world.spec.camera(camera)
-    return _draw(world, cam, resolution or tuple(cam.resolution), lit=True)[0]
+    size = resolution or tuple(cam.resolution)
+    return _draw(world, gl_view(extrinsics(cam)), gl_projection(cam, size), size, lit=True)[0]
 
 
 def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
@@ -67,17 +68,19 @@ def render_frame(world: PhysicsWorld, camera: Camera | str | None = None,
         A :class:`Frame` with RGB, albedo and every condition map.
     """
     cam = camera if isinstance(camera, Camera) else world.spec.camera(camera)
-    width, height = resolution or tuple(cam.resolution)
+    size = resolution or tuple(cam.resolution)
+    intr, extr = intrinsics(cam, size), extrinsics(cam)
+    view, proj = gl_view(extr), gl_projection(cam, size)
     albedo = rgb = zbuf = seg = None
     if passes in ("all", "rgb"):
-        rgb, zbuf, seg = _draw(world, cam, (width, height), lit=True)
+        rgb, zbuf, seg = _draw(world, view, proj, size, lit=True)
     if passes in ("all", "maps"):
-        albedo, zbuf, seg = _draw(world, cam, (width, height), lit=False)
+        albedo, zbuf, seg = _draw(world, view, proj, size, lit=False)
     if rgb is None:
         rgb = albedo
     if albedo is None:
         albedo = rgb
-    intr, extr = intrinsics(cam, (width, height)), extrinsics(cam)
+
     lut = world.uid_to_index
     seg = np.where(seg >= 0, lut[np.clip(seg, 0, len(lut) - 1)], -1).astype(np.int32)
     depth, pos, normals, material = derive_maps(linear_depth(zbuf, cam.near, cam.far), seg, world.material_ids, intr, extr)
