@@ -1,7 +1,8 @@
 """Everything a GPU window needs measured, in one command: agreement, frames/s, MFU, training, memory.
 
 Run (on the GPU machine, from the repository root; it imports only torch, numpy, safetensors,
-einops and worldsim's model side, so it runs where pybullet cannot be installed)::
+einops, worldsim's model side and ``benchmarks/train_speed.py``'s training step, so it runs where
+pybullet cannot be installed)::
 
     PYTHONPATH=. python benchmarks/gpu.py --out $OUT [--checkpoint cycles] [--data PACK]
 
@@ -40,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when worldsim is not installed
 
+from benchmarks.train_speed import training_step  # noqa: E402
 from worldsim import flow  # noqa: E402
 from worldsim.conditioning.tensors import random_conditions  # noqa: E402
 from worldsim.flops import peak_tflops, sample_flops, train_flops  # noqa: E402
@@ -250,17 +252,8 @@ def train_rows(device, args, peak: float | None, matmul: float) -> list[dict]:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step_call(batch: int):
-        cond = random_conditions(config, batch, size, device)
-        data = torch.rand(batch, config.frames, 3, size, size, device=device) * 2 - 1
-        gen = torch.Generator().manual_seed(0)
-
-        def call():
-            with autocast(device, args.dtype):
-                loss = flow.loss(model, data, cond, generator=gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return call
+        step = training_step(model, opt, batch, size, device)
+        return lambda: step(args.dtype)
 
     def windows_per_s(batch: int) -> float:
         return batch / timed(step_call(batch), device, args.seconds)

@@ -15,6 +15,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -28,23 +29,34 @@ from worldsim.model import build_model  # noqa: E402
 from worldsim.render import autocast, native_bf16, resolve_device  # noqa: E402
 
 
+def training_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: int, size: int,
+                  device: torch.device) -> Callable[[str], None]:
+    """One full optimizer step (forward, rectified-flow loss, backward, ``opt``) of ``model`` on
+    ``batch`` random windows of ``size``² made once on ``device``, as a call taking the precision
+    (also ``benchmarks/gpu.py``'s training section)."""
+    cond = random_conditions(model.config, batch, size, device)
+    data = torch.rand(batch, model.config.frames, 3, size, size, device=device) * 2 - 1
+
+    def step(precision: str) -> None:
+        with autocast(device, precision):
+            loss = flow.loss(model, data, cond, generator=torch.Generator().manual_seed(0))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
 def measure(preset: str, crop: int, batch: int, rounds: int, precisions: tuple[str, ...],
             device: torch.device) -> list[dict]:
     """One row per precision: median seconds per step over ``rounds`` alternating rounds (after one
     warm-up step each)."""
     torch.manual_seed(0)
     model = build_model(preset, pbr=True, resolution=crop).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    cond = random_conditions(model.config, batch, crop, device)
-    data = torch.rand(batch, model.config.frames, 3, crop, crop, device=device) * 2 - 1
+    call = training_step(model, torch.optim.AdamW(model.parameters(), lr=1e-5), batch, crop, device)
 
     def step(precision: str) -> float:
         start = time.perf_counter()
-        with autocast(device, precision):
-            loss = flow.loss(model, data, cond, generator=torch.Generator().manual_seed(0))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        call(precision)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         return time.perf_counter() - start
