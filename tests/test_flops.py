@@ -6,19 +6,14 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from worldsim.conditioning.tensors import Conditions
+from worldsim.conditioning.tensors import random_conditions
 from worldsim.flops import forward_flops, peak_tflops, train_flops
 from worldsim.model import build_model
 
 
 def _inputs(config, batch: int, h: int, w: int):
-    t = config.frames
-    cond = Conditions(maps=torch.randn(batch, t, config.cond_channels, h, w),
-                      material=torch.randint(0, config.num_materials, (batch, t, h, w)),
-                      global_=torch.randn(batch, config.global_dim),
-                      context=torch.randn(batch, 3 * config.context_frames, h, w), has_context=torch.ones(batch),
-                      pbr=torch.randn(batch, t, config.pbr_channels, h, w), environment=torch.randn(batch, config.env_dim))
-    return torch.randn(batch, t, 3, h, w), torch.rand(batch), cond
+    cond = random_conditions(config, batch, (h, w))
+    return torch.randn(batch, config.frames, 3, h, w), torch.rand(batch), cond
 
 
 @pytest.mark.parametrize("preset,h,w,extra", [("tiny", 32, 32, {}), ("tiny", 40, 56, {}), ("small", 72, 100, {}),

@@ -60,20 +60,23 @@ class Conditions:
                              for f in fields(self)})
 
 
-def random_conditions(config, batch: int, size: int, device: torch.device | str = "cpu", seed: int = 0) -> Conditions:
+def random_conditions(config, batch: int, size: int | tuple[int, int], device: torch.device | str = "cpu",
+                      seed: int = 0) -> Conditions:
     """Random conditions of the shapes ``config`` (a :class:`~worldsim.model.DiTConfig`) reads, for
-    ``batch`` windows of ``size``² pixels, made on ``device``: inputs for timing a model (the
-    benchmarks), not for rendering; fast at any batch, unlike building them from arrays."""
+    ``batch`` windows of ``size`` pixels (``S`` for S², or ``(H, W)``), made on ``device``: inputs for
+    timing a model or counting its FLOPs, not for rendering; fast at any batch, unlike building them
+    from arrays."""
     device = torch.device(device)
     gen = torch.Generator(device).manual_seed(seed)
     t, k = config.frames, 3 * config.context_frames
+    h, w = (size, size) if isinstance(size, int) else size
 
     def rand(*shape):
         return torch.rand(shape, generator=gen, device=device)
-    return Conditions(maps=rand(batch, t, config.cond_channels, size, size) * 2 - 1,
-                      material=torch.randint(0, config.num_materials, (batch, t, size, size), generator=gen, device=device),
-                      global_=rand(batch, config.global_dim), context=rand(batch, k, size, size) * 2 - 1,
-                      has_context=torch.ones(batch, device=device), pbr=rand(batch, t, config.pbr_channels, size, size),
+    return Conditions(maps=rand(batch, t, config.cond_channels, h, w) * 2 - 1,
+                      material=torch.randint(0, config.num_materials, (batch, t, h, w), generator=gen, device=device),
+                      global_=rand(batch, config.global_dim), context=rand(batch, k, h, w) * 2 - 1,
+                      has_context=torch.ones(batch, device=device), pbr=rand(batch, t, config.pbr_channels, h, w),
                       environment=rand(batch, config.env_dim))
 
 
