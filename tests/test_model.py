@@ -170,6 +170,50 @@ def test_clipped_loss_meets_predictions_beyond_a_clipped_target_and_keeps_the_re
         flow.loss(lambda x, t, c: guess, data, None, weighting="velocity", clipped=True)
 
 
+def test_periodic_error_is_the_patch_ripple_metric_before_its_rms():
+    """The training-side grid error and ``metrics.patch_ripple`` take the same sum: on one window of
+    random error (sides that are not whole patches, so the border and the cut matter), the tensor's
+    RMS in 8-bit levels is the metric's value."""
+    import numpy as np
+
+    from worldsim.metrics import patch_ripple
+
+    error = np.random.default_rng(0).normal(0, 9, (3, 36, 44, 3)).astype(np.float32)  # (T, H, W, C) in levels
+    error += 2 * np.cos(2 * np.pi * (np.arange(44) + 0.5) / 8)[None, None, :, None]  # and a grid to find
+    periodic = flow.periodic_error(torch.from_numpy(error / 127.5).permute(0, 3, 1, 2)[None], 8)
+    assert periodic.shape == (1, 3, 8, 8)
+    rms = float(periodic.square().mean().sqrt()) * 127.5
+    assert rms == pytest.approx(patch_ripple(error, np.zeros_like(error)), rel=1e-4)
+    assert rms > 1.0  # the grid (RMS 1.41) shows through the per-pixel error
+
+
+def test_the_ripple_weight_charges_a_grid_and_little_else():
+    """A prediction off by a faint 8-pixel grid costs about ``1 + ripple`` times its square with the
+    weight (the box blur removes none of a pure grid away from the border). One off by eight times
+    stronger per-pixel noise pays only the noise floor on top of its MSE: ``ripple`` times its
+    variance over the window's patch count, a quarter of the grid's charge here. The weight needs
+    the clean weighting."""
+    data = torch.rand(1, 8, 3, 64, 64) * 2 - 1
+    x = torch.arange(64) + 0.5
+    grid = 0.02 * (torch.cos(2 * torch.pi * x / 8)[None, :] + torch.cos(2 * torch.pi * x / 8)[:, None])
+    noise = 0.16 * torch.randn(data.shape, generator=torch.Generator().manual_seed(1))
+    zero, t = torch.zeros_like(data), torch.zeros(1)
+
+    def cost(error, ripple):
+        return float(flow.loss(lambda x, t, c: data + error, data, None, noise=zero, t=t, ripple=ripple))
+
+    plain = cost(grid, 0.0)
+    assert plain == pytest.approx(float(grid.square().mean()), rel=1e-5)
+    # within the box's reach of the replicated border the blur keeps part of the grid: 4 % short here
+    charge = cost(grid, 10.0) - plain
+    assert charge == pytest.approx(10 * plain, rel=0.1)
+    floor = cost(noise, 10.0) - cost(noise, 0.0)
+    assert floor == pytest.approx(10 * 0.16**2 / (8 * 8 * 8), rel=0.3)  # 8 frames of 8 × 8 patches
+    assert floor < charge / 3
+    with pytest.raises(ValueError, match="clean weighting"):
+        flow.loss(lambda x, t, c: data, data, None, weighting="velocity", ripple=1.0)
+
+
 def _shading_cond(h=32, w=32):
     """Conditions with a foreground disc of random texture on an empty background."""
     cond = _cond(1, 2, h, w, pbr=True)

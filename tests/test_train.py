@@ -117,6 +117,24 @@ def test_a_clipped_loss_run_trains_and_records_it(tiny_dataset, tmp_path):
         _cfg(tiny_dataset, tmp_path / "bad", 1, depth=0)
 
 
+def test_a_ripple_weighted_run_trains_and_records_it(tiny_dataset, tmp_path):
+    """``ripple_weight`` reaches the loss (a different first step) and the saved config; a negative,
+    a NaN or one with the velocity weighting is refused."""
+    from worldsim.checkpoint import load_meta
+
+    plain = train(_cfg(tiny_dataset, tmp_path / "plain", 1, precision="fp32"), progress=False)
+    weighted = train(_cfg(tiny_dataset, tmp_path / "ripple", 1, ripple_weight=1000.0, precision="fp32"), progress=False)
+    assert load_meta(tmp_path / "ripple" / "checkpoint.safetensors")["train"]["ripple_weight"] == 1000.0
+    a, _ = load_tensors(tmp_path / "plain" / "checkpoint.safetensors")
+    b, _ = load_tensors(tmp_path / "ripple" / "checkpoint.safetensors")
+    assert any(not torch.equal(a[k], b[k]) for k in a) and plain.keys() == weighted.keys()
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="ripple_weight"):
+            _cfg(tiny_dataset, tmp_path / "bad", 1, ripple_weight=bad)
+    with pytest.raises(ValueError, match="ripple_weight"):
+        _cfg(tiny_dataset, tmp_path / "bad", 1, ripple_weight=1.0, loss_weighting="velocity")
+
+
 def test_light_gain_is_for_the_cycles_look_and_a_fraction():
     """The gain's symmetry is Cycles' (tests/test_augment.py); TinyRenderer shades with PyBullet's
     coefficients on colour codes, where it was never shown, so a raster-look run asking for it is

@@ -105,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
-                      clipped_loss=args.clipped_loss, pbr_channels=args.pbr_channels,
+                      clipped_loss=args.clipped_loss, ripple_weight=args.ripple_weight, pbr_channels=args.pbr_channels,
                       colour_permutation=args.colour_permutation, light_gain=args.light_gain,
                       precision=args.precision)
     metrics = train(cfg, resume=args.resume)
@@ -330,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--clipped-loss", action="store_true",
                     help="a prediction beyond a target at the end of the code range (0 or 255, e.g. an over-exposed "
                          "surface) scores as the clamped frame shown: no exact 255 to hit there (clean weighting)")
+    tr.add_argument("--ripple-weight", type=float, default=0.0,
+                    help="extra weight on the error that repeats with the patch grid (the faint grid tents leave on "
+                         "plain surfaces; worldsim eval's patch_ripple): it counts 1 + this many times (default 0)")
     tr.add_argument("--colour-permutation", type=_fraction, default=0.0,
                     help="fraction of windows whose colour inputs and frames swap their R, G, B channels together, "
                          "an exact symmetry of both teachers (default 0)")

@@ -25,6 +25,12 @@ end there, a kink in an otherwise smooth function of the lighting that it must s
 With ``clipped``, a prediction beyond a clipped target's end counts as the end; a prediction short of
 it, and every pixel inside the range, keep the plain error and its gradient.
 
+Ripple (``ripple > 0``): the part of a window's error that repeats with the patch grid
+(:func:`periodic_error`, the training-side twin of :func:`worldsim.metrics.patch_ripple`) weighs
+``1 + ripple`` times. The plain loss already holds it once (its mean square is exactly that part's
+share of the MSE), and the tent head leaves a faint grid where it trades it against the rest; a
+weight moves that trade. The target's own detail at the grid's phases averages to no gradient.
+
 The model is an argument, never a member: any ``model(x_t, t, cond) → x̂`` works here.
 """
 
@@ -89,9 +95,24 @@ def met_at_clip(prediction: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
     return torch.where(data <= -1, prediction.clamp(min=-1), prediction)
 
 
+def periodic_error(error: torch.Tensor, patch: int) -> torch.Tensor:
+    """Per window, the error that repeats with a ``patch``-pixel grid: ``error`` (B, T, C, H, W) less its
+    ``patch``-wide box blur (replicated borders; keeps anything of period ``patch`` whole and removes slow
+    trends), averaged over every pixel at the same place within its patch over the window's frames:
+    (B, C, patch, patch). The same sum as :func:`worldsim.metrics.patch_ripple` (whose value, in 8-bit
+    levels, is this tensor's RMS × 127.5 for frames in [−1, 1]); whole patches only."""
+    b, t, c, h, w = error.shape
+    flat = error.reshape(b * t, c, h, w)
+    before, after = patch // 2, (patch - 1) // 2  # the window scipy's uniform_filter takes for this size
+    blurred = F.avg_pool2d(F.pad(flat, (before, after, before, after), mode="replicate"), patch, stride=1)
+    rows, cols = h // patch * patch, w // patch * patch
+    detail = (flat - blurred)[..., :rows, :cols].reshape(b, t, c, rows // patch, patch, cols // patch, patch)
+    return detail.mean(dim=(1, 3, 5))
+
+
 def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator | None = None,
          noise: torch.Tensor | None = None, t: torch.Tensor | None = None, weighting: str = "clean",
-         clipped: bool = False) -> torch.Tensor:
+         clipped: bool = False, ripple: float = 0.0, patch: int = 8) -> torch.Tensor:
     """Mean squared error on random points of the path.
 
     ``weighting="clean"`` (default): between the network's clean frames and the data, the same at
@@ -103,12 +124,15 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
     ``noise`` and ``t`` are drawn from ``generator`` unless given (a DDP rank passes its slice of
     the global batch's draws, so N ranks compute exactly the single-process gradient).
 
-    ``clipped`` scores predictions beyond a clipped target as the shown frame would (see the module
-    docstring); clean weighting only.
+    ``clipped`` scores predictions beyond a clipped target as the shown frame would, and ``ripple``
+    weighs the error that repeats with the model's ``patch``-pixel grid ``1 + ripple`` times (see the
+    module docstring); clean weighting only.
     """
     check_weighting(weighting)
     if clipped and weighting != "clean":
         raise ValueError("the clipped loss is for the clean weighting (it scores the clean frame as shown)")
+    if ripple and weighting != "clean":
+        raise ValueError("the ripple weight is for the clean weighting (it scores the clean frame's grid)")
     if noise is None:
         noise = torch.randn(data.shape, generator=generator)
     if t is None:
@@ -119,7 +143,11 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
         if _predicts_velocity(model):
             raise ValueError("the clean weighting is for x-predicting models")
         prediction, target = model(x_t, t, cond).float(), data.float()
-        return F.mse_loss(met_at_clip(prediction, target) if clipped else prediction, target)
+        prediction = met_at_clip(prediction, target) if clipped else prediction
+        value = F.mse_loss(prediction, target)
+        if ripple:
+            value = value + ripple * periodic_error(prediction - target, patch).square().mean()
+        return value
     return F.mse_loss(velocity(model, x_t, t, cond).float(), (data - noise).float())
 
 

@@ -68,6 +68,9 @@ class TrainConfig:
     # temperature-0 render computes, which the flow's own draws reach only through noise around it.
     mean_start: float = 0.0
     clipped_loss: bool = False  # flow.loss(clipped=True): predictions beyond a clipped (0 or 255) target are met
+    # flow.loss(ripple=...): the error that repeats with the patch grid (the tent head's faint grid,
+    # metrics.patch_ripple) weighs 1 + ripple_weight times; 0 leaves the plain loss.
+    ripple_weight: float = 0.0
     # Fraction of training windows whose colour inputs and frames are channel-permuted together
     # (worldsim.augment: an exact symmetry of both teachers); validation windows never are.
     colour_permutation: float = 0.0
@@ -99,6 +102,10 @@ class TrainConfig:
             raise ConfigError(f"depth is a number of transformer blocks, at least 1; got {self.depth}")
         if self.clipped_loss and self.loss_weighting != "clean":
             raise ConfigError("clipped_loss scores the clean frame as shown; it needs loss_weighting 'clean'")
+        if not self.ripple_weight >= 0 or not np.isfinite(self.ripple_weight):
+            raise ConfigError(f"ripple_weight is a weight, 0 or more; got {self.ripple_weight}")
+        if self.ripple_weight and self.loss_weighting != "clean":
+            raise ConfigError("ripple_weight scores the clean frame's grid; it needs loss_weighting 'clean'")
 
 
 # TrainConfig fields that pick the model's architecture, None meaning "the preset's, or a resumed run's",
@@ -337,7 +344,8 @@ class Trainer:
             group["lr"] = lr_at(self.step, self.cfg)
         with autocast(self.device, self.precision):
             value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting,
-                              clipped=self.cfg.clipped_loss)
+                              clipped=self.cfg.clipped_loss, ripple=self.cfg.ripple_weight,
+                              patch=self.model.config.patch)
         self.opt.zero_grad(set_to_none=True)
         value.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
