@@ -187,6 +187,18 @@ def test_periodic_error_is_the_patch_ripple_metric_before_its_rms():
     assert rms > 1.0  # the grid (RMS 1.41) shows through the per-pixel error
 
 
+@pytest.mark.parametrize("size", [7, 8])
+def test_box_blur_is_scipys_uniform_filter_with_nearest_borders(size):
+    """The running-sum blur under the grid error (and so under ``patch_ripple``) takes scipy's window
+    and border, odd and even sizes, on sides that are not multiples of it."""
+    import numpy as np
+    from scipy.ndimage import uniform_filter
+
+    x = np.random.default_rng(1).normal(size=(2, 3, 37, 45)).astype(np.float32)
+    want = uniform_filter(x, size=(1, 1, size, size), mode="nearest")
+    assert np.abs(flow.box_blur(torch.from_numpy(x), size).numpy() - want).max() < 1e-5
+
+
 def test_the_ripple_weight_charges_a_grid_and_little_else():
     """A prediction off by a faint 8-pixel grid costs about ``1 + ripple`` times its square with the
     weight (the box blur removes none of a pure grid away from the border). One off by eight times

@@ -26,7 +26,7 @@ With ``clipped``, a prediction beyond a clipped target's end counts as the end; 
 it, and every pixel inside the range, keep the plain error and its gradient.
 
 Ripple (``ripple > 0``): the part of a window's error that repeats with the patch grid
-(:func:`periodic_error`, the training-side twin of :func:`worldsim.metrics.patch_ripple`) weighs
+(:func:`periodic_error`, whose RMS :func:`worldsim.metrics.patch_ripple` reports) weighs
 ``1 + ripple`` times. The plain loss already holds it once (its mean square is exactly that part's
 share of the MSE), and the tent head leaves a faint grid where it trades it against the rest; a
 weight moves that trade. The target's own detail at the grid's phases averages to no gradient.
@@ -95,18 +95,28 @@ def met_at_clip(prediction: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
     return torch.where(data <= -1, prediction.clamp(min=-1), prediction)
 
 
+def box_blur(x: torch.Tensor, size: int) -> torch.Tensor:
+    """The mean of each ``size × size`` box of ``x`` (..., H, W), borders replicated, same shape: scipy's
+    ``uniform_filter(mode="nearest")`` window (``size // 2`` before each pixel, the rest after). Running
+    sums along each axis, not a 2-D pool: 3-4× faster forward and backward on a CPU (measured at 8×3×256²)."""
+    before, after = size // 2, (size - 1) // 2
+    x = F.pad(x, (before, after, before, after), mode="replicate")
+    for axis in (-1, -2):
+        sums = F.pad(x.cumsum(axis).movedim(axis, -1), (1, 0)).movedim(-1, axis)
+        x = (sums.narrow(axis, size, sums.shape[axis] - size) - sums.narrow(axis, 0, sums.shape[axis] - size)) / size
+    return x
+
+
 def periodic_error(error: torch.Tensor, patch: int) -> torch.Tensor:
     """Per window, the error that repeats with a ``patch``-pixel grid: ``error`` (B, T, C, H, W) less its
     ``patch``-wide box blur (replicated borders; keeps anything of period ``patch`` whole and removes slow
     trends), averaged over every pixel at the same place within its patch over the window's frames:
-    (B, C, patch, patch). The same sum as :func:`worldsim.metrics.patch_ripple` (whose value, in 8-bit
-    levels, is this tensor's RMS × 127.5 for frames in [−1, 1]); whole patches only."""
+    (B, C, patch, patch); whole patches only. :func:`worldsim.metrics.patch_ripple` reports its RMS (in
+    8-bit levels: × 127.5 for frames in [−1, 1])."""
     b, t, c, h, w = error.shape
     flat = error.reshape(b * t, c, h, w)
-    before, after = patch // 2, (patch - 1) // 2  # the window scipy's uniform_filter takes for this size
-    blurred = F.avg_pool2d(F.pad(flat, (before, after, before, after), mode="replicate"), patch, stride=1)
     rows, cols = h // patch * patch, w // patch * patch
-    detail = (flat - blurred)[..., :rows, :cols].reshape(b, t, c, rows // patch, patch, cols // patch, patch)
+    detail = (flat - box_blur(flat, patch))[..., :rows, :cols].reshape(b, t, c, rows // patch, patch, cols // patch, patch)
     return detail.mean(dim=(1, 3, 5))
 
 

@@ -148,17 +148,16 @@ def patch_ripple(model: np.ndarray, reference: np.ndarray, patch: int = 8) -> fl
     :func:`patch_seams` sees steps at patch borders; tents leave none, but a token's output patch that
     is not flat still draws a faint grid where neighbouring tokens agree (a brighter ring around each
     patch centre on a plain floor). Error that does not follow the grid averages out over a clip's
-    patches (``sigma / sqrt(patches)``); an exact model scores 0. Frames are ``(..., H, W, 3) uint8``.
+    patches (``sigma / sqrt(patches)``); an exact model scores 0. Frames are ``(..., H, W, 3) uint8``,
+    the whole clip one window of :func:`worldsim.flow.periodic_error`.
     """
-    from scipy.ndimage import uniform_filter
+    import torch
+
+    from worldsim.flow import periodic_error  # the training loss's term, so metric and loss cannot drift apart
 
     error = model.astype(np.float32) - reference.astype(np.float32)
-    error = error.reshape(-1, *error.shape[-3:])  # (T, H, W, 3)
-    detail = error - uniform_filter(error, size=(1, patch, patch, 1), mode="nearest")
-    t, h, w, c = detail.shape
-    rows, cols = h // patch * patch, w // patch * patch  # whole patches only
-    phases = detail[:, :rows, :cols].reshape(t, rows // patch, patch, cols // patch, patch, c).mean(axis=(0, 1, 3))
-    return float(np.sqrt(np.mean(phases**2)))
+    error = torch.from_numpy(error.reshape(1, -1, *error.shape[-3:])).permute(0, 1, 4, 2, 3)  # one (1, T, 3, H, W) window
+    return float(periodic_error(error, patch).square().mean().sqrt())
 
 
 def edge_strength(frame: np.ndarray) -> np.ndarray:
