@@ -187,6 +187,18 @@ def test_periodic_error_is_the_patch_ripple_metric_before_its_rms():
     assert rms > 1.0  # the grid (RMS 1.41) shows through the per-pixel error
 
 
+def test_the_ripple_weight_reads_the_grid_pitch_from_the_model():
+    """A model's own patch is the grid; a bare callable has none and must name it."""
+    model = build_model("tiny")
+    data, cond = torch.rand(1, model.config.frames, 3, 32, 32) * 2 - 1, _cond(1, model.config.frames, 32)
+    zero, t = torch.zeros_like(data), torch.zeros(1)
+    own = flow.loss(model, data, cond, noise=zero, t=t, ripple=5.0)
+    assert own == flow.loss(model, data, cond, noise=zero, t=t, ripple=5.0, patch=model.config.patch)
+    assert own != flow.loss(model, data, cond, noise=zero, t=t, ripple=5.0, patch=4)
+    with pytest.raises(ValueError, match="patch"):
+        flow.loss(lambda x, t, c: data, data, None, ripple=1.0)
+
+
 @pytest.mark.parametrize("size", [7, 8])
 def test_box_blur_is_scipys_uniform_filter_with_nearest_borders(size):
     """The running-sum blur under the grid error (and so under ``patch_ripple``) takes scipy's window
@@ -212,7 +224,7 @@ def test_the_ripple_weight_charges_a_grid_and_little_else():
     zero, t = torch.zeros_like(data), torch.zeros(1)
 
     def cost(error, ripple):
-        return float(flow.loss(lambda x, t, c: data + error, data, None, noise=zero, t=t, ripple=ripple))
+        return float(flow.loss(lambda x, t, c: data + error, data, None, noise=zero, t=t, ripple=ripple, patch=8))
 
     plain = cost(grid, 0.0)
     assert plain == pytest.approx(float(grid.square().mean()), rel=1e-5)

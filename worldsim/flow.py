@@ -63,9 +63,14 @@ def interpolate(data: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> tor
 T_MAX_DENOMINATOR = 0.05  # clamp of 1 − t in v = (x̂ − x_t)/(1 − t), so t → 1 cannot blow up the loss
 
 
+def _model_config(model):
+    """The config of ``model`` (or of the module a DDP wrapper holds); None for a bare callable."""
+    return getattr(model, "config", None) or getattr(getattr(model, "module", None), "config", None)
+
+
 def _predicts_velocity(model) -> bool:
-    """Whether ``model`` (or the module a DDP wrapper holds) was built with ``prediction="v"``."""
-    config = getattr(model, "config", None) or getattr(getattr(model, "module", None), "config", None)
+    """Whether ``model`` was built with ``prediction="v"``."""
+    config = _model_config(model)
     return config is not None and config.prediction == "v"
 
 
@@ -122,7 +127,7 @@ def periodic_error(error: torch.Tensor, patch: int) -> torch.Tensor:
 
 def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator | None = None,
          noise: torch.Tensor | None = None, t: torch.Tensor | None = None, weighting: str = "clean",
-         clipped: bool = False, ripple: float = 0.0, patch: int = 8) -> torch.Tensor:
+         clipped: bool = False, ripple: float = 0.0, patch: int | None = None) -> torch.Tensor:
     """Mean squared error on random points of the path.
 
     ``weighting="clean"`` (default): between the network's clean frames and the data, the same at
@@ -135,14 +140,20 @@ def loss(model, data: torch.Tensor, cond: Conditions, generator: torch.Generator
     the global batch's draws, so N ranks compute exactly the single-process gradient).
 
     ``clipped`` scores predictions beyond a clipped target as the shown frame would, and ``ripple``
-    weighs the error that repeats with the model's ``patch``-pixel grid ``1 + ripple`` times (see the
-    module docstring); clean weighting only.
+    weighs the error that repeats with the model's patch grid ``1 + ripple`` times (see the module
+    docstring); clean weighting only. ``patch`` is the grid's pitch, by default the model's own (a
+    bare callable, which has no config, must give it).
     """
     check_weighting(weighting)
     if clipped and weighting != "clean":
         raise ValueError("the clipped loss is for the clean weighting (it scores the clean frame as shown)")
     if ripple and weighting != "clean":
         raise ValueError("the ripple weight is for the clean weighting (it scores the clean frame's grid)")
+    if ripple and patch is None:
+        config = _model_config(model)
+        if config is None:
+            raise ValueError("the ripple weight needs the patch grid's pitch: pass patch for a model without a config")
+        patch = config.patch
     if noise is None:
         noise = torch.randn(data.shape, generator=generator)
     if t is None:

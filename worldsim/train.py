@@ -102,7 +102,7 @@ class TrainConfig:
             raise ConfigError(f"depth is a number of transformer blocks, at least 1; got {self.depth}")
         if self.clipped_loss and self.loss_weighting != "clean":
             raise ConfigError("clipped_loss scores the clean frame as shown; it needs loss_weighting 'clean'")
-        if not self.ripple_weight >= 0 or not np.isfinite(self.ripple_weight):
+        if not 0 <= self.ripple_weight < math.inf:  # NaN fails the comparison too
             raise ConfigError(f"ripple_weight is a weight, 0 or more; got {self.ripple_weight}")
         if self.ripple_weight and self.loss_weighting != "clean":
             raise ConfigError("ripple_weight scores the clean frame's grid; it needs loss_weighting 'clean'")
@@ -344,8 +344,7 @@ class Trainer:
             group["lr"] = lr_at(self.step, self.cfg)
         with autocast(self.device, self.precision):
             value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting,
-                              clipped=self.cfg.clipped_loss, ripple=self.cfg.ripple_weight,
-                              patch=self.model.config.patch)
+                              clipped=self.cfg.clipped_loss, ripple=self.cfg.ripple_weight)
         self.opt.zero_grad(set_to_none=True)
         value.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
