@@ -11,7 +11,7 @@ import torch
 from worldsim.checkpoint import load_model, load_tensors
 from worldsim.conditioning.tensors import PBR_CHANNELS
 from worldsim.errors import DataError
-from worldsim.train import TrainConfig, train
+from worldsim.train import TrainConfig, Trainer, train
 
 
 def _cfg(data, out, steps, **kw):
@@ -222,3 +222,45 @@ def test_a_control_run_reads_only_the_pbr_channels_it_asked_for(tiny_dataset, tm
     assert model.config.in_channels == dataclasses.replace(model.config, pbr_channels=PBR_CHANNELS).in_channels - 4
     with pytest.raises(ValueError, match="pbr_channels 19"):
         train(_cfg(tiny_dataset, tmp_path / "too_many", 1, pbr=True, pbr_channels=PBR_CHANNELS + 1), progress=False)
+
+
+def _moved(run, start: dict, prefix: str) -> float:
+    """How far the trained (not EMA) weights under ``prefix`` moved from ``start``, summed."""
+    now, _ = load_tensors(run / "train_state.safetensors")
+    return sum(float((now[f"model.{k}"] - v).abs().sum()) for k, v in start.items() if k.startswith(prefix))
+
+
+def test_new_lr_trains_the_blocks_init_did_not_supply_faster_and_resumes_exactly(tiny_dataset, tmp_path):
+    """--depth 3 from a depth-2 run: the third block is new. With ``new_lr`` ten times ``lr`` it
+    moves about ten times as far (Adam's steps scale with the rate), the inherited blocks as far as
+    without it; a killed run resumes to the same weights; a mismatched resume is refused."""
+    train(_cfg(tiny_dataset, tmp_path / "old", 1, precision="fp32"), progress=False)
+    init = str(tmp_path / "old" / "checkpoint.safetensors")
+    deep = {"depth": 3, "init": init, "precision": "fp32", "lr": 1e-3}
+    start = Trainer(_cfg(tiny_dataset, tmp_path / "start", 2, **deep)).model.state_dict()  # inherited + fresh
+    train(_cfg(tiny_dataset, tmp_path / "same", 2, **deep), progress=False)
+    train(_cfg(tiny_dataset, tmp_path / "fast", 2, new_lr=1e-2, **deep), progress=False)
+    ratio_new = _moved(tmp_path / "fast", start, "blocks.2.") / _moved(tmp_path / "same", start, "blocks.2.")
+    ratio_old = _moved(tmp_path / "fast", start, "blocks.0.") / _moved(tmp_path / "same", start, "blocks.0.")
+    assert 5 < ratio_new < 15 and 0.7 < ratio_old < 1.4, (ratio_new, ratio_old)
+    assert load_tensors(tmp_path / "fast" / "train_state.safetensors")[1]["config"]["new_lr"] == 1e-2
+
+    train(_cfg(tiny_dataset, tmp_path / "killed", 1, new_lr=1e-2, **deep), progress=False)
+    train(_cfg(tiny_dataset, tmp_path / "killed", 2, new_lr=1e-2, **deep), resume=True, progress=False)
+    a, _ = load_tensors(tmp_path / "fast" / "train_state.safetensors")
+    b, _ = load_tensors(tmp_path / "killed" / "train_state.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(DataError, match="--new-lr"):  # one parameter group saved, two asked for
+        train(_cfg(tiny_dataset, tmp_path / "same", 3, new_lr=1e-2, **deep), resume=True, progress=False)
+
+
+def test_new_lr_needs_init_and_something_new(tiny_dataset, tmp_path):
+    from worldsim.errors import ConfigError
+
+    for bad in ({"new_lr": 1e-3}, {"new_lr": 0.0, "init": "x"}, {"new_lr": float("nan"), "init": "x"}):
+        with pytest.raises(ConfigError, match="new_lr"):
+            _cfg(tiny_dataset, tmp_path / "bad", 1, **bad)
+    train(_cfg(tiny_dataset, tmp_path / "old", 1), progress=False)
+    with pytest.raises(ConfigError, match="supplies every parameter"):
+        train(_cfg(tiny_dataset, tmp_path / "same", 1, new_lr=1e-2, init=str(tmp_path / "old" / "checkpoint.safetensors")),
+              progress=False)

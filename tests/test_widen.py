@@ -118,3 +118,16 @@ def test_a_deeper_model_starts_as_exactly_its_source_and_its_new_blocks_learn():
     assert deep.blocks[-1].ada[-1].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="cannot drop blocks"):
         widen_from(old, deep.state_dict(), deep.config)
+
+
+def test_widen_names_the_parameters_it_left_fresh():
+    """What ``train --new-lr`` speeds up: a deeper model's new blocks; nothing for the same model;
+    a new output's two output layers (not the zero-padded inputs, which hold the source's weights)."""
+    old = build_model("tiny", pbr=True, output="shading", head_blend="tent")
+    deep = build_model("tiny", pbr=True, output="shading", head_blend="tent", depth=old.config.depth + 1)
+    new_block = {n for n, _ in deep.named_parameters() if n.startswith(f"blocks.{old.config.depth}.")}
+    assert new_block and widen_from(deep, old.state_dict(), old.config) == new_block
+    assert widen_from(build_model("tiny"), build_model("tiny").state_dict(), build_model("tiny").config) == set()
+    rgb = build_model("tiny")
+    fresh = widen_from(build_model("tiny", pbr=True, output="shading"), rgb.state_dict(), rgb.config)
+    assert fresh and all(n.startswith(("final.linear.", "pixel_head.")) for n in fresh) and "patch_embed.weight" not in fresh

@@ -102,7 +102,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       checkpoint_every=args.checkpoint_every,
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
                       context_frames=4 if args.pure_video else 1, context_prob=_context_prob(args),
-                      pbr=args.look == "cycles", init=args.init, crop=args.crop, max_minutes=args.minutes,
+                      pbr=args.look == "cycles", init=args.init, new_lr=args.new_lr, crop=args.crop, max_minutes=args.minutes,
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
                       clipped_loss=args.clipped_loss, ripple_weight=args.ripple_weight, pbr_channels=args.pbr_channels,
@@ -301,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--look", choices=["tiny", "cycles"], default="tiny",
                     help="cycles: also condition on surfaces and lighting (needs a `--teacher cycles` dataset)")
     tr.add_argument("--init", default=None, help="start from this checkpoint's weights (path or name), same preset and look")
+    tr.add_argument("--new-lr", type=_positive(float), default=None,
+                    help="peak learning rate of the parameters --init did not supply (new blocks from --depth, new "
+                         "output layers), on the same schedule (default: --lr); a fine-tune's rate barely opens new blocks")
     tr.add_argument("--token-features", type=int, default=None,
                     help="features each token hands the per-pixel head, bilinear between token centres (default: "
                          "the preset's, 0; --init widens a checkpoint without them exactly)")

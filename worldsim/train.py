@@ -56,6 +56,10 @@ class TrainConfig:
     context_frames: int = 1
     pbr: bool = False  # the Cycles look: the dataset's pbr, area_light and environment become inputs
     init: str | None = None  # start from this checkpoint (path or name), widened if pbr adds inputs
+    # The peak learning rate of the parameters `init` did not supply (new blocks, new output layers;
+    # widen.widen_from), on the same schedule; None: `lr`. A fine-tune's small rate barely opens the
+    # closed gates of new blocks, so a capacity test needs them faster than the trained trunk.
+    new_lr: float | None = None
     data_on_device: str = "auto"  # "auto": keep the dataset on the GPU and gather batches there; "on", "off"
     max_minutes: float | None = None  # stop (with a checkpoint) after this long, even before `steps` (a GPU window)
     loss_weighting: str = "clean"  # flow.loss: "clean" (every flow time weighs the same) or "velocity"
@@ -104,6 +108,9 @@ class TrainConfig:
             raise ConfigError("clipped_loss scores the clean frame as shown; it needs loss_weighting 'clean'")
         if not 0 <= self.ripple_weight < math.inf:  # NaN fails the comparison too
             raise ConfigError(f"ripple_weight is a weight, 0 or more; got {self.ripple_weight}")
+        if self.new_lr is not None and not (0 < self.new_lr < math.inf and self.init is not None):
+            raise ConfigError(f"new_lr is the peak rate of the parameters init did not supply: above 0, with init; "
+                              f"got {self.new_lr} with init {self.init!r}")
         if self.ripple_weight and self.loss_weighting != "clean":
             raise ConfigError("ripple_weight scores the clean frame's grid; it needs loss_weighting 'clean'")
 
@@ -212,8 +219,7 @@ class Trainer:
                                  context_frames=cfg.context_frames, pbr=cfg.pbr, **sizes).to(self.device)
         # the value the preset gave is saved with the run, so a resume rebuilds this model even if presets change
         self.cfg = cfg = replace(cfg, **{k: getattr(self.model.config, k) for k in OPEN_ARCHITECTURE})
-        if cfg.init is not None:
-            self._initialise(cfg.init)
+        fresh = self._initialise(cfg.init) if cfg.init is not None else set()
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.arrays = {k: arrays[k] for k in SHARD_KEYS}
         on_device = cfg.data_on_device == "on" or (cfg.data_on_device == "auto" and self.device.type == "cuda")
@@ -221,7 +227,7 @@ class Trainer:
         n = arrays["rgb"].shape[0]
         val = min(cfg.val_clips, max(1, n // 10))
         self.train_clips, self.val_clips = np.arange(n - val), np.arange(n - val, n)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.opt = torch.optim.AdamW(self._param_groups(fresh), lr=cfg.lr, weight_decay=0.0)
         self.step = 0
         self.out = Path(cfg.out)
         self.net = self.model
@@ -230,16 +236,29 @@ class Trainer:
 
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
-    def _initialise(self, name_or_path: str) -> None:
-        """Start from a trained checkpoint of the same preset (e.g. fine-tune the Cycles look from ``raster``)."""
+    def _initialise(self, name_or_path: str) -> set[str]:
+        """Start from a trained checkpoint of the same preset (e.g. fine-tune the Cycles look from ``raster``);
+        returns the names of the parameters it did not supply."""
         from worldsim.checkpoint import load_model
         from worldsim.widen import widen_from
 
         source, _ = load_model(name_or_path, "cpu")
         try:
-            widen_from(self.model, source.state_dict(), source.config)
+            return widen_from(self.model, source.state_dict(), source.config)
         except ValueError as exc:
             raise DataError(f"--init {name_or_path}: {exc} (use --preset matching it)") from None
+
+    def _param_groups(self, fresh: set[str]) -> list[dict]:
+        """The optimizer's parameter groups, each with the factor (``lr_scale``) on the schedule's rate:
+        one group at 1, and with ``new_lr`` a second for the parameters ``init`` left ``fresh``."""
+        named = list(self.model.named_parameters())
+        if self.cfg.new_lr is None:
+            return [{"params": [p for _, p in named], "lr_scale": 1.0}]
+        if not fresh:
+            raise ConfigError(f"new_lr: --init {self.cfg.init} supplies every parameter of this model, so none is new "
+                              f"(new ones come with a larger --depth, --token-features or another --output)")
+        return [{"params": [p for n, p in named if n not in fresh], "lr_scale": 1.0},
+                {"params": [p for n, p in named if n in fresh], "lr_scale": self.cfg.new_lr / self.cfg.lr}]
 
     def check_ranks_in_sync(self) -> list[float]:
         """Every rank's parameter checksum (a collective: all ranks call it); raises if they differ."""
@@ -287,7 +306,14 @@ class Trainer:
         tensors, meta = load_tensors(path)
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        _load_optimizer(self.opt, tensors, meta)
+        scales = [g["lr_scale"] for g in self.opt.param_groups]
+        try:
+            _load_optimizer(self.opt, tensors, meta)
+        except ValueError as exc:  # torch: a different number or size of parameter groups
+            raise DataError(f"{path}: its optimizer does not fit this run ({exc}); resume with the --init and "
+                            f"--new-lr it started with") from None
+        for group, scale in zip(self.opt.param_groups, scales, strict=True):
+            group["lr_scale"] = scale  # this run's new_lr, which may differ from the saved one's
         self.step = int(meta["step"])
         return True
 
@@ -341,7 +367,7 @@ class Trainer:
         data, cond, noise, t = self._draw(self.step)
         data, cond = data.to(self.device, non_blocking=True), cond.to(self.device)
         for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, self.cfg)
+            group["lr"] = lr_at(self.step, self.cfg) * group["lr_scale"]
         with autocast(self.device, self.precision):
             value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting,
                               clipped=self.cfg.clipped_loss, ripple=self.cfg.ripple_weight)

@@ -14,7 +14,7 @@ import torch
 from worldsim.model import DiTConfig, WorldDiT
 
 
-def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> None:
+def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfig) -> set[str]:
     """Start ``model`` from the weights of a model with fewer inputs (``source``: the raster look, a
     Cycles look with fewer pbr channels, or one without token features), giving the new inputs
     (appended last) zero weights: before any training it computes exactly what the source computes,
@@ -25,6 +25,11 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     A patch head becomes a tent head (``head_blend``) through :func:`tent_from_patch`. A deeper model
     (``depth``) takes the source's blocks as its first ones; the blocks after them keep their fresh
     adaLN-Zero start, whose gates are 0, so each passes its tokens through unchanged until trained.
+
+    Returns:
+        The names of the model's parameters that kept their fresh start (new blocks, new output
+        layers): what ``train --new-lr`` trains at its own rate. A parameter that took the source's
+        weights with zero-padded inputs counts as taken.
 
     Raises:
         ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels``,
@@ -44,7 +49,7 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     if source.token_features not in (0, cfg.token_features):
         raise ValueError(f"cannot change token features from {source.token_features} to {cfg.token_features}")
     p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
-    own = model.state_dict()
+    own, taken = model.state_dict(), set()
     for name, value in state.items():
         if name in fresh:
             continue
@@ -66,7 +71,9 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
         if value.shape != target.shape:
             raise ValueError(f"cannot widen {name}: {tuple(value.shape)} -> {tuple(target.shape)}")
         own[name] = value
+        taken.add(name)
     model.load_state_dict(own)
+    return {name for name, _ in model.named_parameters()} - taken
 
 
 def tent_from_patch(value: torch.Tensor, patch: int, channels: int) -> torch.Tensor:
