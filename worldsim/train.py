@@ -227,7 +227,7 @@ class Trainer:
         n = arrays["rgb"].shape[0]
         val = min(cfg.val_clips, max(1, n // 10))
         self.train_clips, self.val_clips = np.arange(n - val), np.arange(n - val, n)
-        self.opt = torch.optim.AdamW(self._param_groups(fresh), lr=cfg.lr, weight_decay=0.0)
+        self.opt = torch.optim.AdamW([{"params": g} for g in self._param_groups(fresh)], lr=cfg.lr, weight_decay=0.0)
         self.step = 0
         self.out = Path(cfg.out)
         self.net = self.model
@@ -248,17 +248,21 @@ class Trainer:
         except ValueError as exc:
             raise DataError(f"--init {name_or_path}: {exc} (use --preset matching it)") from None
 
-    def _param_groups(self, fresh: set[str]) -> list[dict]:
-        """The optimizer's parameter groups, each with the factor (``lr_scale``) on the schedule's rate:
-        one group at 1, and with ``new_lr`` a second for the parameters ``init`` left ``fresh``."""
+    def _param_groups(self, fresh: set[str]) -> list[list[torch.nn.Parameter]]:
+        """The optimizer's parameter groups: every parameter, or with ``new_lr`` the ones ``init`` supplied
+        and then the ``fresh`` ones (their factors on the schedule's rate: :meth:`_lr_scales`)."""
         named = list(self.model.named_parameters())
         if self.cfg.new_lr is None:
-            return [{"params": [p for _, p in named], "lr_scale": 1.0}]
+            return [[p for _, p in named]]
         if not fresh:
             raise ConfigError(f"new_lr: --init {self.cfg.init} supplies every parameter of this model, so none is new "
                               f"(new ones come with a larger --depth, --token-features or another --output)")
-        return [{"params": [p for n, p in named if n not in fresh], "lr_scale": 1.0},
-                {"params": [p for n, p in named if n in fresh], "lr_scale": self.cfg.new_lr / self.cfg.lr}]
+        return [[p for n, p in named if n not in fresh], [p for n, p in named if n in fresh]]
+
+    def _lr_scales(self) -> tuple[float, ...]:
+        """Each parameter group's factor on the schedule's rate, from the config (not saved with the
+        optimizer, so a resumed run takes this run's ``new_lr``)."""
+        return (1.0,) if self.cfg.new_lr is None else (1.0, self.cfg.new_lr / self.cfg.lr)
 
     def check_ranks_in_sync(self) -> list[float]:
         """Every rank's parameter checksum (a collective: all ranks call it); raises if they differ."""
@@ -306,14 +310,11 @@ class Trainer:
         tensors, meta = load_tensors(path)
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        scales = [g["lr_scale"] for g in self.opt.param_groups]
         try:
             _load_optimizer(self.opt, tensors, meta)
         except ValueError as exc:  # torch: a different number or size of parameter groups
             raise DataError(f"{path}: its optimizer does not fit this run ({exc}); resume with the --init and "
                             f"--new-lr it started with") from None
-        for group, scale in zip(self.opt.param_groups, scales, strict=True):
-            group["lr_scale"] = scale  # this run's new_lr, which may differ from the saved one's
         self.step = int(meta["step"])
         return True
 
@@ -366,8 +367,8 @@ class Trainer:
         """One optimizer step on this rank's slice of the global batch; returns the slice's loss."""
         data, cond, noise, t = self._draw(self.step)
         data, cond = data.to(self.device, non_blocking=True), cond.to(self.device)
-        for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, self.cfg) * group["lr_scale"]
+        for group, scale in zip(self.opt.param_groups, self._lr_scales(), strict=True):
+            group["lr"] = lr_at(self.step, self.cfg) * scale
         with autocast(self.device, self.precision):
             value = flow.loss(self.net, data, cond, noise=noise, t=t, weighting=self.cfg.loss_weighting,
                               clipped=self.cfg.clipped_loss, ripple=self.cfg.ripple_weight)
