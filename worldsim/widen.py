@@ -49,7 +49,7 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     if source.token_features not in (0, cfg.token_features):
         raise ValueError(f"cannot change token features from {source.token_features} to {cfg.token_features}")
     p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
-    own, taken = model.state_dict(), set()
+    own = model.state_dict()
     for name, value in state.items():
         if name in fresh:
             continue
@@ -71,9 +71,8 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
         if value.shape != target.shape:
             raise ValueError(f"cannot widen {name}: {tuple(value.shape)} -> {tuple(target.shape)}")
         own[name] = value
-        taken.add(name)
     model.load_state_dict(own)
-    return {name for name, _ in model.named_parameters()} - taken
+    return {name for name, _ in model.named_parameters()} - (state.keys() - fresh)  # every other source tensor was taken
 
 
 def tent_from_patch(value: torch.Tensor, patch: int, channels: int) -> torch.Tensor:
