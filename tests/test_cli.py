@@ -74,6 +74,10 @@ def test_bad_arguments(tmp_path):
     assert result.returncode == 2 and "--mean-start" in result.stderr and "from 0 to 1" in result.stderr
     result = _run("train", "--data", tmp_path, "--out", tmp_path / "run", "--context-prob", "-0.1")
     assert result.returncode == 2 and "--context-prob" in result.stderr and "from 0 to 1" in result.stderr
+    result = _run("dataset", "--out", tmp_path / "data", "--frames", "64", "--shards", "4")
+    assert result.returncode == 2 and "--shards" in result.stderr and "START:STOP" in result.stderr
+    result = _run("dataset", "--out", tmp_path / "data", "--frames", "64", "--shards", "4:")
+    assert result.returncode == 2 and "shards 4:" in result.stderr and "Traceback" not in result.stderr
     result = _run("train", "--data", tmp_path, "--out", tmp_path / "run", "--clipped-loss", "--loss-weighting", "velocity")
     assert result.returncode == 2 and "clipped_loss" in result.stderr and "Traceback" not in result.stderr
 

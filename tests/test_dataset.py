@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from worldsim.dataset import SHARD_KEYS, generate, load_dataset, read_shard, shard_path
-from worldsim.errors import DataError
+from worldsim.errors import ConfigError, DataError
 
 
 def test_shards_hold_documented_arrays(tiny_dataset):
@@ -31,6 +31,24 @@ def test_resume_regenerates_exactly_the_missing_shard(tiny_dataset, tmp_path):
     for key in SHARD_KEYS:
         assert np.array_equal(before[key], after[key]), key
     assert len(list(copy.glob("shard_*.npz"))) == 2
+
+
+def test_a_range_of_shards_makes_those_shards_and_they_equal_the_whole_runs(tiny_dataset, tmp_path):
+    """Two machines (or sessions) splitting a dataset by ``shards`` make what one run makes."""
+    args = dict(frames=16, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2, progress=False)
+    split = tmp_path / "split"
+    generate(split, shards=(1, None), **args)
+    assert [p.name for p in sorted(split.glob("shard_*.npz"))] == ["shard_00001.npz"]
+    generate(split, shards=(0, 1), **args)
+    for i in range(2):
+        whole, part = read_shard(shard_path(tiny_dataset, i)), read_shard(shard_path(split, i))
+        for key in SHARD_KEYS:
+            assert np.array_equal(whole[key], part[key]), (i, key)
+    for bad in [(2, None), (1, 1), (0, 3), (-1, 1)]:  # past the end, empty, too long, negative
+        fresh = tmp_path / f"bad{bad[0]}_{bad[1]}"
+        with pytest.raises(ConfigError, match="within the dataset's 2 shards"):
+            generate(fresh, shards=bad, **args)
+        assert not any(fresh.iterdir())  # refused before anything is written
 
 
 def test_loading_fills_the_shards_in_order_and_refuses_one_that_disagrees(tiny_dataset, tmp_path):

@@ -41,6 +41,17 @@ def _positive(kind):
 _fraction = _checked(float, lambda v: 0 <= v <= 1, "from 0 to 1")
 
 
+def _shards(text: str) -> tuple[int, int | None]:
+    """``START:STOP`` or ``START:`` (to the end), shard indices as Python slices count them."""
+    start, sep, stop = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(start), int(stop) if stop else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP or START:, e.g. 192:256, got {text!r}") from None
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     """Simulate a scene and write state.npz, maps.npz and reference.mp4."""
     from worldsim.recording import rollout, save_recording
@@ -83,7 +94,8 @@ def cmd_dataset(args: argparse.Namespace) -> None:
 
     generate(args.out, frames=args.frames, resolution=args.resolution, workers=args.workers, seed=args.seed,
              ray_address=args.ray_address, teacher=args.teacher, samples=args.samples, denoise=not args.no_denoise,
-             frames_per_clip=args.frames_per_clip, clips_per_shard=args.clips_per_shard, split=args.split)
+             frames_per_clip=args.frames_per_clip, clips_per_shard=args.clips_per_shard, split=args.split,
+             shards=args.shards)
 
 
 def _context_prob(args: argparse.Namespace) -> float:
@@ -283,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--clips-per-shard", type=_positive(int), default=8, help="clips per shard file (default 8)")
     data.add_argument("--split", choices=["train", "heldout"], default="train",
                       help="scene assets: train, or heldout (meshes, URDFs, textures and hues train never uses)")
+    data.add_argument("--shards", type=_shards, default=None,
+                      help="make only shards START:STOP (or START: to the end) of the dataset --frames sizes; "
+                           "a shard depends only on the seed and its index, so machines or sessions can split the work")
     _teacher_arguments(data)
     data.set_defaults(func=cmd_dataset)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from worldsim.conditioning.arrays import KEYS, from_frames
-from worldsim.errors import DataError
+from worldsim.errors import ConfigError, DataError
 from worldsim.io import append_npz, load_npz, npz_shapes, save_npz, write_atomic
 
 SHARD_KEYS = ("rgb",) + KEYS
@@ -106,16 +106,21 @@ def _work(config: DatasetConfig, out: str, shard: int) -> int:
 def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | None = None, seed: int = 0,
              frames_per_clip: int = 24, clips_per_shard: int = 8, progress: bool = True,
              ray_address: str | None = None, teacher: str = "tiny", samples: int = 32,
-             denoise: bool = True, split: str = "train") -> DatasetConfig:
+             denoise: bool = True, split: str = "train", shards: tuple[int, int | None] | None = None
+             ) -> DatasetConfig:
     """Generate (or resume) a dataset of at least ``frames`` frames in ``out``.
 
     Shards are spread over ``workers`` local processes, or over Ray when ``ray_address`` is given
     (every Ray worker must see ``out``: a shared file system on a cluster). ``teacher="cycles"``
     path-traces the frames with ``samples`` per pixel (one thread per worker); the dataset can grow
-    later by asking for more ``frames`` with the same settings.
+    later by asking for more ``frames`` with the same settings. ``shards=(start, stop)`` makes only
+    the shards with those indices (``stop`` None: to the end): each shard is a function of the seed
+    and its index, so machines or sessions can split a dataset between them, or grow it past what a
+    model has already seen first.
 
     Raises:
         DataError: ``out`` holds a dataset made with different settings.
+        ConfigError: ``shards`` is empty or reaches past the dataset's last shard.
     """
     from worldsim.parallel import run_jobs
     from worldsim.recording import default_map_pass
@@ -131,6 +136,7 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
         raise ValueError(f"unknown teacher {teacher!r}; expected tiny or cycles")
     config = DatasetConfig(seed, resolution, frames_per_clip, clips_per_shard, max(1, -(-frames // per_shard)),
                            teacher, samples, denoise, split, default_map_pass(teacher))
+    wanted = _shard_range(config, shards)  # before anything is written
     meta = out / "dataset.json"
     if meta.exists():
         old = {"teacher": "tiny", "samples": 32, "denoise": True, "split": "train", **json.loads(meta.read_text())}
@@ -142,12 +148,12 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     remap_shards(config, out, progress)  # before dataset.json says so: a kill in between redoes the rest
     write_atomic(meta, json.dumps(asdict(config), indent=2))
     upgrade_shards(config, out, progress)
-    todo = [i for i in range(config.num_shards) if not shard_path(out, i).exists()]
+    todo = [i for i in wanted if not shard_path(out, i).exists()]
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.num_shards * per_shard, initial=(config.num_shards - len(todo)) * per_shard,
+        bar = tqdm(total=len(wanted) * per_shard, initial=(len(wanted) - len(todo)) * per_shard,
                    unit="frame", desc="dataset")
     start = time.perf_counter()
     jobs = [(config, str(out.resolve()), i) for i in todo]
@@ -155,9 +161,20 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
         bar and bar.update(per_shard)
     if bar:
         bar.close()
-        print(f"dataset: {config.num_shards} shards, {config.num_shards * per_shard} frames in {out} "
-              f"({len(todo)} new shards in {time.perf_counter() - start:.1f}s)")
+        print(f"dataset: shards {wanted.start}-{wanted.stop - 1} of {config.num_shards}, "
+              f"{len(wanted) * per_shard} frames in {out} ({len(todo)} new shards in {time.perf_counter() - start:.1f}s)")
     return config
+
+
+def _shard_range(config: DatasetConfig, shards: tuple[int, int | None] | None) -> range:
+    """The shard indices ``generate`` makes: ``shards`` as (start, stop), checked against the dataset's size."""
+    if shards is None:
+        return range(config.num_shards)
+    start, stop = shards[0], config.num_shards if shards[1] is None else shards[1]
+    if not 0 <= start < stop <= config.num_shards:
+        raise ConfigError(f"shards {start}:{stop} are not a range within the dataset's {config.num_shards} shards "
+                          f"(0:{config.num_shards}; ask for more --frames to grow it)")
+    return range(start, stop)
 
 
 # A rebuilt clip's segmentation may differ from the stored one where the passes' meshes differ (at
