@@ -11,7 +11,10 @@ torch are not fork-safe once used), cluster work uses Ray tasks.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
@@ -54,8 +57,30 @@ def run_jobs(fn: Callable[..., Any], jobs: list[tuple], workers: int = 1, ray_ad
         for job in jobs:
             yield fn(*job)
     else:
-        with get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+        with _sigterm_exits(), get_context("spawn").Pool(min(workers, len(jobs))) as pool:
             yield from pool.imap_unordered(_star, [(fn, job) for job in jobs])
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """While inside, SIGTERM raises SystemExit in this process instead of ending it outright.
+
+    Killed outright, a pool's parent leaves its workers running their jobs to the end (a Cycles
+    shard: minutes of both cores) with nobody to take the result; exiting by an exception lets the
+    pool's ``with`` terminate them. A handler someone else installed is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _star(item: tuple[Callable[..., Any], tuple]) -> Any:
