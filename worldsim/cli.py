@@ -136,6 +136,14 @@ def cmd_pack(args: argparse.Namespace) -> None:
           f"from {index['source_bytes'] / 2**20:.1f} MiB -> {args.out}")
 
 
+def cmd_average(args: argparse.Namespace) -> None:
+    """Average two checkpoints' weights."""
+    from worldsim.average import average_checkpoints
+
+    average_checkpoints(args.a, args.b, args.weight, args.out)
+    print(f"{1 - args.weight:g} x {args.a} + {args.weight:g} x {args.b} -> {args.out}")
+
+
 def cmd_render(args: argparse.Namespace) -> None:
     """Render a scene with the learned renderer beside the reference."""
     import numpy as np
@@ -368,6 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--out", type=Path, required=True, help="pack directory (resumes)")
     pk.add_argument("--max-mib", type=_positive(float), default=None, help="stop before the pack passes this size")
     pk.set_defaults(func=cmd_pack)
+
+    avg = sub.add_parser("average", help="average two checkpoints of one architecture (a fine-tune and its start)")
+    avg.add_argument("a", help="checkpoint path or shipped name (e.g. cycles)")
+    avg.add_argument("b", help="checkpoint path or shipped name; its JSON is kept")
+    avg.add_argument("--weight", type=_fraction, required=True, help="B's share, 0 to 1: (1 - W) * A + W * B")
+    avg.add_argument("--out", type=Path, required=True, help="output .safetensors (its .json is written beside it)")
+    avg.set_defaults(func=cmd_average)
 
     ren = sub.add_parser("render", help="render a scene with the learned renderer (default checkpoint)")
     ren.add_argument("scene", type=Path, help="scene YAML file")
