@@ -78,7 +78,7 @@ def test_a_terminated_parent_takes_its_workers_with_it(tmp_path):
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
-        return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # a zombie has ended
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has ended
 
     deadline = time.monotonic() + 20
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:

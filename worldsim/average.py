@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from worldsim.checkpoint import load_tensors, resolve_checkpoint, save_tensors
+from worldsim.checkpoint import load_model, resolve_checkpoint, save_model
 from worldsim.errors import ConfigError, DataError
 
 
@@ -21,29 +19,23 @@ def average_checkpoints(a: str | Path, b: str | Path, weight: float, out: str | 
 
     ``a`` and ``b`` are paths or shipped names (``cycles``). Keys B's JSON lacks come from A's: a
     shipped checkpoint's sampling settings (``sampling_steps``...), which training never writes, carry
-    over to the average of it and its fine-tune. Integer tensors (none in a WorldDiT today) are B's.
+    over to the average of it and its fine-tune.
 
     Raises:
         ConfigError: ``weight`` outside 0..1.
-        DataError: the two are different architectures or hold different tensors, naming both.
+        DataError: either checkpoint does not load, or the two are different architectures, naming both.
     """
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"weight must be from 0 to 1, got {weight}")
-    path_a, path_b = resolve_checkpoint(a), resolve_checkpoint(b)
-    (ta, meta_a), (tb, meta_b) = load_tensors(path_a), load_tensors(path_b)
-    if meta_a.get("model") != meta_b.get("model"):
-        raise DataError(f"{path_a} and {path_b} are different architectures (their JSONs' model configs differ)")
-    shapes_a, shapes_b = {k: v.shape for k, v in ta.items()}, {k: v.shape for k, v in tb.items()}
-    if shapes_a != shapes_b:
-        odd = sorted(set(shapes_a.items()) ^ set(shapes_b.items()))[0][0]
-        raise DataError(f"{path_a} and {path_b} hold different tensors ({odd})")
-    mixed = {k: _mix(ta[k], tb[k], weight) for k in tb}
-    meta = {**meta_a, **meta_b, "average": {"a": str(a), "b": str(b), "weight": weight}}
-    save_tensors(out, mixed, meta)
+    (model, meta_a), (other, meta_b) = load_model(a), load_model(b)  # each checked against its own config
+    if model.config != other.config:
+        raise DataError(f"{resolve_checkpoint(a)} and {resolve_checkpoint(b)} are different architectures "
+                        "(their JSONs' model configs differ)")
+    theirs = other.state_dict()
+    # In float64: weight 0 or 1 gives A or B bit for bit (the shipped stage 18 was made with this sum).
+    model.load_state_dict({k: (1.0 - weight) * v.double() + weight * theirs[k].double()
+                           for k, v in model.state_dict().items()})
+    meta = {k: v for k, v in {**meta_a, **meta_b}.items() if k != "model"}  # save_model writes the model's own
+    meta["average"] = {"a": str(a), "b": str(b), "weight": weight}
+    save_model(out, model, meta)
     return meta
-
-
-def _mix(a: torch.Tensor, b: torch.Tensor, weight: float) -> torch.Tensor:
-    if not b.is_floating_point():
-        return b
-    return ((1.0 - weight) * a.double() + weight * b.double()).to(b.dtype)  # in float64: w = 0 or 1 is exact

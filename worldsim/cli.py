@@ -44,12 +44,12 @@ _fraction = _checked(float, lambda v: 0 <= v <= 1, "from 0 to 1")
 def _shards(text: str) -> tuple[int, int | None]:
     """``START:STOP`` or ``START:`` (to the end), shard indices as Python slices count them."""
     start, sep, stop = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return int(start), int(stop) if stop else None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:STOP or START:, e.g. 192:256, got {text!r}") from None
+    if sep:
+        try:
+            return int(start), int(stop) if stop else None
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"expected START:STOP or START:, e.g. 192:256, got {text!r}")
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
