@@ -33,7 +33,7 @@ def test_resume_regenerates_exactly_the_missing_shard(tiny_dataset, tmp_path):
     assert len(list(copy.glob("shard_*.npz"))) == 2
 
 
-def test_a_range_of_shards_makes_those_shards_and_they_equal_the_whole_runs(tiny_dataset, tmp_path):
+def test_a_range_of_shards_makes_those_shards_and_they_equal_the_whole_runs(tiny_dataset, tmp_path, capsys):
     """Two machines (or sessions) splitting a dataset by ``shards`` make what one run makes."""
     args = dict(frames=16, resolution=32, workers=1, seed=5, frames_per_clip=4, clips_per_shard=2, progress=False)
     split = tmp_path / "split"
@@ -44,6 +44,8 @@ def test_a_range_of_shards_makes_those_shards_and_they_equal_the_whole_runs(tiny
         whole, part = read_shard(shard_path(tiny_dataset, i)), read_shard(shard_path(split, i))
         for key in SHARD_KEYS:
             assert np.array_equal(whole[key], part[key]), (i, key)
+    generate(split, shards=(1, None), **{**args, "progress": True})  # nothing left to make
+    assert "dataset shards 1-1 of 2" in capsys.readouterr().err  # an open range says where it stops
     for bad in [(2, None), (1, 1), (0, 3), (-1, 1)]:  # past the end, empty, too long, negative
         fresh = tmp_path / f"bad{bad[0]}_{bad[1]}"
         with pytest.raises(ConfigError, match="within the dataset's 2 shards"):

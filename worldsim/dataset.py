@@ -153,8 +153,9 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     if progress:
         from tqdm import tqdm
 
+        # The range up front: an open --shards START: stops at the shard --frames sizes, not later.
         bar = tqdm(total=len(wanted) * per_shard, initial=(len(wanted) - len(todo)) * per_shard,
-                   unit="frame", desc="dataset")
+                   unit="frame", desc=f"dataset shards {wanted.start}-{wanted.stop - 1} of {config.num_shards}")
     start = time.perf_counter()
     jobs = [(config, str(out.resolve()), i) for i in todo]
     for _ in run_jobs(_work, jobs, workers or os.cpu_count() or 1, ray_address):
