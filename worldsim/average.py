@@ -3,7 +3,8 @@
 A fine-tune on a narrow set of new clips moves the model towards them and away from what it drew
 well before; averaging its weights with its starting point's, ``(1 - w) * A + w * B``, often keeps
 most of the gain and gives back most of the loss (Wortsman et al., "Robust fine-tuning of zero-shot
-models", 2022). The shipped ``cycles`` stages 18 and 19 are such averages: see the model card.
+models", 2022). The shipped ``cycles`` checkpoint's latest stages are such averages: its JSON's
+``average`` block names the two inputs and the model card lists which stages.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def average_checkpoints(a: str | Path, b: str | Path, weight: float, out: str | 
         raise DataError(f"{resolve_checkpoint(a)} and {resolve_checkpoint(b)} are different architectures "
                         "(their JSONs' model configs differ)")
     theirs = other.state_dict()
-    # In float64: weight 0 or 1 gives A or B bit for bit (the shipped stages 18 and 19 were made with this sum).
+    # In float64: weight 0 or 1 gives A or B bit for bit, and the shipped averages were made with this sum.
     model.load_state_dict({k: (1.0 - weight) * v.double() + weight * theirs[k].double()
                            for k, v in model.state_dict().items()})
     meta = {k: v for k, v in {**meta_a, **meta_b}.items() if k != "model"}  # save_model writes the model's own

@@ -150,19 +150,20 @@ def generate(out: str | Path, frames: int, resolution: int = 64, workers: int | 
     upgrade_shards(config, out, progress)
     todo = [i for i in wanted if not shard_path(out, i).exists()]
     bar = None
+    # Named up front as well as at the end: an open --shards START: stops at the shard --frames sizes.
+    span = f"shards {wanted.start}-{wanted.stop - 1} of {config.num_shards}"
     if progress:
         from tqdm import tqdm
 
-        # The range up front: an open --shards START: stops at the shard --frames sizes, not later.
         bar = tqdm(total=len(wanted) * per_shard, initial=(len(wanted) - len(todo)) * per_shard,
-                   unit="frame", desc=f"dataset shards {wanted.start}-{wanted.stop - 1} of {config.num_shards}")
+                   unit="frame", desc=f"dataset {span}")
     start = time.perf_counter()
     jobs = [(config, str(out.resolve()), i) for i in todo]
     for _ in run_jobs(_work, jobs, workers or os.cpu_count() or 1, ray_address):
         bar and bar.update(per_shard)
     if bar:
         bar.close()
-        print(f"dataset: shards {wanted.start}-{wanted.stop - 1} of {config.num_shards}, "
+        print(f"dataset: {span}, "
               f"{len(wanted) * per_shard} frames in {out} ({len(todo)} new shards in {time.perf_counter() - start:.1f}s)")
     return config
 
