@@ -13,7 +13,7 @@ from worldsim.checkpoint import load_model, load_tensors, save_model
 from worldsim.errors import ConfigError, DataError
 from worldsim.model import build_model
 
-from .test_model import _trained_looking
+from .test_model import _cond, _trained_looking
 
 
 @pytest.fixture
@@ -51,6 +51,30 @@ def test_other_architectures_and_weights_are_refused(pair, tmp_path):
     with pytest.raises(ConfigError, match="from 0 to 1"):
         average_checkpoints(a, a, 1.5, tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_a_fine_tune_that_added_frame_summaries_averages_with_its_start_widened(pair, tmp_path):
+    """A has no summaries, B (its fine-tune with ``--frame-summary``) has: A counts as zeros there, so
+    the average holds B's summaries times the weight, every other tensor the plain mean, and at
+    weight 0 it renders exactly what A renders. The other way round (A wider) is refused."""
+    a, _ = pair
+    source, _ = load_model(a)
+    wide = _trained_looking(build_model("tiny", frame_summary=True))
+    save_model(tmp_path / "w.safetensors", wide, {"steps": 3})
+    ta, tw = load_tensors(a)[0], load_tensors(tmp_path / "w.safetensors")[0]
+    average_checkpoints(a, tmp_path / "w.safetensors", 0.25, tmp_path / "avg.safetensors")
+    got = load_tensors(tmp_path / "avg.safetensors")[0]
+    assert got.keys() == tw.keys() and any(k.startswith("summaries.") for k in got)
+    for key in got:
+        expected = 0.25 * tw[key] + (0.75 * ta[key] if key in ta else 0)
+        assert torch.allclose(got[key], expected, atol=1e-7, rtol=0), key
+    average_checkpoints(a, tmp_path / "w.safetensors", 0.0, tmp_path / "zero.safetensors")
+    zero, _ = load_model(tmp_path / "zero.safetensors")
+    x, t, cond = torch.randn(1, 2, 3, 32, 32), torch.rand(1), _cond(1, 2, 32)
+    with torch.no_grad():
+        assert torch.allclose(zero(x, t, cond), source(x, t, cond), atol=1e-6)
+    with pytest.raises(DataError, match="frame summaries"):
+        average_checkpoints(tmp_path / "w.safetensors", a, 0.5, tmp_path / "x.safetensors")
 
 
 def test_the_command_line_writes_the_average(pair, tmp_path):

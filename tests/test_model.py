@@ -65,6 +65,25 @@ def test_window_attention_sees_across_windows_through_shifted_blocks():
     assert (a - b)[..., 56:, 56:].abs().max() == 0
 
 
+def test_a_frame_summary_carries_a_change_to_the_far_corner_and_starts_closed():
+    """With ``frame_summary`` every token hears the mean of the whole frame, so the corner that local
+    attention never reaches (the test above) changes too; a fresh model's summaries are zero, so it
+    renders exactly what the same weights render without them."""
+    model = _trained_looking(build_model("tiny", depth=4, frame_summary=True))
+    x, cond, t = torch.zeros(1, 2, 3, 64, 64), _cond(1, 2, 64), torch.full((1,), 0.5)
+    with torch.no_grad():
+        a = model(x, t, cond)
+        x[..., :8, :8] = 1.0
+        b = model(x, t, cond)
+        assert (a - b)[..., 56:, 56:].abs().min() > 0
+        plain = build_model("tiny", depth=4)
+        plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("summaries.")})
+        for summary in model.summaries:
+            summary.weight.zero_()
+            summary.bias.zero_()
+        assert torch.equal(model(x, t, cond), plain(x, t, cond))
+
+
 def test_the_json_config_alone_rebuilds_the_model_and_old_configs_are_refused():
     model = build_model("tiny", pbr=True)
     again = type(model)(DiTConfig.from_dict(model.config_dict()))

@@ -38,7 +38,7 @@ def test_a_run_saved_before_token_features_or_outputs_resumes_with_its_own_archi
     train(_cfg(tiny_dataset, tmp_path / "old", 2, token_features=0), progress=False)
     sidecar = tmp_path / "old" / "train_state.json"
     saved = json.loads(sidecar.read_text())
-    for key in ("token_features", "output", "depth", "pbr_channels"):
+    for key in ("token_features", "output", "depth", "pbr_channels", "frame_summary"):
         del saved["config"][key]
     sidecar.write_text(json.dumps(saved))
     train(_cfg(tiny_dataset, tmp_path / "old", 4), resume=True, progress=False)
@@ -46,11 +46,12 @@ def test_a_run_saved_before_token_features_or_outputs_resumes_with_its_own_archi
     assert meta["steps"] == 4 and model.config.token_features == 0 and model.token_head is None
     assert model.config.output == "rgb" and model.config.depth == 2  # the tiny preset's
     assert model.config.pbr_channels == 12  # what every run had before the glare channels
-    train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4, output="shading", depth=3,
+    assert not model.config.frame_summary
+    train(_cfg(tiny_dataset, tmp_path / "new", 2, token_features=4, output="shading", depth=3, frame_summary=True,
                init=str(tmp_path / "old" / "checkpoint.safetensors")), progress=False)
     train(_cfg(tiny_dataset, tmp_path / "new", 3), resume=True, progress=False)  # keeps what it was saved with
     config = load_model(tmp_path / "new" / "checkpoint.safetensors")[0].config
-    assert config.token_features == 4 and config.output == "shading" and config.depth == 3
+    assert config.token_features == 4 and config.output == "shading" and config.depth == 3 and config.frame_summary
     assert config.pbr_channels == PBR_CHANNELS
 
 

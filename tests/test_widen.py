@@ -120,6 +120,25 @@ def test_a_deeper_model_starts_as_exactly_its_source_and_its_new_blocks_learn():
         widen_from(old, deep.state_dict(), deep.config)
 
 
+def test_frame_summaries_widen_exactly_and_learn_and_are_not_dropped():
+    """--frame-summary with --init: the summary maps start at zero, so the model renders exactly
+    what its source rendered, and they get gradient (they are the fresh parameters)."""
+    old = _trained_looking(build_model("tiny", pbr=True, output="shading", head_blend="tent", depth=3))
+    new = build_model("tiny", pbr=True, output="shading", head_blend="tent", depth=3, frame_summary=True)
+    fresh = widen_from(new, old.state_dict(), old.config)
+    assert fresh == {n for n, _ in new.named_parameters() if n.startswith("summaries.")} and len(fresh) == 6
+    cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
+    with torch.no_grad():
+        assert torch.equal(new(x, t, cond), old(x, t, cond))
+    new(x, t, cond).square().mean().backward()
+    assert all(s.weight.grad.abs().sum() > 0 for s in new.summaries)
+    with pytest.raises(ValueError, match="frame summaries"):
+        widen_from(old, new.state_dict(), new.config)
+    with pytest.raises(ValueError, match="adding blocks|add blocks"):
+        widen_from(build_model("tiny", pbr=True, output="shading", head_blend="tent", depth=4, frame_summary=True),
+                   new.state_dict(), new.config)
+
+
 def test_widen_names_the_parameters_it_left_fresh():
     """What ``train --new-lr`` speeds up: a deeper model's new blocks; nothing for the same model;
     a new output's two output layers (not the zero-padded inputs, which hold the source's weights)."""

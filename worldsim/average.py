@@ -9,10 +9,13 @@ models", 2022). The shipped ``cycles`` checkpoint's latest stages are such avera
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from worldsim.checkpoint import load_model, resolve_checkpoint, save_model
 from worldsim.errors import ConfigError, DataError
+from worldsim.model import DiTConfig, WorldDiT
+from worldsim.widen import ZERO_WIDENINGS, widen_from
 
 
 def average_checkpoints(a: str | Path, b: str | Path, weight: float, out: str | Path) -> dict:
@@ -30,8 +33,7 @@ def average_checkpoints(a: str | Path, b: str | Path, weight: float, out: str | 
         raise ConfigError(f"weight must be from 0 to 1, got {weight}")
     (model, meta_a), (other, meta_b) = load_model(a), load_model(b)  # each checked against its own config
     if model.config != other.config:
-        raise DataError(f"{resolve_checkpoint(a)} and {resolve_checkpoint(b)} are different architectures "
-                        "(their JSONs' model configs differ)")
+        model = _widened(model, other.config, a, b)
     theirs = other.state_dict()
     # In float64: weight 0 or 1 gives A or B bit for bit, and the shipped averages were made with this sum.
     model.load_state_dict({k: (1.0 - weight) * v.double() + weight * theirs[k].double()
@@ -40,3 +42,22 @@ def average_checkpoints(a: str | Path, b: str | Path, weight: float, out: str | 
     meta["average"] = {"a": str(a), "b": str(b), "weight": weight}
     save_model(out, model, meta)
     return meta
+
+
+def _widened(model: WorldDiT, config: DiTConfig, a: str | Path, b: str | Path) -> WorldDiT:
+    """``model`` (checkpoint ``a``) widened with zeros to ``config`` (checkpoint ``b``'s), which it computes exactly.
+
+    Raises:
+        DataError: the configs differ beyond ``ZERO_WIDENINGS``, or ``a`` is the wider one.
+    """
+    mine, theirs = asdict(model.config), asdict(config)
+    differ = sorted(k for k in mine if mine[k] != theirs[k])
+    wide = WorldDiT(config)
+    try:
+        if set(differ) - set(ZERO_WIDENINGS):
+            raise ValueError(f"their JSONs' model configs differ in {', '.join(differ)}")
+        widen_from(wide, model.state_dict(), model.config)
+    except ValueError as exc:
+        raise DataError(f"{resolve_checkpoint(a)} and {resolve_checkpoint(b)} are different architectures ({exc}); "
+                        f"only B may add {' or '.join(ZERO_WIDENINGS)} to A") from None
+    return wide

@@ -118,6 +118,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       loss_weighting=args.loss_weighting, token_features=args.token_features,
                       output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
                       clipped_loss=args.clipped_loss, ripple_weight=args.ripple_weight, pbr_channels=args.pbr_channels,
+                      frame_summary=args.frame_summary,
                       colour_permutation=args.colour_permutation, light_gain=args.light_gain,
                       precision=args.precision)
     metrics = train(cfg, resume=args.resume)
@@ -343,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--pbr-channels", type=_positive(int), default=None,
                     help="how many of the Cycles look's per-pixel inputs the model reads, in their order (default: "
                          "all, or the resumed run's); fewer trains a control without the newest inputs")
+    tr.add_argument("--frame-summary", action=argparse.BooleanOptionalAction, default=None,
+                    help="give every block after the first the mean of the frame's tokens through adaLN, so a "
+                         "token knows the whole frame beyond its windows (default: off, or the resumed run's; "
+                         "--init adds it to a checkpoint without it exactly)")
     tr.add_argument("--crop", type=_positive(int), default=None,
                     help="train on random CROPxCROP windows of the frames (default: whole frames)")
     tr.add_argument("--minutes", type=_positive(float), default=None,

@@ -19,7 +19,8 @@ rebuilds the model.
 
 Conditioning enters three ways: per-pixel maps (and a learned embedding of the material id under
 each pixel) are concatenated to the noisy frame before patchifying and fed to a per-pixel head; the
-flow time and the global light drive adaLN; the frames before the window are a context input.
+flow time and the global light drive adaLN (with ``DiTConfig.frame_summary``, so does the mean of
+each frame's tokens); the frames before the window are a context input.
 
 The heads' outputs are the frame itself, or (``DiTConfig.output = "shading"``, the Cycles default) a
 gain and an offset in linear light on the albedo and background maps, so colours and textures reach
@@ -96,6 +97,14 @@ class DiTConfig:
     # falls linearly to 0 at the centres of its neighbours, and the overlapping patches are added: the
     # weights sum to 1 at every pixel, so the output is continuous across patch borders.
     head_blend: str = "patch"
+    # A whole-frame summary in the adaLN vector. Every block after the first, and the final layer, add
+    # to the flow time and light a linear map of the mean of the frame's tokens (layer-normed) after
+    # the block before, so a token also knows what the frame holds beyond its 64 px windows (how
+    # much sky, a large coloured floor whose bounce light tints everything, the sun's glare).
+    # Cycles' tone is such a whole-frame quantity: a per-frame colour-affine fix alone would add
+    # 2.5 dB to stage 21 (benchmarks/error_split.py). The maps are zero-initialised, so a model
+    # widened with them (``train --init``) starts as exactly its source.
+    frame_summary: bool = False
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -279,6 +288,8 @@ class WorldDiT(nn.Module):
         self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, shift=i % 2 == 1)
                                      for i in range(cfg.depth)])
         self.final = FinalLayer(cfg.dim, cfg.out_patch, cfg.out_channels)
+        # one map per reader of a summary: blocks 1 … depth-1 and the final layer (DiTConfig.frame_summary)
+        self.summaries = nn.ModuleList([nn.Linear(cfg.dim, cfg.dim) for _ in range(cfg.depth)]) if cfg.frame_summary else None
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
         # the transformer adds what needs context (edges, shadow shape, continuity across frames).
@@ -303,6 +314,9 @@ class WorldDiT(nn.Module):
         nn.init.zeros_(self.final.ada[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
+        for summary in self.summaries or ():  # closed: a widened model starts as its source
+            nn.init.zeros_(summary.weight)
+            nn.init.zeros_(summary.bias)
         if self.config.output == "shading":  # start as the albedo under unit gain, the world's colour around it
             nn.init.zeros_(self.pixel_head[-1].weight)
 
@@ -371,8 +385,9 @@ class WorldDiT(nn.Module):
         c = self.t_embed(t) + self.g_embed(glob.to(self.t_embed.mlp[0].weight.dtype))  # (B, D)
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
         layouts = self._layouts(rows, cols, tokens.device)
-        for block in self.blocks:
-            tokens = block(tokens, c, frames, layouts[block.space.shift])
+        for i, block in enumerate(self.blocks):
+            tokens = block(tokens, self._with_summary(c, tokens, i - 1), frames, layouts[block.space.shift])
+        c = self._with_summary(c, tokens, cfg.depth - 1)
         features = None
         if self.token_head is not None:
             features = self.token_head(F.layer_norm(tokens, (cfg.dim,)))
@@ -383,6 +398,15 @@ class WorldDiT(nn.Module):
         if cfg.output == "shading":
             out = self._shade(out, cond)
         return out.permute(0, 1, 4, 2, 3)
+
+    def _with_summary(self, c: torch.Tensor, tokens: torch.Tensor, index: int) -> torch.Tensor:
+        """The adaLN vector ``c`` (B*T, D) plus summary map ``index``'s reading of the mean of each
+        frame's ``tokens`` (B*T, N, D); ``c`` itself without a summary, or for ``index`` -1 (the
+        first block, whose tokens are still patch embeddings)."""
+        if self.summaries is None or index < 0:
+            return c
+        pooled = F.layer_norm(tokens, (tokens.shape[-1],)).mean(dim=1)
+        return c + self.summaries[index](pooled.to(c.dtype))
 
     def _shade(self, out: torch.Tensor, cond: Conditions) -> torch.Tensor:
         """Gain and offset (B, T, H, W, 6) → the frame in [-1, 1] (see ``DiTConfig.output``); in float32,

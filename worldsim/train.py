@@ -68,6 +68,7 @@ class TrainConfig:
     head_blend: str | None = None  # DiTConfig.head_blend; None: "patch", or a resumed run's
     depth: int | None = None  # transformer blocks; None: the preset's, or a resumed run's (--init grows a shallower model)
     pbr_channels: int | None = None  # Cycles-look channels read; None: all (PBR_CHANNELS), or a resumed run's
+    frame_summary: bool | None = None  # DiTConfig.frame_summary; None: off, or a resumed run's (--init adds it exactly)
     # Fraction of windows drawn at flow time 0 from the noise's mean (zeros): exactly what a 1-step,
     # temperature-0 render computes, which the flow's own draws reach only through noise around it.
     mean_start: float = 0.0
@@ -118,7 +119,8 @@ class TrainConfig:
 # TrainConfig fields that pick the model's architecture, None meaning "the preset's, or a resumed run's",
 # each with what a run saved before the field existed had (None: its preset's).
 # pbr_channels: 12, the count before the glare channels came with the field.
-OPEN_ARCHITECTURE = {"token_features": 0, "output": "rgb", "head_blend": "patch", "depth": None, "pbr_channels": 12}
+OPEN_ARCHITECTURE = {"token_features": 0, "output": "rgb", "head_blend": "patch", "depth": None, "pbr_channels": 12,
+                     "frame_summary": False}
 
 
 def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int, frames: int,
