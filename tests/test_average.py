@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
@@ -39,7 +40,9 @@ def test_the_ends_are_the_checkpoints_and_the_middle_their_mean(pair, tmp_path):
         for key in ta:
             assert torch.allclose(got[key], expected[key], atol=1e-7, rtol=0), (weight, key)
         assert meta["steps"] == 2 and meta["sampling_steps"] == 1  # B's JSON, and what only A's had
-        assert meta["average"] == {"a": str(a), "b": str(b), "weight": weight}
+        inputs = {k: {"path": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "steps": n}
+                  for k, p, n in (("a", a, 1), ("b", b, 2))}
+        assert meta["average"] == {**inputs, "weight": weight}  # what they were, not only where
         load_model(out)  # and it rebuilds from its own JSON
 
 

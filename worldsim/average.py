@@ -4,11 +4,12 @@ A fine-tune on a narrow set of new clips moves the model towards them and away f
 well before; averaging its weights with its starting point's, ``(1 - w) * A + w * B``, often keeps
 most of the gain and gives back most of the loss (Wortsman et al., "Robust fine-tuning of zero-shot
 models", 2022). The shipped ``cycles`` checkpoint's latest stages are such averages: its JSON's
-``average`` block names the two inputs and the model card lists which stages.
+``average`` block names the two inputs (path, sha256, steps) and the model card lists which stages.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from worldsim.widen import ZERO_WIDENINGS, widen_from
 
 
 def average_checkpoints(a: str | Path, b: str | Path, weight: float, out: str | Path) -> dict:
-    """Write ``(1 - weight) * A + weight * B`` to ``out`` with B's JSON, recording the average; returns that JSON.
+    """Write ``(1 - weight) * A + weight * B`` to ``out`` with B's JSON, recording the average (each
+    input's path as given, sha256 and steps, and the weight); returns that JSON.
 
     ``a`` and ``b`` are paths or shipped names (``cycles``). Keys B's JSON lacks come from A's: a
     shipped checkpoint's sampling settings (``sampling_steps``...), which training never writes, carry
@@ -39,9 +41,20 @@ def average_checkpoints(a: str | Path, b: str | Path, weight: float, out: str | 
     model.load_state_dict({k: (1.0 - weight) * v.double() + weight * theirs[k].double()
                            for k, v in model.state_dict().items()})
     meta = {k: v for k, v in {**meta_a, **meta_b}.items() if k != "model"}  # save_model writes the model's own
-    meta["average"] = {"a": str(a), "b": str(b), "weight": weight}
+    meta["average"] = {"a": _identity(a, meta_a), "b": _identity(b, meta_b), "weight": weight}
     save_model(out, model, meta)
     return meta
+
+
+def _identity(name_or_path: str | Path, meta: dict) -> dict:
+    """What an input was, beyond the path it had on one disk: its name as given, the sha256 of its
+    weights file (which a path that moves or is overwritten does not keep) and its training steps."""
+    path = resolve_checkpoint(name_or_path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(name_or_path), "sha256": digest.hexdigest(), "steps": meta.get("steps")}
 
 
 def _widened(model: WorldDiT, config: DiTConfig, a: str | Path, b: str | Path) -> WorldDiT:
