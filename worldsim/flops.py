@@ -52,7 +52,7 @@ def forward_flops(config, height: int, width: int, batch: int = 1, frames: int |
         flops += 2 * tokens * d * 3 * d + 4 * batch * rows * cols * t * t * d + 2 * tokens * d * d  # time attention
         flops += 2 * tokens * d * hidden * 2  # MLP
     if c.frame_summary:
-        flops += 2 * bt * d * d * c.depth  # the summary maps, one per frame (the token means are not counted)
+        flops += 2 * bt * d * d * c.depth  # depth - 1 blocks' and the final layer's maps (not the token means)
     q = c.out_patch  # the tents' blend is not counted
     flops += 2 * bt * d * 2 * d + 2 * tokens * d * q * q * c.out_channels  # final layer
     ph, k = c.pixel_hidden, c.token_features

@@ -271,6 +271,16 @@ def pixel_mlp(head: nn.Sequential, pixels: torch.Tensor, glob: torch.Tensor, chu
     return torch.cat(out).reshape(*pixels.shape[:-1], -1)
 
 
+def with_summary(c: torch.Tensor, tokens: torch.Tensor, summary: nn.Linear | None) -> torch.Tensor:
+    """The adaLN vector ``c`` (B*T, D) plus ``summary``'s reading of the mean of each frame's
+    layer-normed ``tokens`` (B*T, N, D); ``c`` itself without one (``DiTConfig.frame_summary`` off,
+    or the first block, whose tokens are still patch embeddings)."""
+    if summary is None:
+        return c
+    pooled = F.layer_norm(tokens, (tokens.shape[-1],)).mean(dim=1)
+    return c + summary(pooled.to(c.dtype))
+
+
 def channels_last(v: torch.Tensor) -> torch.Tensor:
     """(B, T, C, H, W) → a (B, T, H, W, C) view."""
     return v.permute(0, 1, 3, 4, 2)
@@ -290,8 +300,12 @@ class WorldDiT(nn.Module):
         self.blocks = nn.ModuleList([DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, shift=i % 2 == 1)
                                      for i in range(cfg.depth)])
         self.final = FinalLayer(cfg.dim, cfg.out_patch, cfg.out_channels)
-        # one map per reader of a summary: blocks 1 … depth-1 and the final layer (DiTConfig.frame_summary)
-        self.summaries = nn.ModuleList([nn.Linear(cfg.dim, cfg.dim) for _ in range(cfg.depth)]) if cfg.frame_summary else None
+        # DiTConfig.frame_summary: one map for each block after the first (``summaries[i]`` feeds block
+        # i + 1, so blocks added by widening get their own) and one for the final layer
+        self.summaries = self.final_summary = None
+        if cfg.frame_summary:
+            self.summaries = nn.ModuleList([nn.Linear(cfg.dim, cfg.dim) for _ in range(cfg.depth - 1)])
+            self.final_summary = nn.Linear(cfg.dim, cfg.dim)
         # A per-pixel head sees every input at full resolution (albedo texture, n·l, visibility and the
         # global light), so sharp detail and local shading do not have to squeeze through a patch token;
         # the transformer adds what needs context (edges, shadow shape, continuity across frames).
@@ -316,9 +330,10 @@ class WorldDiT(nn.Module):
         nn.init.zeros_(self.final.ada[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
-        for summary in self.summaries or ():  # closed: a widened model starts as its source
-            nn.init.zeros_(summary.weight)
-            nn.init.zeros_(summary.bias)
+        if self.summaries is not None:  # closed: a widened model starts as its source
+            for summary in [*self.summaries, self.final_summary]:
+                nn.init.zeros_(summary.weight)
+                nn.init.zeros_(summary.bias)
         if self.config.output == "shading":  # start as the albedo under unit gain, the world's colour around it
             nn.init.zeros_(self.pixel_head[-1].weight)
 
@@ -388,8 +403,9 @@ class WorldDiT(nn.Module):
         c = c.repeat_interleave(frames, dim=0)  # (B*T, D)
         layouts = self._layouts(rows, cols, tokens.device)
         for i, block in enumerate(self.blocks):
-            tokens = block(tokens, self._with_summary(c, tokens, i - 1), frames, layouts[block.space.shift])
-        c = self._with_summary(c, tokens, cfg.depth - 1)
+            summary = self.summaries[i - 1] if self.summaries is not None and i else None
+            tokens = block(tokens, with_summary(c, tokens, summary), frames, layouts[block.space.shift])
+        c = with_summary(c, tokens, self.final_summary)
         features = None
         if self.token_head is not None:
             features = self.token_head(F.layer_norm(tokens, (cfg.dim,)))
@@ -400,15 +416,6 @@ class WorldDiT(nn.Module):
         if cfg.output == "shading":
             out = self._shade(out, cond)
         return out.permute(0, 1, 4, 2, 3)
-
-    def _with_summary(self, c: torch.Tensor, tokens: torch.Tensor, index: int) -> torch.Tensor:
-        """The adaLN vector ``c`` (B*T, D) plus summary map ``index``'s reading of the mean of each
-        frame's ``tokens`` (B*T, N, D); ``c`` itself without a summary, or for ``index`` -1 (the
-        first block, whose tokens are still patch embeddings)."""
-        if self.summaries is None or index < 0:
-            return c
-        pooled = F.layer_norm(tokens, (tokens.shape[-1],)).mean(dim=1)
-        return c + self.summaries[index](pooled.to(c.dtype))
 
     def _shade(self, out: torch.Tensor, cond: Conditions) -> torch.Tensor:
         """Gain and offset (B, T, H, W, 6) → the frame in [-1, 1] (see ``DiTConfig.output``); in float32,

@@ -30,7 +30,8 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
     A patch head becomes a tent head (``head_blend``) through :func:`tent_from_patch`. A deeper model
     (``depth``) takes the source's blocks as its first ones; the blocks after them keep their fresh
     adaLN-Zero start, whose gates are 0, so each passes its tokens through unchanged until trained.
-    Frame summaries (``frame_summary``) keep their zero start, so they add nothing until trained.
+    Frame summaries (``frame_summary``, new or those of new blocks) keep their zero start, so they
+    add nothing until trained.
 
     Returns:
         The names of the model's parameters that kept their fresh start (new blocks, new output
@@ -41,8 +42,7 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
         ValueError: the two configs differ in anything but ``pbr``, ``pbr_channels``,
             ``token_features``, ``output``, ``head_blend``, ``depth`` and ``frame_summary``, the source has token
             features and they differ, the source has a tent head and the model a patch head, the
-            source is deeper than the model, or the source has frame summaries and the model none or
-            more blocks.
+            source is deeper than the model, or the source has frame summaries and the model none.
     """
     cfg = model.config
     free = ("pbr", "pbr_channels", "resolution", "token_features", "output", "head_blend", "depth", "frame_summary")
@@ -55,8 +55,6 @@ def widen_from(model: WorldDiT, state: dict[str, torch.Tensor], source: DiTConfi
         raise ValueError(f"cannot drop blocks: the source has {source.depth}, the model {cfg.depth}")
     if source.frame_summary and not cfg.frame_summary:
         raise ValueError("cannot drop the source's frame summaries")
-    if source.frame_summary and source.depth != cfg.depth:  # its last summary feeds the final layer, not a block
-        raise ValueError("cannot add blocks to a model with frame summaries")
     if source.token_features not in (0, cfg.token_features):
         raise ValueError(f"cannot change token features from {source.token_features} to {cfg.token_features}")
     p, c_old, c_new, g_old = cfg.patch, source.in_channels, cfg.in_channels, source.global_in
