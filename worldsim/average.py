@@ -65,12 +65,17 @@ def _widened(model: WorldDiT, config: DiTConfig, a: str | Path, b: str | Path) -
     """
     mine, theirs = asdict(model.config), asdict(config)
     differ = sorted(k for k in mine if mine[k] != theirs[k])
+    if set(differ) - set(ZERO_WIDENINGS):
+        raise _refused(a, b, f"their JSONs' model configs differ in {', '.join(differ)}")
     wide = WorldDiT(config)
     try:
-        if set(differ) - set(ZERO_WIDENINGS):
-            raise ValueError(f"their JSONs' model configs differ in {', '.join(differ)}")
         widen_from(wide, model.state_dict(), model.config)
-    except ValueError as exc:
-        raise DataError(f"{resolve_checkpoint(a)} and {resolve_checkpoint(b)} are different architectures ({exc}); "
-                        f"only B may add {' or '.join(ZERO_WIDENINGS)} to A") from None
+    except ValueError as exc:  # A has what B lacks (A is the wider one)
+        raise _refused(a, b, str(exc)) from None
     return wide
+
+
+def _refused(a: str | Path, b: str | Path, reason: str) -> DataError:
+    """The error naming both checkpoints and why the first cannot be widened to the second."""
+    return DataError(f"{resolve_checkpoint(a)} and {resolve_checkpoint(b)} are different architectures ({reason}); "
+                     f"only B may add {' or '.join(ZERO_WIDENINGS)} to A")
