@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from worldsim.augment import draw_gains, draw_orders, permute_colours, scale_light
-from worldsim.conditioning.arrays import CLIP_KEYS, crop
+from worldsim.conditioning.arrays import CLIP_KEYS, cropped_intrinsics
 
 
 @dataclass
@@ -67,17 +67,27 @@ def augment(batch: dict, plan: WindowPlan) -> dict:
 
 
 def take_arrays(arrays: dict[str, np.ndarray], plan: WindowPlan) -> dict[str, np.ndarray]:
-    """The planned windows from numpy arrays (leading (clips, frames) axes), plus ``context`` and ``has_context``."""
-    rows = np.arange(len(plan.pick))[:, None]
-    out = {}
-    for key, value in arrays.items():
-        value = value[plan.pick]
-        out[key] = value if key in CLIP_KEYS else value[rows, plan.frames]
-    out["context"] = arrays["rgb"][plan.pick[:, None], plan.before]  # (B, K, H, W, 3)
+    """The planned windows from numpy arrays (leading (clips, frames) axes), plus ``context`` and ``has_context``.
+
+    Only the planned frames and crops are read, never whole clips: from a memory-mapped dataset
+    (:mod:`worldsim.memmap`) that is what comes off the disk.
+    """
+    out = {key: value[plan.pick] if key in CLIP_KEYS else _frames(value, plan, plan.frames, key != "extrinsics")
+           for key, value in arrays.items()}
+    out["context"] = _frames(arrays["rgb"], plan, plan.before, True)  # (B, K, H, W, 3)
     out["has_context"] = plan.has_context
-    if plan.size is not None:
-        out = crop(out, plan.top, plan.left, plan.size)
+    if plan.size is not None and "intrinsics" in out:
+        out["intrinsics"] = cropped_intrinsics(out["intrinsics"], plan.top, plan.left)
     return augment(out, plan)
+
+
+def _frames(value: np.ndarray, plan: WindowPlan, frames: np.ndarray, pixels: bool) -> np.ndarray:
+    """Each row's ``frames`` (B, n) of its clip, cropped to the plan's window when ``pixels``."""
+    if plan.size is None or not pixels:
+        return value[plan.pick[:, None], frames]
+    h, w = plan.size
+    return np.stack([value[c, f, y:y + h, x:x + w] for c, f, y, x in zip(plan.pick, frames, plan.top, plan.left,
+                                                                          strict=True)])
 
 
 class DeviceWindows:

@@ -128,8 +128,13 @@ def crop(batch: dict[str, np.ndarray], top: np.ndarray, left: np.ndarray, size: 
             continue
         out[key] = np.stack([v[:, y:y + h, x:x + w] for v, y, x in zip(value, top, left, strict=True)])
     if "intrinsics" in batch:
-        intr = np.array(batch["intrinsics"], np.float32, copy=True)
-        intr[:, 0, 2] -= left
-        intr[:, 1, 2] -= top
-        out["intrinsics"] = intr
+        out["intrinsics"] = cropped_intrinsics(batch["intrinsics"], top, left)
     return out
+
+
+def cropped_intrinsics(intrinsics: np.ndarray, top: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Per-row intrinsics ``(B, 3, 3)`` of crops whose corners are at ``top``/``left`` (B,): the principal point moves."""
+    intr = np.array(intrinsics, np.float32, copy=True)
+    intr[:, 0, 2] -= left
+    intr[:, 1, 2] -= top
+    return intr
