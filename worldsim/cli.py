@@ -120,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       clipped_loss=args.clipped_loss, ripple_weight=args.ripple_weight, pbr_channels=args.pbr_channels,
                       frame_summary=args.frame_summary,
                       colour_permutation=args.colour_permutation, light_gain=args.light_gain,
-                      precision=args.precision)
+                      precision=args.precision, data_cache=None if args.data_cache is None else str(args.data_cache))
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
@@ -312,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a renderer (runs under torchrun for DDP)")
     tr.add_argument("--data", type=Path, required=True, help="dataset directory")
+    tr.add_argument("--data-cache", type=Path, default=None,
+                    help="memory-map the dataset from uncompressed copies kept in this directory (made, or brought "
+                         "up to date with new shards, first) instead of loading it into RAM: for a dataset larger "
+                         "than memory; the same values, so the same training (default: load into RAM)")
     tr.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, samples, metrics)")
     tr.add_argument("--preset", default="small", help="model size: tiny, small, base, large (default small)")
     tr.add_argument("--steps", type=_positive(int), default=1000, help="optimizer steps (default 1000)")

@@ -312,17 +312,9 @@ def _shard_headers(paths: list[Path]) -> list[dict[str, tuple[tuple[int, ...], n
     return headers
 
 
-def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, np.ndarray]:
-    """All shards of a dataset (or of a pack, :mod:`worldsim.pack`) concatenated along the clip axis.
-
-    The arrays are sized from the shards' headers first and filled one shard at a time, so loading
-    holds the dataset and one shard, not every shard and then their concatenation too (a 111-shard
-    256² dataset: 8.8 GB, where twice that left no room for a second training on 24 GiB).
-    """
-    from worldsim.pack import is_pack, load_pack
-
-    if is_pack(root):
-        return load_pack(root, max_shards)
+def checked_shards(root: str | Path, max_shards: int | None = None) -> tuple[list[Path], list[dict]]:
+    """A dataset's shard paths (the first ``max_shards``) and their headers, refusing, by name, a shard
+    that lacks an array, disagrees with the first's shapes, or whose maps another pass drew."""
     paths = sorted(Path(root).glob("shard_*.npz"))[:max_shards]
     if not paths:
         raise DataError(f"{root}: no shard_*.npz files (generate with `worldsim dataset --out {root}`)")
@@ -332,6 +324,35 @@ def load_dataset(root: str | Path, max_shards: int | None = None) -> dict[str, n
         odd = next(name for name, p in passes.items() if p != passes[paths[0].name])
         raise DataError(f"{root}: {paths[0].name}'s maps were drawn by the {passes[paths[0].name]} pass, {odd}'s by "
                         f"the {passes[odd]} pass; rerun the `worldsim dataset` command that made it (it redraws them)")
+    return paths, headers
+
+
+def load_dataset(root: str | Path, max_shards: int | None = None,
+                 cache: str | Path | None = None) -> dict[str, np.ndarray]:
+    """All shards of a dataset (or of a pack, :mod:`worldsim.pack`) concatenated along the clip axis.
+
+    The arrays are sized from the shards' headers first and filled one shard at a time, so loading
+    holds the dataset and one shard, not every shard and then their concatenation too (a 111-shard
+    256² dataset: 8.8 GB, where twice that left no room for a second training on 24 GiB).
+
+    Args:
+        root: the dataset (or pack) directory.
+        max_shards: read only the first this many shards.
+        cache: memory-map the arrays from uncompressed copies kept in this directory
+            (:mod:`worldsim.memmap`) instead of holding them in RAM, for a dataset larger than RAM.
+    """
+    from worldsim.pack import is_pack, load_pack
+
+    if is_pack(root):
+        if cache is not None:
+            raise ConfigError(f"{root} is a pack (for a GPU machine, read into its memory); a data cache "
+                              "memory-maps a dataset's shards: give the dataset the pack was made from")
+        return load_pack(root, max_shards)
+    paths, headers = checked_shards(root, max_shards)
+    if cache is not None:
+        from worldsim.memmap import load_cached
+
+        return load_cached(paths, headers, cache)
     first, clips = headers[0], [header["rgb"][0][0] for header in headers]
     out = {key: np.empty((sum(clips), *first[key][0][1:]), first[key][1]) for key in SHARD_KEYS}
     at = 0

@@ -61,6 +61,9 @@ class TrainConfig:
     # closed gates of new blocks, so a capacity test needs them faster than the trained trunk.
     new_lr: float | None = None
     data_on_device: str = "auto"  # "auto": keep the dataset on the GPU and gather batches there; "on", "off"
+    # Memory-map the dataset from uncompressed copies in this directory (worldsim.memmap) instead of
+    # loading it into RAM; None: RAM. The values, so the steps, are the same either way.
+    data_cache: str | None = None
     max_minutes: float | None = None  # stop (with a checkpoint) after this long, even before `steps` (a GPU window)
     loss_weighting: str = "clean"  # flow.loss: "clean" (every flow time weighs the same) or "velocity"
     token_features: int | None = None  # the model's token features for the pixel head; None: the preset's
@@ -215,7 +218,7 @@ class Trainer:
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         self.precision = resolve_precision(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-        arrays = load_dataset(cfg.data)
+        arrays = self._load_data(cfg)
         sizes = {k: getattr(cfg, k) for k in OPEN_ARCHITECTURE if getattr(cfg, k) is not None}
         self.model = build_model(cfg.preset, use_physics=cfg.physics, resolution=cfg.crop or arrays["rgb"].shape[2],
                                  context_frames=cfg.context_frames, pbr=cfg.pbr, **sizes).to(self.device)
@@ -303,6 +306,17 @@ class Trainer:
                    **{f"ema.{k}": v for k, v in self.ema.state_dict().items()}, **opt_tensors}
         save_tensors(self.out / "train_state.safetensors", tensors, {"step": self.step, **groups, "config": asdict(self.cfg)})
         save_model(self.out / "checkpoint.safetensors", self.ema, meta)
+
+    def _load_data(self, cfg: TrainConfig) -> dict[str, np.ndarray]:
+        """The dataset, in RAM or memory-mapped; under DDP rank 0 brings the cache up to date before the
+        other ranks map it, so no two processes write its files."""
+        if cfg.data_cache is None or self.world == 1:
+            return load_dataset(cfg.data, cache=cfg.data_cache)
+        import torch.distributed as dist
+
+        arrays = load_dataset(cfg.data, cache=cfg.data_cache) if self.rank == 0 else None
+        dist.barrier()
+        return arrays if arrays is not None else load_dataset(cfg.data, cache=cfg.data_cache)
 
     def resume(self) -> bool:
         """Load the training state from ``out`` if there is one; returns whether it did."""

@@ -1,0 +1,117 @@
+"""The memory-mapped data cache: the same arrays as RAM, kept up to date as the dataset grows or changes,
+and nothing read from a copy a killed run left half written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from worldsim.checkpoint import load_tensors
+from worldsim.dataset import load_dataset
+from worldsim.errors import ConfigError, DataError
+from worldsim.memmap import MANIFEST
+from worldsim.train import TrainConfig, train
+
+
+def _equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _copy_shards(src, dst, n):
+    dst.mkdir()
+    for path in sorted(src.glob("shard_*.npz"))[:n]:
+        shutil.copy2(path, dst / path.name)
+    shutil.copy2(src / "dataset.json", dst / "dataset.json")
+
+
+def test_the_cache_maps_the_same_arrays_the_ram_load_holds(tiny_dataset, tmp_path):
+    cached = load_dataset(tiny_dataset, cache=tmp_path / "cache")
+    assert all(isinstance(v, np.memmap) and not v.flags.writeable for v in cached.values())
+    assert _equal(cached, load_dataset(tiny_dataset))
+    again = load_dataset(tiny_dataset, cache=tmp_path / "cache")  # held: mapped, not copied again
+    assert _equal(again, cached)
+
+
+def test_new_shards_are_appended_and_fewer_shards_map_a_prefix(tiny_dataset, tmp_path):
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    _copy_shards(tiny_dataset, data, 1)
+    one = load_dataset(data, cache=cache)
+    assert _equal(one, load_dataset(tiny_dataset, max_shards=1))
+    shutil.copy2(sorted(tiny_dataset.glob("shard_*.npz"))[1], data)
+    both = load_dataset(data, cache=cache)
+    assert _equal(both, load_dataset(tiny_dataset)) and len(json.loads((cache / MANIFEST).read_text())["shards"]) == 2
+    first = load_dataset(data, max_shards=1, cache=cache)
+    assert _equal(first, one) and len(json.loads((cache / MANIFEST).read_text())["shards"]) == 2  # nothing cut
+
+
+def test_a_changed_shard_is_copied_again_with_every_shard_after_it(tiny_dataset, tmp_path):
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    _copy_shards(tiny_dataset, data, 2)
+    load_dataset(data, cache=cache)
+    first, second = sorted(data.glob("shard_*.npz"))
+    shutil.copy2(second, first)  # shard 0 now holds shard 1's clips
+    os.utime(first, ns=(1, 1))
+    got = load_dataset(data, cache=cache)
+    expected = load_dataset(tiny_dataset, max_shards=2)
+    n = expected["rgb"].shape[0] // 2
+    assert np.array_equal(got["rgb"][:n], expected["rgb"][n:]) and np.array_equal(got["rgb"][n:], expected["rgb"][n:])
+
+
+def test_bytes_a_killed_copy_left_past_the_manifest_are_cut(tiny_dataset, tmp_path):
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    _copy_shards(tiny_dataset, data, 1)
+    load_dataset(data, cache=cache)
+    n = load_dataset(data, cache=cache)["rgb"].shape[0]
+    for path in cache.glob("*.npy"):  # a kill after one more clip's bytes (and rgb's header) but before the manifest
+        arr = np.load(path, mmap_mode="r")
+        descr, clip = arr.dtype.str, arr.nbytes // n
+        shape = arr.shape[1:]
+        del arr
+        with open(path, "r+b") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.write(b"\xff" * clip)
+            if path.name == "rgb.npy":
+                fh.seek(0)
+                np.lib.format.write_array_header_1_0(fh, {"descr": descr, "fortran_order": False,
+                                                          "shape": (n + 1, *shape)})
+    assert np.load(cache / "rgb.npy", mmap_mode="r").shape[0] == n + 1
+    assert _equal(load_dataset(data, cache=cache), load_dataset(tiny_dataset, max_shards=1))  # held: the manifest's n
+    shutil.copy2(sorted(tiny_dataset.glob("shard_*.npz"))[1], data)
+    got = load_dataset(data, cache=cache)
+    assert got["rgb"].shape[0] == 2 * n and _equal(got, load_dataset(tiny_dataset))
+
+
+def test_a_directory_that_is_not_a_cache_is_refused_and_a_pack_cannot_be_cached(tiny_dataset, tmp_path):
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "rgb.npy").write_bytes(b"a user's file")
+    with pytest.raises(DataError, match=r"mine: not a worldsim data cache"):
+        load_dataset(tiny_dataset, cache=other)
+    assert (other / "rgb.npy").read_bytes() == b"a user's file"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / MANIFEST).write_text("{not json")
+    with pytest.raises(DataError, match=r"broken/cache.json: unreadable"):
+        load_dataset(tiny_dataset, cache=broken)
+    from worldsim.pack import pack
+
+    pack(tiny_dataset, tmp_path / "pack", progress=False)
+    with pytest.raises(ConfigError, match=r"is a pack"):
+        load_dataset(tmp_path / "pack", cache=tmp_path / "cache")
+
+
+def test_a_run_on_the_cache_takes_exactly_the_steps_of_a_run_in_ram(tiny_dataset, tmp_path):
+    kw = {"preset": "tiny", "batch": 2, "warmup": 2, "log_every": 1, "checkpoint_every": 2, "sample_every": 100,
+          "val_clips": 1, "steps": 3, "crop": 16}
+    train(TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "ram"), **kw), progress=False)
+    train(TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "mapped"), data_cache=str(tmp_path / "c"), **kw),
+          progress=False)
+    a, _ = load_tensors(tmp_path / "ram" / "train_state.safetensors")
+    b, meta = load_tensors(tmp_path / "mapped" / "train_state.safetensors")
+    assert meta["config"]["data_cache"] == str(tmp_path / "c") and a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,131 @@
+"""A dataset's shards unpacked once into one uncompressed ``.npy`` per array, memory-mapped for training.
+
+:func:`worldsim.dataset.load_dataset` decompresses every shard into RAM. A 256² Cycles shard is
+78 MB there, so 240 shards (18.6 GB) leave no room for the training itself on a 24 GiB machine.
+``worldsim train --data-cache DIR`` keeps instead ``DIR/<array>.npy``, the shards concatenated along
+the clip axis exactly as ``load_dataset`` returns them, and maps those files: the page cache holds
+what fits and the rest is read from disk as windows are drawn. The values, and so the training, are
+the same to the bit.
+
+The cache follows the dataset as it grows. Shards made since the last run are appended: numpy
+leaves room in a ``.npy`` header for the leading dimension to grow, so the header is rewritten in
+place. A shard whose file changed (size or modification time) is copied again, with every shard
+after it. ``DIR/cache.json`` lists the shards held and is written atomically after their bytes,
+so a run killed mid-copy leaves trailing bytes that the next run cuts off: nothing is read from a
+half-written shard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from worldsim.errors import DataError
+from worldsim.io import write_atomic
+from worldsim.progress import progress_bar
+
+FORMAT = "worldsim-cache/1"
+MANIFEST = "cache.json"
+
+
+def _stamp(path: Path) -> list:
+    stat = path.stat()
+    return [path.name, stat.st_size, stat.st_mtime_ns]
+
+
+def _layout(headers: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
+    """Each array's per-clip shape and dtype, which every shard shares (``checked_shards`` saw to it)."""
+    return {key: [list(headers[0][key][0][1:]), np.dtype(headers[0][key][1]).str] for key in keys}
+
+
+def _read_manifest(cache: Path) -> dict | None:
+    """The cache's manifest; None for a new or empty directory. A directory that holds other files and
+    no manifest is refused: the cache truncates the files it owns, so it must not take another's."""
+    manifest = cache / MANIFEST
+    if not manifest.exists():
+        if cache.exists() and any(cache.iterdir()):
+            raise DataError(f"{cache}: not a worldsim data cache (no {MANIFEST}) and not empty; "
+                            "give --data-cache a new or empty directory")
+        return None
+    try:
+        held = json.loads(manifest.read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{manifest}: unreadable ({err}); delete {cache} and it is rebuilt from the shards") from err
+    if not isinstance(held, dict) or held.get("format") != FORMAT:
+        raise DataError(f"{manifest}: format is {held.get('format') if isinstance(held, dict) else held!r}, "
+                        f"expected {FORMAT!r}; delete {cache} and it is rebuilt from the shards")
+    return held
+
+
+def _kept(held: dict | None, paths: list[Path], layout: dict) -> list[list]:
+    """The manifest's entries still true: its leading shards whose files are unchanged, in order."""
+    if held is None or held.get("layout") != layout:
+        return []
+    kept = []
+    for entry, path in zip(held["shards"], paths):  # noqa: B905 (the dataset may have grown or shrunk)
+        if entry[:3] != _stamp(path):
+            break
+        kept.append(entry)
+    return kept
+
+
+def _resize(path: Path, layout: list, clips: int) -> int:
+    """Make ``path`` a ``.npy`` of exactly ``clips`` clips (created empty, or cut), returning the header's size."""
+    shape, dtype = layout
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": (clips, *shape)}
+    mode = "r+b" if path.exists() else "w+b"
+    with open(path, mode) as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        offset = fh.tell()
+        if mode == "r+b":  # the header must not have moved the data; numpy pads it for a growing dimension
+            fh.seek(0)
+            np.lib.format.read_magic(fh)
+            np.lib.format.read_array_header_1_0(fh)
+            if fh.tell() != offset:
+                raise DataError(f"{path}: its header changed size; delete {path.parent} and it is rebuilt")
+        fh.truncate(offset + clips * int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+    return offset
+
+
+def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
+                progress: bool = True) -> dict[str, np.ndarray]:
+    """The shards at ``paths`` (with their ``headers``, from :func:`worldsim.dataset.checked_shards`)
+    concatenated along the clip axis, as read-only memory maps of the uncompressed copies in ``cache``.
+
+    Shards not yet in the cache, or changed since, are copied there first (with a progress bar).
+
+    Raises:
+        DataError: ``cache`` holds other files, or a manifest that is not a worldsim data cache's.
+    """
+    from worldsim.dataset import SHARD_KEYS, read_shard
+
+    cache = Path(cache)
+    layout = _layout(headers, SHARD_KEYS)
+    kept = _kept(_read_manifest(cache), paths, layout)
+    clips = sum(entry[3] for entry in kept)
+    if len(kept) == len(paths):  # all held; the cache may hold more shards (a smaller max_shards), kept for later
+        return {key: np.load(cache / f"{key}.npy", mmap_mode="r")[:clips] for key in layout}
+    cache.mkdir(parents=True, exist_ok=True)
+    for key in layout:  # cut whatever a killed run wrote past the manifest
+        _resize(cache / f"{key}.npy", layout[key], clips)
+    todo = paths[len(kept):]
+    bar = progress_bar(len(todo), unit="shard", desc=f"data cache {cache}", disable=not progress or not todo)
+    for path in todo:
+        shard = read_shard(path)
+        n = shard["rgb"].shape[0]
+        for key in layout:
+            with open(cache / f"{key}.npy", "ab") as fh:
+                fh.write(np.ascontiguousarray(shard[key], dtype=np.dtype(layout[key][1])).tobytes())
+                fh.flush()
+                os.fsync(fh.fileno())
+            _resize(cache / f"{key}.npy", layout[key], clips + n)
+        clips += n
+        kept.append([*_stamp(path), n])
+        write_atomic(cache / MANIFEST, json.dumps({"format": FORMAT, "layout": layout, "shards": kept}))
+        bar.update()
+    bar.close()
+    return {key: np.load(cache / f"{key}.npy", mmap_mode="r") for key in layout}
