@@ -115,3 +115,9 @@ def test_a_run_on_the_cache_takes_exactly_the_steps_of_a_run_in_ram(tiny_dataset
     b, meta = load_tensors(tmp_path / "mapped" / "train_state.safetensors")
     assert meta["config"]["data_cache"] == str(tmp_path / "c") and a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_cache_missing_an_array_file_is_rebuilt(tiny_dataset, tmp_path):
+    load_dataset(tiny_dataset, cache=tmp_path / "cache")
+    (tmp_path / "cache" / "depth.npy").unlink()
+    assert _equal(load_dataset(tiny_dataset, cache=tmp_path / "cache"), load_dataset(tiny_dataset))

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,18 @@ from worldsim.progress import progress_bar
 
 FORMAT = "worldsim-cache/1"
 MANIFEST = "cache.json"
+LOCK = ".lock"
+
+
+@contextmanager
+def _locked(cache: Path) -> Iterator[None]:
+    """Hold ``cache``'s lock: two trainings started on one cache take turns bringing it up to date."""
+    import fcntl
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / LOCK, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 def _stamp(path: Path) -> list:
@@ -41,14 +55,18 @@ def _layout(headers: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
     return {key: [list(headers[0][key][0][1:]), np.dtype(headers[0][key][1]).str] for key in keys}
 
 
+def _refuse_foreign(cache: Path) -> None:
+    """Refuse a directory that holds other files and no manifest: the cache truncates the files it
+    owns, so it must not take another's."""
+    if cache.exists() and not (cache / MANIFEST).exists() and any(p.name != LOCK for p in cache.iterdir()):
+        raise DataError(f"{cache}: not a worldsim data cache (no {MANIFEST}) and not empty; "
+                        "give --data-cache a new or empty directory")
+
+
 def _read_manifest(cache: Path) -> dict | None:
-    """The cache's manifest; None for a new or empty directory. A directory that holds other files and
-    no manifest is refused: the cache truncates the files it owns, so it must not take another's."""
+    """The cache's manifest; None for a new or empty directory."""
     manifest = cache / MANIFEST
     if not manifest.exists():
-        if cache.exists() and any(cache.iterdir()):
-            raise DataError(f"{cache}: not a worldsim data cache (no {MANIFEST}) and not empty; "
-                            "give --data-cache a new or empty directory")
         return None
     try:
         held = json.loads(manifest.read_text())
@@ -60,10 +78,16 @@ def _read_manifest(cache: Path) -> dict | None:
     return held
 
 
-def _kept(held: dict | None, paths: list[Path], layout: dict) -> list[list]:
-    """The manifest's entries still true: its leading shards whose files are unchanged, in order."""
+def _kept(cache: Path, held: dict | None, paths: list[Path], layout: dict) -> list[list]:
+    """The manifest's entries still true: its leading shards whose files are unchanged, in order
+    (none if an array's file is gone or shorter than the manifest says)."""
     if held is None or held.get("layout") != layout:
         return []
+    clips = sum(entry[3] for entry in held["shards"])
+    for key in layout:
+        path = cache / f"{key}.npy"
+        if not path.exists() or np.load(path, mmap_mode="r").shape[0] < clips:
+            return []
     kept = []
     for entry, path in zip(held["shards"], paths):  # noqa: B905 (the dataset may have grown or shrunk)
         if entry[:3] != _stamp(path):
@@ -105,27 +129,33 @@ def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
 
     cache = Path(cache)
     layout = _layout(headers, SHARD_KEYS)
-    kept = _kept(_read_manifest(cache), paths, layout)
-    clips = sum(entry[3] for entry in kept)
-    if len(kept) == len(paths):  # all held; the cache may hold more shards (a smaller max_shards), kept for later
+    _refuse_foreign(cache)
+    with _locked(cache):
+        kept = _kept(cache, _read_manifest(cache), paths, layout)
+        clips = sum(entry[3] for entry in kept)
+        for key in layout:  # cut whatever a killed run wrote past the manifest, unless all asked for is held
+            if len(kept) < len(paths):
+                _resize(cache / f"{key}.npy", layout[key], clips)
+        todo = paths[len(kept):]
+        bar = progress_bar(len(todo), unit="shard", desc=f"data cache {cache}", disable=not progress or not todo)
+        for path in todo:
+            n = _append(cache, layout, read_shard(path), clips)
+            clips += n
+            kept.append([*_stamp(path), n])
+            write_atomic(cache / MANIFEST, json.dumps({"format": FORMAT, "layout": layout, "shards": kept}))
+            bar.update()
+        bar.close()
+        # the cache may hold more shards than asked for (a smaller max_shards): kept for later, not mapped
         return {key: np.load(cache / f"{key}.npy", mmap_mode="r")[:clips] for key in layout}
-    cache.mkdir(parents=True, exist_ok=True)
-    for key in layout:  # cut whatever a killed run wrote past the manifest
-        _resize(cache / f"{key}.npy", layout[key], clips)
-    todo = paths[len(kept):]
-    bar = progress_bar(len(todo), unit="shard", desc=f"data cache {cache}", disable=not progress or not todo)
-    for path in todo:
-        shard = read_shard(path)
-        n = shard["rgb"].shape[0]
-        for key in layout:
-            with open(cache / f"{key}.npy", "ab") as fh:
-                fh.write(np.ascontiguousarray(shard[key], dtype=np.dtype(layout[key][1])).tobytes())
-                fh.flush()
-                os.fsync(fh.fileno())
-            _resize(cache / f"{key}.npy", layout[key], clips + n)
-        clips += n
-        kept.append([*_stamp(path), n])
-        write_atomic(cache / MANIFEST, json.dumps({"format": FORMAT, "layout": layout, "shards": kept}))
-        bar.update()
-    bar.close()
-    return {key: np.load(cache / f"{key}.npy", mmap_mode="r") for key in layout}
+
+
+def _append(cache: Path, layout: dict, shard: dict[str, np.ndarray], clips: int) -> int:
+    """Append one shard's clips to the ``clips`` each array file holds, bytes first, then the header; returns its clips."""
+    n = shard["rgb"].shape[0]
+    for key in layout:
+        with open(cache / f"{key}.npy", "ab") as fh:
+            fh.write(np.ascontiguousarray(shard[key], dtype=np.dtype(layout[key][1])).tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        _resize(cache / f"{key}.npy", layout[key], clips + n)
+    return n
