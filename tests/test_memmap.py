@@ -121,3 +121,17 @@ def test_a_cache_missing_an_array_file_is_rebuilt(tiny_dataset, tmp_path):
     load_dataset(tiny_dataset, cache=tmp_path / "cache")
     (tmp_path / "cache" / "depth.npy").unlink()
     assert _equal(load_dataset(tiny_dataset, cache=tmp_path / "cache"), load_dataset(tiny_dataset))
+
+
+def test_a_dataset_larger_than_the_memory_left_is_refused_by_name_pointing_to_the_cache(tiny_dataset, tmp_path,
+                                                                                         monkeypatch):
+    import worldsim.dataset as dataset
+
+    in_ram = load_dataset(tiny_dataset)
+    size = sum(v.nbytes for v in in_ram.values())
+    monkeypatch.setattr(dataset, "available_memory", lambda: size - 1)
+    with pytest.raises(DataError, match=rf"{tiny_dataset}: its shards take .* --data-cache"):
+        load_dataset(tiny_dataset)
+    assert _equal(load_dataset(tiny_dataset, cache=tmp_path / "c"), in_ram)  # the cache holds any size
+    monkeypatch.setattr(dataset, "available_memory", lambda: size)
+    assert _equal(load_dataset(tiny_dataset), in_ram)

@@ -327,6 +327,26 @@ def checked_shards(root: str | Path, max_shards: int | None = None) -> tuple[lis
     return paths, headers
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the kernel can still give this process (Linux's MemAvailable), None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_fits(root: str | Path, size: int) -> None:
+    """Refuse, before filling it, a dataset larger than the memory left: the kernel would kill the run
+    minutes later without a word; a memory-mapped cache holds any size."""
+    free = available_memory()
+    if free is not None and size > free:
+        raise DataError(f"{root}: its shards take {size / 1e9:.1f} GB decompressed, but only {free / 1e9:.1f} GB "
+                        "of memory is available; train with --data-cache DIR (memory-mapped copies) or fewer shards")
+
+
 def load_dataset(root: str | Path, max_shards: int | None = None,
                  cache: str | Path | None = None) -> dict[str, np.ndarray]:
     """All shards of a dataset (or of a pack, :mod:`worldsim.pack`) concatenated along the clip axis.
@@ -354,6 +374,8 @@ def load_dataset(root: str | Path, max_shards: int | None = None,
 
         return load_cached(paths, headers, cache)
     first, clips = headers[0], [header["rgb"][0][0] for header in headers]
+    _check_fits(root, sum(clips) * sum(int(np.prod(first[k][0][1:])) * np.dtype(first[k][1]).itemsize
+                                      for k in SHARD_KEYS))
     out = {key: np.empty((sum(clips), *first[key][0][1:]), first[key][1]) for key in SHARD_KEYS}
     at = 0
     for path, n in zip(paths, clips, strict=True):
