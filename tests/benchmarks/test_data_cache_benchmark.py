@@ -10,8 +10,10 @@ from tests.benchmarks import load_benchmark
 def test_data_cache_benchmark_times_ram_warm_and_cold_maps_of_equal_windows(tiny_dataset, tmp_path):
     bench = load_benchmark("data_cache")
     rows = bench.main(["--data", str(tiny_dataset), "--cache", str(tmp_path / "cache"), "--shards", "2", "--batch", "2",
-                       "--crop", "16", "--rounds", "2", "--out", str(tmp_path)])
-    assert [r["source"] for r in rows] == ["ram", "mapped, warm", "mapped, cold"]
-    assert all(r["ms_per_batch"] > 0 and r["shards"] == 2 for r in rows)
+                       "--crop", "16", "--rounds", "2", "--train-rounds", "1", "--preset", "tiny",
+                       "--out", str(tmp_path)])
+    assert [r["source"] for r in rows] == ["windows, ram", "windows, mapped, warm", "windows, mapped, cold",
+                                           "train step, RAM", "train step, mapped"]
+    assert all(r["ms"] > 0 and r["shards"] == 2 for r in rows)
     saved = json.loads((tmp_path / "data_cache.json").read_text())
-    assert saved["rows"] == rows and "| mapped, cold |" in (tmp_path / "data_cache.md").read_text()
+    assert saved["rows"] == rows and "| windows, mapped, cold |" in (tmp_path / "data_cache.md").read_text()
