@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: benchmarks.eval_clips
 
 OUT = Path(__file__).resolve().parent / "results"
 BLUR = 17  # pixels: about two 8-pixel patches
@@ -54,31 +57,15 @@ def error_split(model: np.ndarray, reference: np.ndarray, segmentation: np.ndarr
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from worldsim.conditioning.arrays import from_frames
-    from worldsim.evaluate import eval_scene
+    from benchmarks.eval_clips import add_arguments, eval_clips
     from worldsim.metrics import psnr_of_mse
-    from worldsim.render import Renderer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default="cycles")
-    parser.add_argument("--resolution", type=int, default=256)
-    parser.add_argument("--clips", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--split", default="train", choices=["train", "heldout"])
-    parser.add_argument("--seed", type=int, default=0, help="as worldsim eval's --seed")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
-                        help="the model's precision (default fp32: every published figure's, comparable across stages)")
+    add_arguments(parser, OUT)
     args = parser.parse_args(argv)
-    renderer = Renderer(args.checkpoint, precision=args.precision)
     rows = []
-    for i in range(args.clips):  # worldsim eval's clips
-        scene_seed, spec, rec = eval_scene(i, args.frames, args.resolution, renderer.teacher, args.split, args.seed,
-                                           map_pass=renderer.map_pass)
-        clip = from_frames(spec, rec.frames)
-        model = renderer.render_clip(clip, seed=args.seed + i)
-        rows.append({"scene_seed": scene_seed, **error_split(model, np.stack([f.rgb for f in rec.frames]),
-                                                             clip["segmentation"])})
+    for i, (scene_seed, clip, model, reference) in enumerate(eval_clips(args)):
+        rows.append({"scene_seed": scene_seed, **error_split(model, reference, clip["segmentation"])})
         print(f"clip {i}: " + ", ".join(f"{k} {psnr_of_mse(v):.2f}" for k, v in rows[-1].items() if k != "scene_seed"),
               flush=True)
     keys = [k for k in rows[0] if k != "scene_seed"]

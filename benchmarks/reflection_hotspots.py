@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: benchmarks.eval_clips
 
 OUT = Path(__file__).resolve().parent / "results"
 NEAR_BODY = 16  # pixels: the control ring around bodies
@@ -57,27 +57,13 @@ def shares(error: np.ndarray, hit: np.ndarray, segmentation: np.ndarray) -> dict
 def main(argv: list[str] | None = None) -> dict:
     from PIL import Image
 
-    from worldsim.conditioning.arrays import from_frames
-    from worldsim.evaluate import eval_scene
-    from worldsim.render import Renderer
+    from benchmarks.eval_clips import add_arguments, eval_clips
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default="cycles")
-    parser.add_argument("--resolution", type=int, default=256)
-    parser.add_argument("--clips", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--split", default="train", choices=["train", "heldout"])
-    parser.add_argument("--seed", type=int, default=3, help="as worldsim eval's --seed (default 3: not a reported set)")
-    parser.add_argument("--out", type=Path, default=OUT)
+    add_arguments(parser, OUT, seed=3, seed_help="as worldsim eval's --seed (default 3: not a reported set)")
     args = parser.parse_args(argv)
-    renderer = Renderer(args.checkpoint, precision="fp32")
     rows, errors, pictures = [], [], []
-    for i in range(args.clips):
-        _, spec, rec = eval_scene(i, args.frames, args.resolution, renderer.teacher, args.split, args.seed,
-                                  map_pass=renderer.map_pass)
-        clip = from_frames(spec, rec.frames)
-        model = renderer.render_clip(clip, seed=args.seed + i)
-        reference = np.stack([f.rgb for f in rec.frames])
+    for i, (_, clip, model, reference) in enumerate(eval_clips(args)):
         error = ((reference.astype(np.float64) - model) ** 2).sum(-1)
         hit, mirrored = mirrored_pixels(clip)
         rows.append(shares(error, hit, clip["segmentation"]))
