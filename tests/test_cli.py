@@ -89,3 +89,16 @@ def test_context_prob_defaults_by_model_kind():
         return _context_prob(build_parser().parse_args(["train", "--data", "d", "--out", "o", *extra]))
 
     assert prob() == 0.5 and prob("--pure-video") == 1.0 and prob("--context-prob", "0") == 0.0
+
+
+def test_train_data_cache_runs_from_the_command_line_and_refuses_a_foreign_directory(tiny_dataset, tmp_path):
+    common = ("train", "--data", tiny_dataset, "--preset", "tiny", "--steps", "1", "--batch", "2")
+    result = _run(*common, "--out", tmp_path / "run", "--data-cache", tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cache" / "cache.json").exists() and (tmp_path / "run" / "checkpoint.safetensors").exists()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    result = _run(*common, "--out", tmp_path / "run2", "--data-cache", foreign)
+    assert result.returncode != 0 and "not a worldsim data cache" in result.stderr
+    assert "Traceback" not in result.stderr and (foreign / "notes.txt").read_text() == "keep me"
