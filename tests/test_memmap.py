@@ -135,3 +135,22 @@ def test_a_dataset_larger_than_the_memory_left_is_refused_by_name_pointing_to_th
     assert _equal(load_dataset(tiny_dataset, cache=tmp_path / "c"), in_ram)  # the cache holds any size
     monkeypatch.setattr(dataset, "available_memory", lambda: size)
     assert _equal(load_dataset(tiny_dataset), in_ram)
+
+
+def test_clips_another_run_maps_are_not_cut_under_it_but_new_shards_still_append(tiny_dataset, tmp_path):
+    import fcntl
+
+    from worldsim.memmap import READERS
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    _copy_shards(tiny_dataset, data, 1)
+    load_dataset(data, cache=cache)
+    with open(cache / READERS, "a") as other_run:  # another process's training, mapping the cache
+        fcntl.flock(other_run, fcntl.LOCK_SH)
+        shutil.copy2(sorted(tiny_dataset.glob("shard_*.npz"))[1], data)
+        assert _equal(load_dataset(data, cache=cache), load_dataset(tiny_dataset))  # an append cuts nothing
+        first = sorted(data.glob("shard_*.npz"))[0]
+        os.utime(first, ns=(1, 1))  # shard 0 changed: everything after it would be redone
+        with pytest.raises(DataError, match=r"another process is training on them"):
+            load_dataset(data, cache=cache)
+    assert _equal(load_dataset(data, cache=cache), load_dataset(tiny_dataset))  # once it has finished

@@ -32,6 +32,10 @@ from worldsim.progress import progress_bar
 FORMAT = "worldsim-cache/1"
 MANIFEST = "cache.json"
 LOCK = ".lock"
+READERS = ".readers"
+# This process's shared locks on READERS, one per cache it maps, held for the process's life: a run
+# mapping the files must not have them cut under it (its next read of a cut page would kill it).
+_reading: dict[Path, object] = {}
 
 
 @contextmanager
@@ -43,6 +47,32 @@ def _locked(cache: Path) -> Iterator[None]:
     with open(cache / LOCK, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
+
+
+def _read_lock(cache: Path) -> None:
+    """Hold a shared lock on ``cache``'s readers' file for the rest of this process."""
+    import fcntl
+
+    if cache.resolve() not in _reading:
+        fh = open(cache / READERS, "a")  # noqa: SIM115 (held open on purpose: the lock lives with it)
+        fcntl.flock(fh, fcntl.LOCK_SH)
+        _reading[cache.resolve()] = fh
+
+
+def _claim_for_cutting(cache: Path) -> None:
+    """Make sure no other process maps ``cache`` before clips it may be reading are cut, or refuse."""
+    import fcntl
+
+    held = _reading.pop(cache.resolve(), None)
+    if held is not None:  # this process's own earlier maps: superseded by the ones about to be made
+        held.close()
+    with open(cache / READERS, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise DataError(f"{cache}: a shard it holds changed, so the copies after it must be redone, but another "
+                            "process is training on them; let it finish, or give this run another --data-cache") from err
+        fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _stamp(path: Path) -> list:
@@ -58,7 +88,7 @@ def _layout(headers: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
 def _refuse_foreign(cache: Path) -> None:
     """Refuse a directory that holds other files and no manifest: the cache truncates the files it
     owns, so it must not take another's."""
-    if cache.exists() and not (cache / MANIFEST).exists() and any(p.name != LOCK for p in cache.iterdir()):
+    if cache.exists() and not (cache / MANIFEST).exists() and any(p.name not in (LOCK, READERS) for p in cache.iterdir()):
         raise DataError(f"{cache}: not a worldsim data cache (no {MANIFEST}) and not empty; "
                         "give --data-cache a new or empty directory")
 
@@ -131,8 +161,11 @@ def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
     layout = _layout(headers, SHARD_KEYS)
     _refuse_foreign(cache)
     with _locked(cache):
-        kept = _kept(cache, _read_manifest(cache), paths, layout)
+        held = _read_manifest(cache)
+        kept = _kept(cache, held, paths, layout)
         clips = sum(entry[3] for entry in kept)
+        if held is not None and len(kept) < len(held["shards"]) and len(kept) < len(paths):
+            _claim_for_cutting(cache)  # clips another run may be reading are about to be redone
         for key in layout:  # cut whatever a killed run wrote past the manifest, unless all asked for is held
             if len(kept) < len(paths):
                 _resize(cache / f"{key}.npy", layout[key], clips)
@@ -145,6 +178,7 @@ def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
             write_atomic(cache / MANIFEST, json.dumps({"format": FORMAT, "layout": layout, "shards": kept}))
             bar.update()
         bar.close()
+        _read_lock(cache)
         # the cache may hold more shards than asked for (a smaller max_shards): kept for later, not mapped
         return {key: np.load(cache / f"{key}.npy", mmap_mode="r")[:clips] for key in layout}
 
