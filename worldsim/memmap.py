@@ -12,7 +12,9 @@ leaves room in a ``.npy`` header for the leading dimension to grow, so the heade
 place. A shard whose file changed (size or modification time) is copied again, with every shard
 after it. ``DIR/cache.json`` lists the shards held and is written atomically after their bytes,
 so a run killed mid-copy leaves trailing bytes that the next run cuts off: nothing is read from a
-half-written shard.
+half-written shard. Runs take turns updating a cache (``.lock``), and every run that maps one holds
+a shared lock on it (``.readers``) for its life: copies after a changed shard are redone only when
+no other run maps them, so no training has its pages cut under it.
 """
 
 from __future__ import annotations
