@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from worldsim.augment import draw_gains, draw_orders, permute_colours, scale_light
-from worldsim.conditioning.arrays import CLIP_KEYS, cropped_intrinsics
+from worldsim.conditioning.arrays import CLIP_KEYS, NON_PIXEL_KEYS, cropped_intrinsics
 
 
 @dataclass
@@ -72,7 +72,7 @@ def take_arrays(arrays: dict[str, np.ndarray], plan: WindowPlan) -> dict[str, np
     Only the planned frames and crops are read, never whole clips: from a memory-mapped dataset
     (:mod:`worldsim.memmap`) that is what comes off the disk.
     """
-    out = {key: value[plan.pick] if key in CLIP_KEYS else _frames(value, plan, plan.frames, key != "extrinsics")
+    out = {key: value[plan.pick] if key in CLIP_KEYS else _frames(value, plan, plan.frames, key not in NON_PIXEL_KEYS)
            for key, value in arrays.items()}
     out["context"] = _frames(arrays["rgb"], plan, plan.before, True)  # (B, K, H, W, 3)
     out["has_context"] = plan.has_context
@@ -115,7 +115,7 @@ class DeviceWindows:
 
         out = {}
         for key, value in self.tensors.items():
-            out[key] = value[pick] if key in CLIP_KEYS else gather(value, frames, image=key != "extrinsics")
+            out[key] = value[pick] if key in CLIP_KEYS else gather(value, frames, image=key not in NON_PIXEL_KEYS)
         out["context"] = gather(self.tensors["rgb"], before, image=True)
         out["has_context"] = torch.from_numpy(plan.has_context).to(dev)
         if plan.size is not None:

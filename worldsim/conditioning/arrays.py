@@ -28,6 +28,8 @@ CLIP_KEYS = ("intrinsics", "light", "environment")
 FRAME_KEYS = ("albedo", "normals", "world_position", "depth", "light_visibility", "segmentation", "material", "pbr",
               "area_light", "area_specular", "extrinsics")
 KEYS = FRAME_KEYS + CLIP_KEYS
+# Arrays with no pixel axes (per clip, or a camera per frame): a crop keeps them whole.
+NON_PIXEL_KEYS = CLIP_KEYS + ("extrinsics",)
 
 
 def light_vector(spec) -> np.ndarray:
@@ -123,7 +125,7 @@ def crop(batch: dict[str, np.ndarray], top: np.ndarray, left: np.ndarray, size: 
     h, w = size
     out = {}
     for key, value in batch.items():
-        if key in CLIP_KEYS or key == "extrinsics" or value.ndim < 4:
+        if key in NON_PIXEL_KEYS or value.ndim < 4:
             out[key] = value
             continue
         out[key] = np.stack([v[:, y:y + h, x:x + w] for v, y, x in zip(value, top, left, strict=True)])
