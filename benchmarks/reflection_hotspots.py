@@ -36,7 +36,7 @@ def mirrored_pixels(clip: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
 
     def t(key, dtype=np.float32):
         return torch.from_numpy(np.ascontiguousarray(clip[key], dtype=dtype))
-    hit, row, col = screen_reflection(t("world_position"), t("normals"), t("depth"), t("segmentation", np.int64),
+    hit, row, col = screen_reflection(t("world_position"), t("normals"), t("segmentation", np.int64),
                                       t("extrinsics"), t("intrinsics"))
     hit, row, col = hit.numpy(), row.numpy(), col.numpy()
     frame = np.arange(hit.shape[0])[:, None, None]

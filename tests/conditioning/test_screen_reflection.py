@@ -26,7 +26,7 @@ def _floor_and_wall():
 
 def test_a_floor_mirrors_the_wall_pixel_the_mirrored_ray_reaches():
     position, normals, depth, seg, extr, intr, on_floor, d = _floor_and_wall()
-    hit, row, col = screen_reflection(position, normals, depth, seg, extr, intr)
+    hit, row, col = screen_reflection(position, normals, seg, extr, intr)
     # by hand: the ray (dx, dy, 1) mirrored by the floor is (dx, -dy, 1); from the floor point at
     # z0 = 1 / dy it reaches the wall after WALL - z0 along z, at height 1 - dy (WALL - z0)
     z0 = 1 / d[..., 1].clamp_min(1e-6)
@@ -53,6 +53,6 @@ def test_mirrored_rays_keep_the_angle_to_the_normal_and_leave_the_surface():
 def test_pixels_that_mirror_only_sky_or_leave_the_frame_hit_nothing():
     position, normals, depth, seg, extr, intr, on_floor, _ = _floor_and_wall()
     seg = torch.where(on_floor, seg, -1)  # the wall becomes sky
-    hit, row, col = screen_reflection(position, normals, depth, seg, extr, intr)
+    hit, row, col = screen_reflection(position, normals, seg, extr, intr)
     assert not bool(hit.any()) and int(row.abs().sum() + col.abs().sum()) == 0
     assert np.isfinite(position.numpy()).all()

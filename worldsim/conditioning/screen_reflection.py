@@ -3,8 +3,8 @@
 The condition maps tell a glossy pixel what the sun and the sky give it
 (:mod:`worldsim.conditioning.reflection`), not what other bodies it mirrors; and the network sees
 a 256² frame through 64-pixel windows, so a body reflected from further away is out of its reach.
-Marching the mirrored ray through the frame's own depth buffer (as real-time renderers do) finds
-the pixel it passes behind, from arrays every shard already holds. Rays that leave the frame, or
+Marching the mirrored ray through the frame's own maps (as real-time renderers march the depth
+buffer) finds the pixel whose surface it passes behind, from arrays every shard already holds. Rays that leave the frame, or
 meet only the sky, find nothing: what lies off screen is left to the sky estimates.
 
 ``benchmarks/reflection_hotspots.py`` measures how much of the renderer's error sits on the pixels
@@ -17,7 +17,7 @@ import torch
 
 STEPS = 32  # points along the ray, spaced geometrically from NEAR to FAR
 NEAR, FAR = 0.02, 4.0  # metres: past the depth map's float16 noise, and across the largest scenes
-GAP = 0.01  # metres a point must lie behind the depth buffer to count as passing behind it
+GAP = 0.01  # metres a point must lie behind a pixel's surface to count as passing behind it
 THICKNESS = 0.05  # metres, plus the step's length: how far behind a surface a point may be and still meet it
 REFINE = 5  # halvings of the step in which a ray met a surface: the point is placed within 1/32 of it
 
@@ -55,20 +55,18 @@ def _probe(position, normals, rays, travelled, segmentation, rot, trans, intrins
     return inside, v, u, behind
 
 
-def screen_reflection(position: torch.Tensor, normals: torch.Tensor, depth: torch.Tensor,
-                      segmentation: torch.Tensor, extrinsics: torch.Tensor,
-                      intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def screen_reflection(position: torch.Tensor, normals: torch.Tensor, segmentation: torch.Tensor,
+                      extrinsics: torch.Tensor, intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For every pixel, the first pixel whose surface its mirrored view ray passes behind.
 
-    The ray is marched in ``STEPS`` geometric steps; a point that has passed behind a surface by
+    Each pixel's surface is taken as the plane through its position, across its normal. The ray is
+    marched in ``STEPS`` geometric steps; a point that has passed behind a surface by
     less than the step it took (plus ``THICKNESS``) has met it, and ``REFINE`` halvings of that step
     place the meeting point.
 
     Args:
         position: world positions ``(T, H, W, 3)``.
         normals: unit world normals ``(T, H, W, 3)``.
-        depth: metric depth along the camera axis ``(T, H, W)`` (only its shape is read: each
-            pixel's surface is the plane through its position, across its normal).
         segmentation: body ids ``(T, H, W)``, negative where nothing was hit.
         extrinsics: world-to-camera ``(T, 4, 4)``.
         intrinsics: ``(3, 3)``, pixel centres at +0.5.
@@ -77,7 +75,7 @@ def screen_reflection(position: torch.Tensor, normals: torch.Tensor, depth: torc
         ``hit (T, H, W) bool`` (False on empty pixels and where the ray meets nothing on screen),
         and the row and column ``(T, H, W) long`` of the pixel met (0 where ``hit`` is False).
     """
-    frames, height, width = depth.shape
+    frames, height, width = segmentation.shape
     rot, trans = extrinsics[:, :3, :3], extrinsics[:, :3, 3]
     rays = mirrored_rays(position, normals, extrinsics)
     frame = torch.arange(frames)[:, None, None].expand(frames, height, width)
