@@ -166,12 +166,12 @@ def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
         held = _read_manifest(cache)
         kept = _kept(cache, held, paths, layout)
         clips = sum(entry[3] for entry in kept)
-        if held is not None and len(kept) < len(held["shards"]) and len(kept) < len(paths):
-            _claim_for_cutting(cache)  # clips another run may be reading are about to be redone
-        for key in layout:  # cut whatever a killed run wrote past the manifest, unless all asked for is held
-            if len(kept) < len(paths):
+        todo = paths[len(kept):]  # none: all asked for is held (and whatever follows it is left alone)
+        if todo:  # cut whatever follows the kept shards, a killed run's bytes included
+            if held is not None and len(kept) < len(held["shards"]):
+                _claim_for_cutting(cache)  # clips another run may be reading are about to be redone
+            for key in layout:
                 _resize(cache / f"{key}.npy", layout[key], clips)
-        todo = paths[len(kept):]
         bar = progress_bar(len(todo), unit="shard", desc=f"data cache {cache}", disable=not progress or not todo)
         for path in todo:
             n = _append(cache, layout, read_shard(path), clips)
