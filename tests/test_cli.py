@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -102,3 +103,13 @@ def test_train_data_cache_runs_from_the_command_line_and_refuses_a_foreign_direc
     result = _run(*common, "--out", tmp_path / "run2", "--data-cache", foreign)
     assert result.returncode != 0 and "not a worldsim data cache" in result.stderr
     assert "Traceback" not in result.stderr and (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_train_downscale_runs_from_the_command_line_and_refuses_odd_factors(tiny_dataset, tmp_path):
+    common = ("train", "--data", tiny_dataset, "--preset", "tiny", "--steps", "2", "--batch", "2", "--downscale", "1")
+    result = _run(*common, "--out", tmp_path / "run", "--downscale-factors", "2")
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert meta["train"]["downscale"] == 1.0 and meta["train"]["downscale_factors"] == [2]
+    result = _run(*common, "--out", tmp_path / "odd", "--downscale-factors", "2,3")
+    assert result.returncode != 0 and "even integer" in result.stderr and "Traceback" not in result.stderr

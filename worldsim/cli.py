@@ -41,6 +41,17 @@ def _positive(kind):
 _fraction = _checked(float, lambda v: 0 <= v <= 1, "from 0 to 1")
 
 
+def _factors(text: str) -> tuple[int, ...]:
+    """``2,4`` -> (2, 4): downscale factors, each an even integer of 2 or more."""
+    try:
+        factors = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 2,4; got {text!r}") from None
+    if not factors or any(f < 2 or f % 2 for f in factors):
+        raise argparse.ArgumentTypeError(f"each factor is an even integer, 2 or more; got {text!r}")
+    return factors
+
+
 def _shards(text: str) -> tuple[int, int | None]:
     """``START:STOP`` or ``START:`` (to the end), shard indices as Python slices count them."""
     start, sep, stop = text.partition(":")
@@ -120,6 +131,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                       clipped_loss=args.clipped_loss, ripple_weight=args.ripple_weight, pbr_channels=args.pbr_channels,
                       frame_summary=args.frame_summary,
                       colour_permutation=args.colour_permutation, light_gain=args.light_gain,
+                      downscale=args.downscale, downscale_factors=args.downscale_factors,
                       precision=args.precision, data_cache=None if args.data_cache is None else str(args.data_cache))
     metrics = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) == 0:
@@ -374,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--light-gain", type=_fraction, default=0.0,
                     help="fraction of windows whose lights (sun, sky, area lights) take random per-channel gains, "
                          "0.74x to 1.35x, the frames following as Cycles' would (--look cycles; default 0)")
+    tr.add_argument("--downscale", type=_fraction, default=0.0,
+                    help="fraction of batches shown at a coarser scale: crops --downscale-factors times wider, "
+                         "downscaled (maps sampled, frames filtered in linear light), so the model also learns the "
+                         "small bodies of 64-128 px renders from 256 px data (default 0)")
+    tr.add_argument("--downscale-factors", type=_factors, default=(2, 4),
+                    help="comma-separated even factors, one drawn per coarser batch (default 2,4)")
     tr.add_argument("--context-prob", type=_fraction, default=None,
                     help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
                          "only what a renderer without feedback (sampling_feedback false) draws")

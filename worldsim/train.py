@@ -86,6 +86,11 @@ class TrainConfig:
     # inputs and frames following as Cycles' picture of that scene would (worldsim.augment.scale_light);
     # the Cycles look only.
     light_gain: float = 0.0
+    # Fraction of training batches shown at a coarser scale (worldsim.conditioning.downscale): crops
+    # `downscale_factors` times wider, downscaled, so the model sees bodies as small as a 64² or 128²
+    # render shows them, not only as 128² crops of 256² frames do. A factor per batch, drawn uniformly.
+    downscale: float = 0.0
+    downscale_factors: tuple[int, ...] = (2, 4)
     # The matrix products' precision: "auto" is bf16 autocast where the device multiplies bf16 in
     # hardware (a GPU; a CPU with AVX512-BF16 or AMX: 1.5-1.75x faster steps here), else fp32.
     precision: str = "auto"
@@ -100,6 +105,11 @@ class TrainConfig:
             raise ConfigError(f"colour_permutation is a fraction of windows, from 0 to 1; got {self.colour_permutation}")
         if not 0 <= self.light_gain <= 1:
             raise ConfigError(f"light_gain is a fraction of windows, from 0 to 1; got {self.light_gain}")
+        if not 0 <= self.downscale <= 1:
+            raise ConfigError(f"downscale is a fraction of batches, from 0 to 1; got {self.downscale}")
+        if not self.downscale_factors or any(f < 2 or f % 2 for f in self.downscale_factors):
+            raise ConfigError(f"downscale_factors are even numbers of stored pixels per shown pixel, 2 or more; "
+                              f"got {self.downscale_factors}")
         if self.light_gain > 0 and not self.pbr:
             raise ConfigError("light_gain scales the path-traced look's lights (sun, sky, area lights), a symmetry of "
                               "Cycles' picture; the raster look (pbr false) was never shown to share it")
@@ -354,7 +364,7 @@ class Trainer:
         rgb = self.arrays["rgb"]
         plan = plan_windows(np.random.default_rng([cfg.seed, step]), self.train_clips, rgb.shape[1], rgb.shape[2:4],
                             cfg.batch, model_cfg.frames, cfg.context_prob, model_cfg.context_frames, cfg.crop,
-                            cfg.colour_permutation, cfg.light_gain)
+                            cfg.colour_permutation, cfg.light_gain, cfg.downscale, tuple(cfg.downscale_factors))
         rows = self._rows()
         seed = cfg.seed * 1_000_003 + step * 97
         if self.windows is None:

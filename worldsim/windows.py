@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from worldsim.augment import draw_gains, draw_orders, permute_colours, scale_light
+from worldsim.conditioning import downscale
 from worldsim.conditioning.arrays import CLIP_KEYS, NON_PIXEL_KEYS, cropped_intrinsics
 
 
@@ -28,19 +29,23 @@ class WindowPlan:
     has_context: np.ndarray  # (B,) float32 0/1
     top: np.ndarray | None = None  # (B,) crop offsets, or None for whole frames
     left: np.ndarray | None = None
-    size: tuple[int, int] | None = None
+    size: tuple[int, int] | None = None  # the crop, in stored pixels
+    scale: int = 1  # the crop shown downscaled by this factor (worldsim.conditioning.downscale); the whole batch
     colours: np.ndarray | None = None  # (B, 3) colour-channel orders (worldsim.augment), or None to keep them
     gains: np.ndarray | None = None  # (B, 3) light gains (worldsim.augment), or None to keep the light
 
 
 def plan_windows(rng: np.random.Generator, clips: np.ndarray, length: int, shape: tuple[int, int], batch: int,
                  frames: int, context_prob: float, context_frames: int = 1, size: int | None = None,
-                 colour_permutation: float = 0.0, light_gain: float = 0.0) -> WindowPlan:
+                 colour_permutation: float = 0.0, light_gain: float = 0.0, downscale_prob: float = 0.0,
+                 downscale_factors: tuple[int, ...] = (2, 4)) -> WindowPlan:
     """Draw a batch's windows from clips of ``length`` frames of ``shape`` (H, W); with ``size``,
     each window is a random ``size x size`` crop (the same crop for all its frames). About
     ``colour_permutation`` of the windows get their colour channels permuted, and about ``light_gain``
-    their light scaled per channel (:mod:`worldsim.augment`); those draws come after all others (the
-    gains last), so a plan without them draws exactly what it always did."""
+    their light scaled per channel (:mod:`worldsim.augment`). With probability ``downscale_prob`` the
+    whole batch is instead shown at a coarser scale, a factor drawn from ``downscale_factors``: crops of
+    ``size * factor`` stored pixels (at most the frame) downscaled to ``size`` or less. Those draws come
+    after all others (the gains, then the scale), so a plan without them draws exactly what it always did."""
     pick = clips[rng.integers(len(clips), size=batch)]
     start = rng.integers(0, length - frames + 1, size=batch)
     idx = start[:, None] + np.arange(frames)[None]
@@ -56,7 +61,23 @@ def plan_windows(rng: np.random.Generator, clips: np.ndarray, length: int, shape
         plan.colours = draw_orders(rng, batch, colour_permutation)
     if light_gain > 0:
         plan.gains = draw_gains(rng, batch, light_gain)
+    if downscale_prob > 0 and rng.uniform() < downscale_prob:
+        _coarser(plan, rng, shape, size, int(rng.choice(downscale_factors)))
     return plan
+
+
+def _coarser(plan: WindowPlan, rng: np.random.Generator, shape: tuple[int, int], size: int | None, factor: int) -> None:
+    """Make ``plan`` take crops ``factor`` times wider (at most the frame, a multiple of ``factor``) shown at 1/factor."""
+    downscale.check_factor(factor)
+    height, width = shape
+    want = (height, width) if size is None else (size * factor, size * factor)
+    fine = (min(want[0], height) // factor * factor, min(want[1], width) // factor * factor)
+    if min(fine) == 0:
+        raise ValueError(f"frames of {height}x{width} are too small to downscale by {factor}")
+    batch = len(plan.pick)
+    plan.top = rng.integers(0, height - fine[0] + 1, size=batch)
+    plan.left = rng.integers(0, width - fine[1] + 1, size=batch)
+    plan.size, plan.scale = fine, factor
 
 
 def augment(batch: dict, plan: WindowPlan) -> dict:
@@ -78,7 +99,24 @@ def take_arrays(arrays: dict[str, np.ndarray], plan: WindowPlan) -> dict[str, np
     out["has_context"] = plan.has_context
     if plan.size is not None and "intrinsics" in out:
         out["intrinsics"] = cropped_intrinsics(out["intrinsics"], plan.top, plan.left)
-    return augment(out, plan)
+    return augment(coarsen(out, plan.scale), plan)
+
+
+def coarsen(batch: dict, factor: int) -> dict:
+    """A batch of windows (numpy or torch) shown at ``1/factor`` the scale; itself at factor 1."""
+    if factor == 1:
+        return batch
+    out = {}
+    for key, value in batch.items():
+        if key in downscale.FRAME_KEYS:
+            out[key] = downscale.filter_frames(value, factor)
+        elif key in NON_PIXEL_KEYS or key == "has_context":
+            out[key] = value
+        else:
+            out[key] = downscale.sample_map(value, factor)
+    if "intrinsics" in out:
+        out["intrinsics"] = downscale.scaled_intrinsics(out["intrinsics"], factor)
+    return out
 
 
 def _frames(value: np.ndarray, plan: WindowPlan, frames: np.ndarray, pixels: bool) -> np.ndarray:
@@ -123,4 +161,4 @@ class DeviceWindows:
             intr[:, 0, 2] -= torch.from_numpy(plan.left).to(dev, intr.dtype)
             intr[:, 1, 2] -= torch.from_numpy(plan.top).to(dev, intr.dtype)
             out["intrinsics"] = intr
-        return augment(out, plan)
+        return augment(coarsen(out, plan.scale), plan)
