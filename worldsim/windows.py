@@ -116,6 +116,9 @@ def coarsen(batch: dict, factor: int) -> dict:
             out[key] = downscale.sample_map(value, factor)
     if "intrinsics" in out:
         out["intrinsics"] = downscale.scaled_intrinsics(out["intrinsics"], factor)
+        if {"world_position", "depth", "segmentation", "extrinsics"} <= out.keys():
+            out["world_position"] = downscale.unproject(out["depth"], out["segmentation"], out["intrinsics"],
+                                                        out["extrinsics"])
     return out
 
 

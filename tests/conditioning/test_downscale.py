@@ -11,30 +11,52 @@ from worldsim.dataset import SHARD_KEYS, load_dataset
 from worldsim.windows import coarsen
 
 
-def _project(position: np.ndarray, extrinsics: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """Pixel coordinates (u, v) of world points ``(H, W, 3)`` through a world-to-camera 4x4 and intrinsics."""
-    cam = position @ extrinsics[:3, :3].T + extrinsics[:3, 3]
-    return np.stack([intrinsics[0, 0] * cam[..., 0] / cam[..., 2] + intrinsics[0, 2],
-                     intrinsics[1, 1] * cam[..., 1] / cam[..., 2] + intrinsics[1, 2]], -1)
+def _maps(frame, dtype_of: dict) -> dict:
+    """A map-pass frame as one clip's arrays with (B, T) = (1, 1) axes, in the dataset's dtypes."""
+    out = {key: np.asarray(getattr(frame, key)).astype(dtype)[None, None] for key, dtype in dtype_of.items()}
+    out["intrinsics"] = np.asarray(frame.intrinsics, np.float32)[None]
+    out["extrinsics"] = np.asarray(frame.extrinsics, np.float32)[None, None]
+    return out
 
 
 @pytest.mark.parametrize("factor", [2, 4])
-def test_sampled_positions_project_to_the_coarse_pixel_centres(tiny_dataset, factor):
-    """Geometry against projection: each coarse pixel's sampled world point lies on that pixel's centre
-    under the scaled intrinsics, so every map and the camera agree at the new scale."""
-    arrays = {k: v[:1, :2] if k not in ("intrinsics", "light", "environment") else v[:1]
-              for k, v in load_dataset(tiny_dataset).items() if k in SHARD_KEYS}
-    coarse = coarsen(arrays, factor)
-    size = arrays["rgb"].shape[2] // factor
-    assert coarse["segmentation"].shape[2:] == (size, size) and coarse["rgb"].shape[2:4] == (size, size)
-    on_body = coarse["segmentation"][0, 0] >= 0
-    assert on_body.sum() > size  # the test means something only where there is geometry
-    uv = _project(coarse["world_position"][0, 0].astype(np.float64), coarse["extrinsics"][0, 0], coarse["intrinsics"][0])
-    centres = np.stack(np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="xy"), -1)
-    assert np.abs(uv - centres)[on_body].max() < 0.05
-    # the unscaled intrinsics put them elsewhere: the check can fail
-    wrong = _project(coarse["world_position"][0, 0].astype(np.float64), coarse["extrinsics"][0, 0], arrays["intrinsics"][0])
-    assert np.abs(wrong - centres)[on_body].max() > 1
+def test_downscaled_maps_are_the_map_pass_at_the_coarse_size(factor):
+    """What the render path draws at 1/factor the size: the same bodies on every pixel, the same depth,
+    positions and normals, and the coarse camera's intrinsics; maps sampled at pixel centres would not be."""
+    from tests.conftest import SCENE_DIR
+    from worldsim.physics import PhysicsWorld
+    from worldsim.physics.decimate import visual_faces_for
+    from worldsim.scene import load_scene
+    from worldsim.teacher.maps import TINY_SAMPLE, render_maps
+    from worldsim.teacher.scene_mesh import scene_mesh
+
+    assert downscale.SAMPLE == TINY_SAMPLE
+    fine_size = 128
+    spec = load_scene(SCENE_DIR / "tower_topple.yaml")
+    with PhysicsWorld(spec, visual_faces=visual_faces_for(fine_size)) as world:
+        world.step_frames(10)
+        view = [(scene_mesh(world), spec.camera(None))]
+        fine, native = (render_maps(view, (size, size), visibility=False)[0] for size in (fine_size, fine_size // factor))
+    kinds = {"segmentation": np.int16, "depth": np.float16, "normals": np.float16, "world_position": np.float16,
+             "albedo": np.uint8, "material": np.uint8}
+    coarse, want = coarsen(_maps(fine, kinds), factor), _maps(native, kinds)
+    assert coarse["segmentation"].shape == want["segmentation"].shape
+    np.testing.assert_allclose(coarse["intrinsics"], want["intrinsics"], rtol=1e-6)
+    same = coarse["segmentation"] == want["segmentation"]
+    assert same.mean() >= 0.995, same.mean()
+    on = same & (want["segmentation"] >= 0)
+    assert on.sum() > 0.3 * on.size
+    def gap(key):
+        return coarse[key].astype(np.float32) - want[key].astype(np.float32)
+
+    assert np.percentile(np.abs(gap("depth"))[on], 99) <= 0.01
+    assert np.percentile(np.linalg.norm(gap("world_position"), axis=-1)[on], 99) <= 0.01
+    normal = np.abs(gap("normals")).sum(-1)[on]
+    assert np.median(normal) <= 0.03  # one-sided differences span a fine pixel here, a coarse one there
+    np.testing.assert_array_equal(coarse["material"][on], want["material"][on])
+    # the check can fail: the centre of each block (where a naive subsample looks) is another pixel
+    naive = _maps(fine, kinds)["segmentation"][:, :, factor // 2::factor, factor // 2::factor]
+    assert (naive == want["segmentation"]).mean() < same.mean()
 
 
 def test_frames_are_averaged_in_linear_light_not_in_srgb_codes():
@@ -53,13 +75,14 @@ def test_the_frame_filter_is_centred_on_the_sampled_pixel():
     """A single bright fine pixel at a sampled position lands in that coarse pixel and splits evenly
     (tent weights 1/2) into neither neighbour more than the other."""
     frames = np.zeros((1, 1, 8, 8, 3), np.uint8)
-    frames[0, 0, 3, 3] = 255  # fine pixel 3 = 2*1 + 1: the pixel coarse (1, 1) samples at factor 2
+    row, col = downscale.offsets(2)
+    frames[0, 0, 2 + row, 2 + col] = 255  # the fine pixel coarse (1, 1) samples at factor 2
     coarse = downscale.filter_frames(frames, 2)[0, 0, ..., 0].astype(int)
-    assert coarse.argmax() == 1 * 4 + 1
+    assert coarse.argmax() == 1 * 4 + 1 and (coarse > 0).sum() == 1
     edge = np.zeros((1, 1, 8, 8, 3), np.uint8)
-    edge[0, 0, 4, 4] = 255  # between coarse 1 and 2 along both axes: a quarter of its light to each of four
+    edge[0, 0, 3 + row, 3 + col] = 255  # between coarse 1 and 2 along both axes: a quarter of its light to each of four
     split = downscale.filter_frames(edge, 2)[0, 0, ..., 0].astype(int)
-    assert split[1, 1] == split[1, 2] == split[2, 1] == split[2, 2] > 0
+    assert split[1, 1] == split[1, 2] == split[2, 1] == split[2, 2] > 0 and (split > 0).sum() == 4
 
 
 def test_numpy_and_torch_downscale_alike(tiny_dataset):
