@@ -42,14 +42,14 @@ _fraction = _checked(float, lambda v: 0 <= v <= 1, "from 0 to 1")
 
 
 def _factors(text: str) -> tuple[int, ...]:
-    """``2,4`` -> (2, 4): downscale factors, each an even integer of 2 or more."""
+    """``2,4`` -> (2, 4): downscale factors (:func:`worldsim.conditioning.downscale.check_factors`)."""
+    from worldsim.conditioning.downscale import check_factors
+
     try:
-        factors = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 2,4; got {text!r}") from None
-    if not factors or any(f < 2 or f % 2 for f in factors):
-        raise argparse.ArgumentTypeError(f"each factor is an even integer, 2 or more; got {text!r}")
-    return factors
+        return check_factors(tuple(int(part) for part in text.split(",")))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated even integers of 2 or more, such as 2,4; "
+                                         f"got {text!r} ({err})") from None
 
 
 def _shards(text: str) -> tuple[int, int | None]:

@@ -21,6 +21,7 @@ import torch
 
 from worldsim import flow
 from worldsim.checkpoint import load_meta, load_tensors, save_model, save_tensors
+from worldsim.conditioning import downscale
 from worldsim.conditioning.tensors import build_conditions, context_to_model, frames_to_model, model_to_frames
 from worldsim.dataset import SHARD_KEYS, load_dataset
 from worldsim.errors import ConfigError, DataError
@@ -107,9 +108,10 @@ class TrainConfig:
             raise ConfigError(f"light_gain is a fraction of windows, from 0 to 1; got {self.light_gain}")
         if not 0 <= self.downscale <= 1:
             raise ConfigError(f"downscale is a fraction of batches, from 0 to 1; got {self.downscale}")
-        if not self.downscale_factors or any(f < 2 or f % 2 for f in self.downscale_factors):
-            raise ConfigError(f"downscale_factors are even numbers of stored pixels per shown pixel, 2 or more; "
-                              f"got {self.downscale_factors}")
+        try:
+            downscale.check_factors(self.downscale_factors)
+        except ValueError as err:
+            raise ConfigError(f"downscale_factors: {err}") from None
         if self.light_gain > 0 and not self.pbr:
             raise ConfigError("light_gain scales the path-traced look's lights (sun, sky, area lights), a symmetry of "
                               "Cycles' picture; the raster look (pbr false) was never shown to share it")

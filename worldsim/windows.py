@@ -17,6 +17,7 @@ import torch
 from worldsim.augment import draw_gains, draw_orders, permute_colours, scale_light
 from worldsim.conditioning import downscale
 from worldsim.conditioning.arrays import CLIP_KEYS, NON_PIXEL_KEYS, cropped_intrinsics
+from worldsim.conditioning.downscale import coarsen
 
 
 @dataclass
@@ -100,26 +101,6 @@ def take_arrays(arrays: dict[str, np.ndarray], plan: WindowPlan) -> dict[str, np
     if plan.size is not None and "intrinsics" in out:
         out["intrinsics"] = cropped_intrinsics(out["intrinsics"], plan.top, plan.left)
     return augment(coarsen(out, plan.scale), plan)
-
-
-def coarsen(batch: dict, factor: int) -> dict:
-    """A batch of windows (numpy or torch) shown at ``1/factor`` the scale; itself at factor 1."""
-    if factor == 1:
-        return batch
-    out = {}
-    for key, value in batch.items():
-        if key in downscale.FRAME_KEYS:
-            out[key] = downscale.filter_frames(value, factor)
-        elif key in NON_PIXEL_KEYS or key == "has_context":
-            out[key] = value
-        else:
-            out[key] = downscale.sample_map(value, factor)
-    if "intrinsics" in out:
-        out["intrinsics"] = downscale.scaled_intrinsics(out["intrinsics"], factor)
-        if {"world_position", "depth", "segmentation", "extrinsics"} <= out.keys():
-            out["world_position"] = downscale.unproject(out["depth"], out["segmentation"], out["intrinsics"],
-                                                        out["extrinsics"])
-    return out
 
 
 def _frames(value: np.ndarray, plan: WindowPlan, frames: np.ndarray, pixels: bool) -> np.ndarray:

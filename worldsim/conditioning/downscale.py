@@ -18,25 +18,55 @@ second dataset. Each kind of array is downscaled the way the render path makes i
   repeated); for ``s = 2`` that is ``[1, 2, 1] / 4``;
 - **intrinsics** are divided by ``s``: uncropped, exactly the coarse camera's.
 
-Works on numpy arrays and on torch tensors alike (the CPU and the device window paths give the same
-values); torch is imported only for tensors.
+Numpy arrays in, numpy out; tensors in, tensors out (on their device). The work is done in torch
+either way, as :func:`worldsim.augment.scale_light` does, so the CPU and the device window paths
+give the same values.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from worldsim.materials import srgb_to_linear
+from worldsim.conditioning.arrays import NON_PIXEL_KEYS
+from worldsim.conditioning.tensors import srgb_decode, srgb_encode
 
 FRAME_KEYS = ("rgb", "context")  # filtered as light; every other pixel array is a point-sampled map
 SAMPLE = (0.0, 1.0)  # where the map pass samples a pixel, (x right, y down) in pixels: teacher.maps.TINY_SAMPLE
-_LINEAR = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 
 
 def check_factor(factor: int) -> None:
     """Refuse a factor the sampling above cannot centre (odd) or that does nothing (1)."""
     if factor < 2 or factor % 2:
         raise ValueError(f"a downscale factor is an even number of fine pixels per coarse pixel, 2 or more; got {factor}")
+
+
+def check_factors(factors) -> tuple[int, ...]:
+    """``factors`` as a tuple, each checked by :func:`check_factor`; at least one."""
+    if not factors:
+        raise ValueError("downscale factors: at least one, e.g. 2,4")
+    for factor in factors:
+        check_factor(factor)
+    return tuple(factors)
+
+
+def coarsen(batch: dict, factor: int) -> dict:
+    """A batch of windows (numpy or torch) shown at ``1/factor`` the scale; itself at factor 1."""
+    if factor == 1:
+        return batch
+    out = {}
+    for key, value in batch.items():
+        if key in FRAME_KEYS:
+            out[key] = filter_frames(value, factor)
+        elif key in NON_PIXEL_KEYS or key == "has_context":
+            out[key] = value
+        else:
+            out[key] = sample_map(value, factor)
+    if "intrinsics" in out:
+        out["intrinsics"] = scaled_intrinsics(out["intrinsics"], factor)
+        if {"world_position", "depth", "segmentation", "extrinsics"} <= out.keys():
+            out["world_position"] = unproject(out["depth"], out["segmentation"], out["intrinsics"], out["extrinsics"])
+    return out
 
 
 def offsets(factor: int) -> tuple[int, int]:
@@ -53,81 +83,51 @@ def sample_map(value, factor: int):
 def unproject(depth, segmentation, intrinsics, extrinsics):
     """World positions ``(B, T, H, W, 3)`` float16 of pixel centres at ``depth`` (B, T, H, W), 0 where
     ``segmentation`` is empty: the map pass's ``world_position`` (``teacher.camera.unproject``)."""
-    torch = _torch(depth)
-    xp = np if torch is None else torch
+    numpy = isinstance(depth, np.ndarray)
+    depth, segmentation, intrinsics, extrinsics = (_tensor(v) for v in (depth, segmentation, intrinsics, extrinsics))
     height, width = depth.shape[2:]
-    if torch is None:
-        v, u = np.meshgrid(np.arange(height, dtype=np.float32) + 0.5, np.arange(width, dtype=np.float32) + 0.5,
-                           indexing="ij")
-        d = depth.astype(np.float32)
-    else:
-        centres = (torch.arange(height, device=depth.device) + 0.5, torch.arange(width, device=depth.device) + 0.5)
-        v, u = torch.meshgrid(*centres, indexing="ij")
-        d = depth.float()
-    k = intrinsics[:, None, None, None]  # (B, 1, 1, 1, 3, 3)
+    centres = (torch.arange(height, device=depth.device) + 0.5, torch.arange(width, device=depth.device) + 0.5)
+    v, u = torch.meshgrid(*centres, indexing="ij")
+    d, k = depth.float(), intrinsics[:, None, None, None]  # k: (B, 1, 1, 1, 3, 3)
     x = (u - k[..., 0, 2]) / k[..., 0, 0] * d
     y = (v - k[..., 1, 2]) / k[..., 1, 1] * d
-    cam = xp.stack([x, y, d], -1) - extrinsics[:, :, None, None, :3, 3]
-    rot = extrinsics[:, :, None, None, :3, :3]
-    # R^T (p - t), one elementwise product at a time: numpy and torch then agree to the bit (einsum's sums do not)
-    world = cam[..., 0:1] * rot[..., 0, :] + cam[..., 1:2] * rot[..., 1, :] + cam[..., 2:3] * rot[..., 2, :]
-    world = xp.where((segmentation >= 0)[..., None], world, 0.0)
-    return world.astype(np.float16) if torch is None else world.to(torch.float16)
+    cam = torch.stack([x, y, d], -1) - extrinsics[:, :, None, None, :3, 3]
+    world = torch.einsum("btji,bthwj->bthwi", extrinsics[..., :3, :3], cam)  # R^T (p - t)
+    world = torch.where((segmentation >= 0)[..., None], world, 0.0).to(torch.float16)
+    return world.numpy() if numpy else world
 
 
 def filter_frames(value, factor: int):
     """sRGB uint8 frames ``(B, T, H, W, 3)`` to ``(B, T, H/s, W/s, 3)``: the tent filter in linear light."""
-    torch = _torch(value)
-    lut = _LINEAR if torch is None else torch.as_tensor(_LINEAR, device=value.device)
-    linear = lut[value.long() if torch is not None else value]
+    numpy = isinstance(value, np.ndarray)
+    linear = srgb_decode(_tensor(value).float() / 255.0)
     for axis, offset in zip((2, 3), offsets(factor), strict=True):
-        linear = _tent(linear, factor, offset, axis, torch)
-    encoded = _encode(linear, torch)
-    if torch is None:
-        return np.clip(np.round(encoded * 255.0), 0, 255).astype(np.uint8)
-    return (encoded * 255.0).round().clamp(0, 255).to(torch.uint8)
+        linear = _tent(linear, factor, offset, axis)
+    out = (srgb_encode(linear) * 255.0).round().clamp(0, 255).to(torch.uint8)
+    return out.numpy() if numpy else out
 
 
 def scaled_intrinsics(intrinsics, factor: int):
     """Intrinsics ``(B, 3, 3)`` of windows downscaled by ``factor``: focal lengths and principal point over ``factor``."""
-    intr = intrinsics.clone() if _torch(intrinsics) is not None else np.array(intrinsics, np.float32, copy=True)
+    intr = np.array(intrinsics, np.float32, copy=True) if isinstance(intrinsics, np.ndarray) else intrinsics.clone()
     intr[:, :2] /= factor
     return intr
 
 
-def _tent(linear, factor: int, offset: int, axis: int, torch):
+def _tent(linear: torch.Tensor, factor: int, offset: int, axis: int) -> torch.Tensor:
     """The ``factor + 1``-tap tent along ``axis``, centred on fine pixels ``factor * j + offset``."""
     size, half = linear.shape[axis], factor // 2
-    cat = np.concatenate if torch is None else torch.cat
     # Coarse pixel j's taps are fine pixels s*j + offset - s/2 .. s*j + offset + s/2; edges repeated.
-    first, last = _take(linear, slice(0, 1), axis), _take(linear, slice(size - 1, size), axis)
-    padded = cat([first] * half + [linear] + [last] * half, axis)
+    first, last = linear.narrow(axis, 0, 1), linear.narrow(axis, size - 1, 1)
+    padded = torch.cat([first] * half + [linear] + [last] * half, axis)
     count = size // factor
     out = 0.0
     for tap in range(factor + 1):
         weight = (0.5 if tap in (0, factor) else 1.0) / factor
         start = offset + tap  # (s*j + offset - half + tap) + half, in padded coordinates
-        out = out + weight * _take(padded, slice(start, start + factor * (count - 1) + 1, factor), axis)
+        out = out + weight * padded[(slice(None),) * axis + (slice(start, start + factor * (count - 1) + 1, factor),)]
     return out
 
 
-def _take(value, index: slice, axis: int):
-    return value[(slice(None),) * axis + (index,)]
-
-
-def _encode(linear, torch):
-    """Linear light (0-1) to sRGB (0-1)."""
-    if torch is None:
-        linear = np.clip(linear, 0.0, 1.0)
-        return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
-    linear = linear.clamp(0.0, 1.0)
-    return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
-
-
-def _torch(value):
-    """The torch module when ``value`` is a tensor, else None (numpy)."""
-    if isinstance(value, np.ndarray):
-        return None
-    import torch
-
-    return torch
+def _tensor(value) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(value)) if isinstance(value, np.ndarray) else value
