@@ -220,9 +220,23 @@ def test_a_control_run_reads_only_the_pbr_channels_it_asked_for(tiny_dataset, tm
     train(_cfg(tiny_dataset, tmp_path / "control", 3, pbr=True), resume=True, progress=False)
     model, meta = load_model(tmp_path / "control" / "checkpoint.safetensors")
     assert meta["steps"] == 3 and model.config.pbr_channels == 14
-    assert model.config.in_channels == dataclasses.replace(model.config, pbr_channels=PBR_CHANNELS).in_channels - 4
-    with pytest.raises(ValueError, match="pbr_channels 19"):
+    wide = dataclasses.replace(model.config, pbr_channels=PBR_CHANNELS)
+    assert model.config.in_channels == wide.in_channels - (PBR_CHANNELS - 14)
+    with pytest.raises(ValueError, match=f"pbr_channels {PBR_CHANNELS + 1}"):
         train(_cfg(tiny_dataset, tmp_path / "too_many", 1, pbr=True, pbr_channels=PBR_CHANNELS + 1), progress=False)
+
+
+def test_a_run_reading_the_mirror_takes_it_from_whole_frames_not_from_its_crops(tiny_dataset, tmp_path, monkeypatch):
+    """A ray leaving a crop must still find its pixel: the mirror channels of every training and
+    validation window come from the array worked out on whole frames (worldsim.derived), and the
+    crop is never marched."""
+    from worldsim.conditioning import tensors
+
+    marched = []
+    monkeypatch.setattr(tensors, "mirror_maps", lambda batch: marched.append(1))
+    train(_cfg(tiny_dataset, tmp_path / "mirror", 3, pbr=True, crop=16), progress=False)
+    model, _ = load_model(tmp_path / "mirror" / "checkpoint.safetensors")
+    assert marched == [] and model.config.pbr_channels == PBR_CHANNELS
 
 
 def _moved(run, start: dict, prefix: str) -> float:

@@ -28,14 +28,14 @@ def test_widened_cycles_model_starts_as_exactly_its_source():
         widen_from(build_model("tiny", pbr=True), build_model("small").state_dict(), build_model("small").config)
 
 
-@pytest.mark.parametrize("known", [6, 12, 14])
+@pytest.mark.parametrize("known", [6, 12, 14, 18])
 def test_a_cycles_model_with_fewer_pbr_channels_widens_exactly_and_ignores_the_rest(known):
-    """A checkpoint trained before the environment maps (6 pbr channels), the glare maps (12) or the
-    sun and sky reflections (14) reads only its own channels; widened to 18, it starts out rendering
-    exactly what it rendered."""
+    """A checkpoint trained before the environment maps (6 pbr channels), the glare maps (12), the
+    sun and sky reflections (14) or the screen-space mirror (18) reads only its own channels; widened
+    to 22, it starts out rendering exactly what it rendered."""
     narrow = _trained_looking(build_model("tiny", pbr=True, pbr_channels=known))
     wide = build_model("tiny", pbr=True)
-    assert wide.config.pbr_channels == PBR_CHANNELS == 18
+    assert wide.config.pbr_channels == PBR_CHANNELS == 22
     widen_from(wide, narrow.state_dict(), narrow.config)
     cond, x, t = _cond(pbr=True), torch.randn(2, 2, 3, 32, 32), torch.rand(2)
     changed = dataclasses.replace(cond, pbr=torch.cat([cond.pbr[:, :, :known], torch.rand_like(cond.pbr[:, :, known:])],

@@ -12,9 +12,10 @@ are permuted together is the window of another valid scene, with no new renderin
 casts of every sky, floor and light the dataset holds instead of one, so the network learns to read
 colour from its inputs rather than to remember which scene looks which way.
 
-The colour inputs are the per-pixel ``rgb``, ``albedo``, ``area_light`` and ``context`` arrays (last
-axis), the light's colour (``light[3:6]``) and the world's horizon and zenith colours
-(``environment[3:6]``, ``environment[6:9]``). Everything else is colourless: geometry, the
+The colour inputs are the per-pixel ``rgb``, ``albedo``, ``area_light``, ``context`` and ``mirror``
+arrays (last axis; ``mirror``'s "met nothing" is −1 in every channel, which a swap keeps), the
+light's colour (``light[3:6]``) and the world's horizon and zenith colours (``environment[3:6]``,
+``environment[6:9]``). Everything else is colourless: geometry, the
 roughness/metallic/specular maps, and the glare maps (weighted by each light colour's mean).
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 ORDERS = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])  # the identity first
-IMAGE_KEYS = ("rgb", "albedo", "area_light", "context")  # (B, ..., 3)
+IMAGE_KEYS = ("rgb", "albedo", "area_light", "context", "mirror")  # (B, ..., 3)
 VECTOR_COLOURS = {"light": (3,), "environment": (3, 6)}  # (B, D): where each colour triple starts
 
 
@@ -111,7 +112,9 @@ def scale_light(batch: dict, gains: np.ndarray) -> dict:
       exact for one area light (or several of one colour) and a weighted mean otherwise;
     * ``light[3:6]`` (the sun's sRGB colour) and ``environment[0]`` (its strength): the colour takes the
       gains, then is scaled back to its former brightest channel while the strength takes that factor;
-    * ``environment[3:9]`` (horizon and zenith, linear × strength): scaled.
+    * ``environment[3:9]`` (horizon and zenith, linear × strength): scaled;
+    * ``mirror`` (the light of the pixel a mirrored ray meets, linear in every emitter): scaled where
+      a ray met one (−1 elsewhere).
 
     Albedo, geometry and materials are unchanged: the surfaces are the same, only the light differs.
     """
@@ -141,6 +144,10 @@ def scale_light(batch: dict, gains: np.ndarray) -> dict:
             unlit = _rows(g.mean(-1, keepdim=True), area.dim())  # no irradiance to weigh by: the mean gain
             ratio = torch.where(before > 0, after / before.clamp_min(1e-12), unlit)
             out["area_specular"] = (out["area_specular"].float() * ratio).to(out["area_specular"].dtype)
+    if "mirror" in out:
+        mirror = out["mirror"].float()
+        scaled = torch.where(mirror >= 0, mirror * _rows(g, mirror.dim()), mirror)
+        out["mirror"] = scaled.to(out["mirror"].dtype)
     if "light" in out and "environment" in out:
         light, env = out["light"].clone(), out["environment"].clone()
         sun = srgb_decode(light[:, 3:6])

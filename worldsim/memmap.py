@@ -41,7 +41,7 @@ _reading: dict[Path, object] = {}
 
 
 @contextmanager
-def _locked(cache: Path) -> Iterator[None]:
+def locked(cache: Path) -> Iterator[None]:
     """Hold ``cache``'s lock: two trainings started on one cache take turns bringing it up to date."""
     import fcntl
 
@@ -51,7 +51,7 @@ def _locked(cache: Path) -> Iterator[None]:
         yield
 
 
-def _read_lock(cache: Path) -> None:
+def read_lock(cache: Path) -> None:
     """Hold a shared lock on ``cache``'s readers' file for the rest of this process."""
     import fcntl
 
@@ -61,7 +61,7 @@ def _read_lock(cache: Path) -> None:
         _reading[cache.resolve()] = fh
 
 
-def _claim_for_cutting(cache: Path) -> None:
+def claim_for_cutting(cache: Path) -> None:
     """Make sure no other process maps ``cache`` before clips it may be reading are cut, or refuse."""
     import fcntl
 
@@ -95,7 +95,7 @@ def _refuse_foreign(cache: Path) -> None:
                         "give --data-cache a new or empty directory")
 
 
-def _read_manifest(cache: Path) -> dict | None:
+def read_manifest(cache: Path) -> dict | None:
     """The cache's manifest; None for a new or empty directory."""
     manifest = cache / MANIFEST
     if not manifest.exists():
@@ -128,7 +128,7 @@ def _kept(cache: Path, held: dict | None, paths: list[Path], layout: dict) -> li
     return kept
 
 
-def _resize(path: Path, layout: list, clips: int) -> int:
+def resize_npy(path: Path, layout: list, clips: int) -> int:
     """Make ``path`` a ``.npy`` of exactly ``clips`` clips (created empty, or cut), returning the header's size."""
     shape, dtype = layout
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
@@ -162,16 +162,16 @@ def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
     cache = Path(cache)
     layout = _layout(headers, SHARD_KEYS)
     _refuse_foreign(cache)
-    with _locked(cache):
-        held = _read_manifest(cache)
+    with locked(cache):
+        held = read_manifest(cache)
         kept = _kept(cache, held, paths, layout)
         clips = sum(entry[3] for entry in kept)
         todo = paths[len(kept):]  # none: all asked for is held (and whatever follows it is left alone)
         if todo:  # cut whatever follows the kept shards, a killed run's bytes included
             if held is not None and len(kept) < len(held["shards"]):
-                _claim_for_cutting(cache)  # clips another run may be reading are about to be redone
+                claim_for_cutting(cache)  # clips another run may be reading are about to be redone
             for key in layout:
-                _resize(cache / f"{key}.npy", layout[key], clips)
+                resize_npy(cache / f"{key}.npy", layout[key], clips)
         bar = progress_bar(len(todo), unit="shard", desc=f"data cache {cache}", disable=not progress or not todo)
         for path in todo:
             n = _append(cache, layout, read_shard(path), clips)
@@ -180,7 +180,7 @@ def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
             write_atomic(cache / MANIFEST, json.dumps({"format": FORMAT, "layout": layout, "shards": kept}))
             bar.update()
         bar.close()
-        _read_lock(cache)
+        read_lock(cache)
         # the cache may hold more shards than asked for (a smaller max_shards): kept for later, not mapped
         return {key: np.load(cache / f"{key}.npy", mmap_mode="r")[:clips] for key in layout}
 
@@ -193,5 +193,5 @@ def _append(cache: Path, layout: dict, shard: dict[str, np.ndarray], clips: int)
             fh.write(np.ascontiguousarray(shard[key], dtype=np.dtype(layout[key][1])).tobytes())
             fh.flush()
             os.fsync(fh.fileno())
-        _resize(cache / f"{key}.npy", layout[key], clips + n)
+        resize_npy(cache / f"{key}.npy", layout[key], clips + n)
     return n

@@ -22,8 +22,9 @@ import torch
 from worldsim import flow
 from worldsim.checkpoint import load_meta, load_tensors, save_model, save_tensors
 from worldsim.conditioning import downscale
-from worldsim.conditioning.tensors import build_conditions, context_to_model, frames_to_model, model_to_frames
+from worldsim.conditioning.tensors import MIRROR_START, build_conditions, context_to_model, frames_to_model, model_to_frames
 from worldsim.dataset import SHARD_KEYS, load_dataset
+from worldsim.derived import MIRROR, mirror_array
 from worldsim.errors import ConfigError, DataError
 from worldsim.io import write_png
 from worldsim.metrics import psnr
@@ -146,7 +147,7 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     ``size``, each window is a random ``size x size`` crop (the same crop for all its frames)."""
     plan = plan_windows(rng, clips, arrays["rgb"].shape[1], arrays["rgb"].shape[2:4], batch, frames, context_prob,
                         context_frames, size)
-    return take_arrays({k: arrays[k] for k in SHARD_KEYS}, plan)
+    return take_arrays({k: v for k, v in arrays.items() if k in SHARD_KEYS or k == MIRROR}, plan)
 
 
 def to_inputs(batch: dict[str, np.ndarray], device: torch.device,
@@ -239,6 +240,8 @@ class Trainer:
         fresh = self._initialise(cfg.init) if cfg.init is not None else set()
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.arrays = {k: arrays[k] for k in SHARD_KEYS}
+        if self.model.config.pbr and self.model.config.pbr_channels > MIRROR_START:
+            self.arrays[MIRROR] = self._mirror(arrays, cfg)
         on_device = cfg.data_on_device == "on" or (cfg.data_on_device == "auto" and self.device.type == "cuda")
         self.windows = DeviceWindows(self.arrays, self.device) if on_device else None
         n = arrays["rgb"].shape[0]
@@ -329,6 +332,17 @@ class Trainer:
         arrays = load_dataset(cfg.data, cache=cfg.data_cache) if self.rank == 0 else None
         dist.barrier()
         return arrays if arrays is not None else load_dataset(cfg.data, cache=cfg.data_cache)
+
+    def _mirror(self, arrays: dict[str, np.ndarray], cfg: TrainConfig) -> np.ndarray:
+        """What each pixel mirrors (:mod:`worldsim.derived`), worked out on whole frames before any
+        crop; under DDP rank 0 brings a cached copy up to date before the other ranks map it."""
+        if cfg.data_cache is None or self.world == 1:
+            return mirror_array(arrays, cfg.data_cache)
+        import torch.distributed as dist
+
+        mirror = mirror_array(arrays, cfg.data_cache) if self.rank == 0 else None
+        dist.barrier()
+        return mirror if mirror is not None else mirror_array(arrays, cfg.data_cache, progress=False)
 
     def resume(self) -> bool:
         """Load the training state from ``out`` if there is one; returns whether it did."""

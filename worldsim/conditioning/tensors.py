@@ -12,12 +12,14 @@ Per-pixel channels of :attr:`Conditions.maps` (``COND_CHANNELS`` = 15):
 ``13`` foreground · ``14`` boundary (a 4-neighbour belongs to another body or to empty space).
 
 A renderer of the Cycles look (``DiTConfig.pbr``) also sees what the path-traced image depends on
-and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 18 per pixel: roughness, metallic, specular,
+and TinyRenderer ignores: ``pbr`` (``PBR_CHANNELS`` = 22 per pixel: roughness, metallic, specular,
 the unshadowed irradiance of the area lights in RGB, the environment maps of
 :func:`environment_maps`, the area lights' glare on glossy surfaces, ``log(1 + radiance)`` of
 the ``lobe`` and ``mirror`` estimates of :mod:`worldsim.conditioning.specular`, and the sky's
 reflection (RGB) and ``log(1 + radiance)`` of the sun's highlight, from
-:mod:`worldsim.conditioning.reflection`) and ``environment``
+:mod:`worldsim.conditioning.reflection`; then 4 of what glossy surfaces mirror of the frame itself:
+the light of the pixel met by the mirrored view ray (RGB, sRGB-encoded) and whether one was met,
+from :mod:`worldsim.conditioning.screen_reflection`) and ``environment``
 (``ENV_DIM`` = 9: sun strength and angular size, sky flag, horizon and zenith colours times the
 sky's strength). A checkpoint trained with fewer pbr channels reads the first ones it knows (its
 JSON says how many).
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 
 from worldsim.conditioning.reflection import REFLECTION_CHANNELS, reflection_maps, world_radiance
+from worldsim.conditioning.screen_reflection import mirror_maps
 
 COND_CHANNELS = 15
 ALBEDO_CHANNELS = slice(0, 3)  # of Conditions.maps
@@ -38,7 +41,9 @@ FOREGROUND_CHANNEL = 13  # of Conditions.maps
 BACKGROUND_CHANNELS = slice(6, 9)  # of Conditions.pbr: the world's colour on empty pixels, sRGB [0, 1]
 GLOBAL_DIM = 13  # light vector (10) + light direction in the camera frame (3)
 REFLECTION_START = 14  # 3 surface + 3 area light + 3 background + 3 sky ambient + 2 area-light glare, then:
-PBR_CHANNELS = REFLECTION_START + REFLECTION_CHANNELS  # the sun and sky reflections
+MIRROR_START = REFLECTION_START + REFLECTION_CHANNELS  # after the sun and sky reflections:
+MIRROR_CHANNELS = 4  # what the mirrored view ray meets on screen (RGB) and whether it meets anything
+PBR_CHANNELS = MIRROR_START + MIRROR_CHANNELS
 ENV_DIM = 9
 
 
@@ -95,7 +100,10 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
         batch: ``albedo (B,T,H,W,3) uint8``, ``normals``/``world_position (B,T,H,W,3)``,
             ``depth``/``light_visibility``/``segmentation``/``material (B,T,H,W)``,
             ``extrinsics (B,T,4,4)``, ``light (B,10)``; for the Cycles look also ``pbr``, ``area_light``
-            and ``environment`` (see :mod:`worldsim.conditioning.arrays`).
+            and ``environment`` (see :mod:`worldsim.conditioning.arrays`), and ``mirror``
+            (:func:`~worldsim.conditioning.screen_reflection.mirror_radiance`) if it was computed on
+            whole frames before a crop; without it, it is computed from the batch, which must then
+            hold whole frames.
         pbr: build the Cycles look's conditions when the batch has them; False skips them (a
             raster-look model does not read them, and they were half the cost of a 64² env frame).
         pbr_channels: how many pbr channels the model reads (default: all): a checkpoint that reads
@@ -138,11 +146,24 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
         if pbr_channels is None or pbr_channels > REFLECTION_START:
             reflected = reflection_maps(normals, view, materials, light, environment, visibility, fg, ambient)
             parts += [reflected[..., :3].clamp(0, 4), torch.log1p(reflected[..., 3:])]  # the sun's spans 0 to ~1000
+        if pbr_channels is None or pbr_channels > MIRROR_START:
+            parts += mirror_channels(batch, fg)
         surfaces = torch.cat(parts, dim=-1).permute(0, 1, 4, 2, 3)
     return Conditions(
         maps=maps, material=_t(batch["material"], torch.long),
         global_=torch.cat([light, light_cam], dim=-1), pbr=surfaces, environment=environment,
     )
+
+
+def mirror_channels(batch: dict, fg: torch.Tensor) -> list[torch.Tensor]:
+    """The pbr channels of what each glossy pixel mirrors of the frame: the light of the pixel its
+    mirrored view ray meets, sRGB-encoded (RGB in [0, 1], as the frame would show it: a glossy
+    dielectric adds a few per cent of it, so the network scales it by what it knows of the surface),
+    and 1 where it meets one. ``batch["mirror"]`` if it holds it (worked out on whole frames before a
+    crop), else worked out from the batch."""
+    mirror = _t(batch["mirror"]) if "mirror" in batch else mirror_maps(batch)
+    met = (mirror[..., :1] >= 0).float() * fg[..., None]
+    return [srgb_encode(mirror.clamp_min(0)) * met, met]
 
 
 def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
