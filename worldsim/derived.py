@@ -13,13 +13,12 @@ is made again with every shard after it. A killed run resumes at the first shard
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from worldsim.io import write_atomic
-from worldsim.memmap import MANIFEST, claim_for_cutting, locked, read_lock, read_manifest, resize_npy
+from worldsim.memmap import MANIFEST, append_npy, claim_for_cutting, locked, read_lock, read_manifest, resize_npy
 from worldsim.progress import progress_bar
 
 MIRROR = "mirror"
@@ -100,13 +99,8 @@ def _cached_mirror(arrays: dict[str, np.ndarray], cache: Path, progress: bool) -
             resize_npy(path, layout, done)
         bar = progress_bar(len(todo), unit="shard", desc=f"mirror {cache}", disable=not progress or not todo)
         for entry in todo:
-            block = _mirror_clips(arrays, done, done + entry[3])
-            with open(path, "ab") as fh:
-                fh.write(block.tobytes())
-                fh.flush()
-                os.fsync(fh.fileno())
+            append_npy(path, layout, _mirror_clips(arrays, done, done + entry[3]), done)
             done += entry[3]
-            resize_npy(path, layout, done)
             kept.append(entry)
             write_atomic(cache / f"{MIRROR}.json", json.dumps({"settings": mirror_settings(), "shards": kept}))
             bar.update()

@@ -186,12 +186,17 @@ def load_cached(paths: list[Path], headers: list[dict], cache: str | Path,
 
 
 def _append(cache: Path, layout: dict, shard: dict[str, np.ndarray], clips: int) -> int:
-    """Append one shard's clips to the ``clips`` each array file holds, bytes first, then the header; returns its clips."""
-    n = shard["rgb"].shape[0]
+    """Append one shard's clips to the ``clips`` each array file holds; returns its clips."""
     for key in layout:
-        with open(cache / f"{key}.npy", "ab") as fh:
-            fh.write(np.ascontiguousarray(shard[key], dtype=np.dtype(layout[key][1])).tobytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        resize_npy(cache / f"{key}.npy", layout[key], clips + n)
-    return n
+        append_npy(cache / f"{key}.npy", layout[key], shard[key], clips)
+    return shard["rgb"].shape[0]
+
+
+def append_npy(path: Path, layout: list, block: np.ndarray, clips: int) -> None:
+    """Append ``block``'s clips to the ``clips`` the ``.npy`` at ``path`` holds: the bytes first, on
+    disk, then the header, so a kill between them leaves bytes the header does not count."""
+    with open(path, "ab") as fh:
+        fh.write(np.ascontiguousarray(block, dtype=np.dtype(layout[1])).tobytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+    resize_npy(path, layout, clips + len(block))

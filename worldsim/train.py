@@ -42,7 +42,7 @@ def sample_windows(arrays: dict[str, np.ndarray], clips: np.ndarray, batch: int,
     ``size``, each window is a random ``size x size`` crop (the same crop for all its frames)."""
     plan = plan_windows(rng, clips, arrays["rgb"].shape[1], arrays["rgb"].shape[2:4], batch, frames, context_prob,
                         context_frames, size)
-    return take_arrays({k: v for k, v in arrays.items() if k in SHARD_KEYS or k == MIRROR}, plan)
+    return take_arrays(arrays, plan)
 
 
 def to_inputs(batch: dict[str, np.ndarray], device: torch.device,
@@ -218,26 +218,23 @@ class Trainer:
         save_model(self.out / "checkpoint.safetensors", self.ema, meta)
 
     def _load_data(self, cfg: TrainConfig) -> dict[str, np.ndarray]:
-        """The dataset, in RAM or memory-mapped; under DDP rank 0 brings the cache up to date before the
-        other ranks map it, so no two processes write its files."""
-        if cfg.data_cache is None or self.world == 1:
-            return load_dataset(cfg.data, cache=cfg.data_cache)
-        import torch.distributed as dist
-
-        arrays = load_dataset(cfg.data, cache=cfg.data_cache) if self.rank == 0 else None
-        dist.barrier()
-        return arrays if arrays is not None else load_dataset(cfg.data, cache=cfg.data_cache)
+        """The dataset, in RAM or memory-mapped."""
+        return self._cache_first(lambda progress: load_dataset(cfg.data, cache=cfg.data_cache))
 
     def _mirror(self, arrays: dict[str, np.ndarray], cfg: TrainConfig) -> np.ndarray:
-        """What each pixel mirrors (:mod:`worldsim.derived`), worked out on whole frames before any
-        crop; under DDP rank 0 brings a cached copy up to date before the other ranks map it."""
-        if cfg.data_cache is None or self.world == 1:
-            return mirror_array(arrays, cfg.data_cache)
+        """What each pixel mirrors (:mod:`worldsim.derived`), worked out on whole frames before any crop."""
+        return self._cache_first(lambda progress: mirror_array(arrays, cfg.data_cache, progress=progress))
+
+    def _cache_first(self, load):
+        """``load(progress)``; under DDP with a data cache, rank 0 brings the cache up to date before the
+        other ranks map it, so no two processes write its files."""
+        if self.cfg.data_cache is None or self.world == 1:
+            return load(True)
         import torch.distributed as dist
 
-        mirror = mirror_array(arrays, cfg.data_cache) if self.rank == 0 else None
+        value = load(True) if self.rank == 0 else None
         dist.barrier()
-        return mirror if mirror is not None else mirror_array(arrays, cfg.data_cache, progress=False)
+        return value if value is not None else load(False)
 
     def resume(self) -> bool:
         """Load the training state from ``out`` if there is one; returns whether it did."""

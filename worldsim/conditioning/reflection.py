@@ -42,6 +42,13 @@ def world_radiance(environment: torch.Tensor, height: torch.Tensor) -> torch.Ten
     return horizon + (zenith - horizon) * sky * height[..., None]
 
 
+def hemisphere_radiance(environment: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """The world's mean linear radiance over the hemisphere around each normal, ``(B, ..., 3)``, with
+    the sky's zenith weight approximated as (1 + n_z)² / 6 (2/3 facing up, 0 facing down), clamped to
+    [0, 4]; ``normals`` is ``(B, ..., 3)``."""
+    return world_radiance(environment, (1 + normals[..., 2]) ** 2 / 6).clamp(0, 4)
+
+
 def fresnel(cos_view: torch.Tensor, metallic: torch.Tensor, specular: torch.Tensor) -> torch.Tensor:
     """Schlick's Fresnel with the Principled BSDF's F0: 0.08 × specular for a dielectric, 1 for a metal."""
     f0 = 0.08 * specular * (1 - metallic) + metallic

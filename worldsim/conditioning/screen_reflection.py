@@ -40,9 +40,17 @@ def mirrored_rays(position: torch.Tensor, normals: torch.Tensor, extrinsics: tor
         normals: unit world normals ``(T, H, W, 3)``.
         extrinsics: world-to-camera ``(T, 4, 4)`` (OpenCV: x right, y down, z forward).
     """
-    rot, trans = extrinsics[:, :3, :3], extrinsics[:, :3, 3]
-    camera = -torch.einsum("tji,tj->ti", rot, trans)  # -R^T t
-    view = camera[:, None, None] - position
+    return _reflected(position, normals, _camera_centres(extrinsics)[:, None, None])
+
+
+def _camera_centres(extrinsics: torch.Tensor) -> torch.Tensor:
+    """Each frame's camera position ``(T, 3)`` in the world, -R^T t."""
+    return -torch.einsum("tji,tj->ti", extrinsics[:, :3, :3], extrinsics[:, :3, 3])
+
+
+def _reflected(position: torch.Tensor, normals: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+    """The view ray from ``camera`` (broadcast against ``position``) mirrored about ``normals``, unit length."""
+    view = camera - position
     view = view / view.norm(dim=-1, keepdim=True).clamp_min(1e-6)
     return 2 * (normals * view).sum(-1, keepdim=True) * normals - view
 
@@ -95,7 +103,7 @@ def screen_reflection(position: torch.Tensor, normals: torch.Tensor, segmentatio
     chosen = segmentation >= 0 if marched is None else marched & (segmentation >= 0)
     frame, row0, col0 = chosen.nonzero(as_tuple=True)
     origins = position[frame, row0, col0]
-    rays = mirrored_rays(position, normals, extrinsics)[frame, row0, col0]
+    rays = _reflected(origins, normals[frame, row0, col0], _camera_centres(extrinsics)[frame])  # marched rays only
     maps = torch.cat([position, normals, (segmentation >= 0)[..., None].to(position.dtype)], dim=-1)
     args = (rot[frame], trans[frame], intrinsics, frame)
     count = len(frame)
@@ -129,21 +137,26 @@ def march_stride(height: int, width: int) -> int:
     return max(1, min(height, width) // MARCH_SIZE)
 
 
-def matte_radiance(clip: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Each pixel's light as a matte (Lambertian) surface of its albedo would send it, ``(T, H, W, 3)``
+def matte_radiance(surface: dict[str, torch.Tensor], light: torch.Tensor, environment: torch.Tensor) -> torch.Tensor:
+    """The light surfaces would send back as matte (Lambertian) ones of their albedo, ``(..., 3)``
     linear: the sun (strength × colour × n·l × visibility / π), the area lights' unshadowed
     irradiance / π, and the sky's mean radiance over the normal's hemisphere (as
-    :func:`worldsim.conditioning.tensors.environment_maps`). Arrays as :func:`mirror_radiance` takes them."""
-    from worldsim.conditioning.reflection import world_radiance
+    :func:`worldsim.conditioning.tensors.environment_maps`).
+
+    Args:
+        surface: ``albedo (..., 3)`` sRGB codes, ``normals (..., 3)``, ``light_visibility (...)``
+            and ``area_light (..., 3)``, float, for any set of pixels.
+        light: the clip's ``(10,)`` light vector; environment: its ``(9,)`` environment vector.
+    """
+    from worldsim.conditioning.reflection import hemisphere_radiance
     from worldsim.conditioning.tensors import srgb_decode  # that module builds on this one
 
-    light, environment, normals = clip["light"], clip["environment"], clip["normals"]
-    albedo = srgb_decode(clip["albedo"] / 255.0)
+    normals = surface["normals"]
+    albedo = srgb_decode(surface["albedo"] / 255.0)
     sun_colour = srgb_decode(light[3:6]) * environment[0] * 5  # environment[0] is the sun's strength / 5
-    facing = (normals * light[:3]).sum(-1).clamp_min(0) * clip["light_visibility"]
-    up = (1 + normals[..., 2]) ** 2 / 6
-    sky = world_radiance(environment[None], up[None])[0].clamp(0, 4)
-    return albedo * (facing[..., None] * sun_colour / torch.pi + clip["area_light"] / torch.pi + sky)
+    facing = (normals * light[:3]).sum(-1).clamp_min(0) * surface["light_visibility"]
+    sky = hemisphere_radiance(environment[None], normals[None])[0]
+    return albedo * (facing[..., None] * sun_colour / torch.pi + surface["area_light"] / torch.pi + sky)
 
 
 def mirror_radiance(clip: dict[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
@@ -155,23 +168,26 @@ def mirror_radiance(clip: dict[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
         clip: one clip's whole-frame condition arrays (:mod:`worldsim.conditioning.arrays`), at
             least ``MIRROR_KEYS``: a crop would lose every ray that leaves it.
     """
-    c = {key: clip[key] if isinstance(clip[key], torch.Tensor) else torch.from_numpy(np.array(clip[key]))
-         for key in MIRROR_KEYS}  # copied: a memory-mapped dataset's arrays are read-only
+    # one copy each, to float32 (int64 ids): a memory-mapped dataset's arrays are read-only and float16
+    c = {key: torch.as_tensor(clip[key]) if isinstance(clip[key], torch.Tensor)
+         else torch.from_numpy(np.array(clip[key], np.int64 if key == "segmentation" else np.float32))
+         for key in MIRROR_KEYS}
     c = {key: value.long() if key == "segmentation" else value.float() for key, value in c.items()}
-    frames, height, width = c["segmentation"].shape
+    _, height, width = c["segmentation"].shape
     stride = march_stride(height, width)
     rows = (torch.arange(height) // stride * stride + stride // 2).clamp(max=height - 1)  # each pixel's marched pixel
     cols = (torch.arange(width) // stride * stride + stride // 2).clamp(max=width - 1)
     grid = torch.zeros(height, width, dtype=torch.bool)
     grid[rows[:, None], cols[None, :]] = True
-    marched = grid & (c["pbr"][..., 0] < ROUGHNESS_LIMIT * 255)
+    smooth = (c["pbr"][..., 0] < ROUGHNESS_LIMIT * 255) & (c["segmentation"] >= 0)
     hit, row, col = screen_reflection(c["world_position"], c["normals"], c["segmentation"], c["extrinsics"],
-                                      c["intrinsics"], marched)
-    frame = torch.arange(frames)[:, None, None]
-    radiance = matte_radiance(c)[frame, row, col]
-    mirrored = torch.where(hit[..., None], radiance, -1.0)[:, rows[:, None], cols[None, :]]
-    smooth = (c["pbr"][..., 0] < ROUGHNESS_LIMIT * 255) & (c["segmentation"] >= 0)  # the pixel's own surface
-    return torch.where(smooth[..., None], mirrored, -1.0)
+                                      c["intrinsics"], grid & smooth)
+    frame, row0, col0 = hit.nonzero(as_tuple=True)
+    met = (frame, row[frame, row0, col0], col[frame, row0, col0])  # only the pixels met are shaded
+    surface = {key: c[key][met] for key in ("albedo", "normals", "light_visibility", "area_light")}
+    mirrored = torch.full((*hit.shape, 3), -1.0)
+    mirrored[frame, row0, col0] = matte_radiance(surface, c["light"], c["environment"])
+    return torch.where(smooth[..., None], mirrored[:, rows[:, None], cols[None, :]], -1.0)
 
 
 def mirror_maps(batch: dict[str, np.ndarray | torch.Tensor]) -> torch.Tensor:

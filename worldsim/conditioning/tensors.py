@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from worldsim.conditioning.reflection import REFLECTION_CHANNELS, reflection_maps, world_radiance
+from worldsim.conditioning.reflection import REFLECTION_CHANNELS, hemisphere_radiance, reflection_maps, world_radiance
 from worldsim.conditioning.screen_reflection import mirror_maps
 
 COND_CHANNELS = 15
@@ -147,7 +147,7 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
             reflected = reflection_maps(normals, view, materials, light, environment, visibility, fg, ambient)
             parts += [reflected[..., :3].clamp(0, 4), torch.log1p(reflected[..., 3:])]  # the sun's spans 0 to ~1000
         if pbr_channels is None or pbr_channels > MIRROR_START:
-            parts += mirror_channels(batch, fg)
+            parts += mirror_channels(batch)
         surfaces = torch.cat(parts, dim=-1).permute(0, 1, 4, 2, 3)
     return Conditions(
         maps=maps, material=_t(batch["material"], torch.long),
@@ -155,14 +155,14 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
     )
 
 
-def mirror_channels(batch: dict, fg: torch.Tensor) -> list[torch.Tensor]:
+def mirror_channels(batch: dict) -> list[torch.Tensor]:
     """The pbr channels of what each glossy pixel mirrors of the frame: the light of the pixel its
     mirrored view ray meets, sRGB-encoded (RGB in [0, 1], as the frame would show it: a glossy
     dielectric adds a few per cent of it, so the network scales it by what it knows of the surface),
     and 1 where it meets one. ``batch["mirror"]`` if it holds it (worked out on whole frames before a
     crop), else worked out from the batch."""
     mirror = _t(batch["mirror"]) if "mirror" in batch else mirror_maps(batch)
-    met = (mirror[..., :1] >= 0).float() * fg[..., None]
+    met = (mirror[..., :1] >= 0).float()  # never on an empty pixel: mirror_radiance gives it −1
     return [srgb_encode(mirror.clamp_min(0)) * met, met]
 
 
@@ -221,8 +221,7 @@ def environment_maps(environment: torch.Tensor, intrinsics: torch.Tensor, extrin
     # World direction R^T d: only its height matters, so one row of R^T (the third column of R).
     height = torch.einsum("bhwk,btk->bthw", rays, extrinsics[..., :3, 2]) / rays.norm(dim=-1)[:, None]
     background = srgb_encode(world_radiance(environment, height.clamp(0, 1))) * (1 - fg)[..., None]
-    up = (1 + normals[..., 2]) ** 2 / 6
-    ambient = world_radiance(environment, up).clamp(0, 4) * fg[..., None]
+    ambient = hemisphere_radiance(environment, normals) * fg[..., None]
     return background, ambient
 
 
