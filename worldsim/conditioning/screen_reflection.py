@@ -168,7 +168,9 @@ def mirror_radiance(clip: dict[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
         clip: one clip's whole-frame condition arrays (:mod:`worldsim.conditioning.arrays`), at
             least ``MIRROR_KEYS``: a crop would lose every ray that leaves it.
     """
-    c = {key: _float32_or_ids(key, clip[key]) for key in MIRROR_KEYS}
+    from worldsim.conditioning.tensors import as_tensor  # that module builds on this one
+
+    c = {key: as_tensor(clip[key], torch.long if key == "segmentation" else torch.float32) for key in MIRROR_KEYS}
     _, height, width = c["segmentation"].shape
     stride = march_stride(height, width)
     rows = (torch.arange(height) // stride * stride + stride // 2).clamp(max=height - 1)  # each pixel's marched pixel
@@ -184,16 +186,6 @@ def mirror_radiance(clip: dict[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
     mirrored = torch.full((*hit.shape, 3), -1.0)
     mirrored[frame, row0, col0] = matte_radiance(surface, c["light"], c["environment"])
     return torch.where(smooth[..., None], mirrored[:, rows[:, None], cols[None, :]], -1.0)
-
-
-def _float32_or_ids(key: str, value: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """``value`` as float32, or int64 for ``segmentation``: a numpy array in one copy (a memory-mapped
-    dataset's arrays are read-only and float16, which ``torch.from_numpy`` of a view would warn about
-    and a second cast copy again)."""
-    ids = key == "segmentation"
-    if isinstance(value, torch.Tensor):
-        return value.long() if ids else value.float()
-    return torch.from_numpy(np.array(value, np.int64 if ids else np.float32))
 
 
 def mirror_maps(batch: dict[str, np.ndarray | torch.Tensor]) -> torch.Tensor:

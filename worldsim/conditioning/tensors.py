@@ -85,8 +85,17 @@ def random_conditions(config, batch: int, size: int | tuple[int, int], device: t
                       environment=rand(batch, config.env_dim))
 
 
-def _t(x: np.ndarray | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
-    return x.to(dtype) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
+def as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``x`` as a ``dtype`` tensor, in at most one copy.
+
+    A numpy array is converted in numpy (one copy to change dtype, none when it already is
+    ``dtype``, contiguous and writable). A read-only one, such as a memory-mapped dataset's, is
+    copied: ``torch.from_numpy`` warns on it, and writing through the tensor would be undefined.
+    """
+    if isinstance(x, torch.Tensor):
+        return x.to(dtype)
+    array = np.ascontiguousarray(x, dtype=torch.empty(0, dtype=dtype).numpy().dtype)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
 def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = True,
@@ -109,19 +118,19 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
         pbr_channels: how many pbr channels the model reads (default: all): a checkpoint that reads
             none of the reflections does not pay for them (about 10 ms per 256² frame on a CPU core).
     """
-    seg = _t(batch["segmentation"], torch.long)
+    seg = as_tensor(batch["segmentation"], torch.long)
     foreground = seg >= 0
     fg = foreground.float()
     # Empty pixels read white whichever pass drew the maps: TinyRenderer's maps are white there (what
     # the shipped checkpoints learned from), the raster pass's black, and a sky-heavy frame drawn from
     # black lost 1.9 dB against Cycles (benchmarks/results/look.json, its middle row).
-    albedo = torch.where(foreground[..., None], _t(batch["albedo"]) / 127.5 - 1.0, 1.0)  # (B, T, H, W, 3)
-    normals = _t(batch["normals"])
-    pos = _t(batch["world_position"])
-    depth = _t(batch["depth"])
-    visibility = _t(batch["light_visibility"])
-    light = _t(batch["light"])  # (B, 10)
-    extr = _t(batch["extrinsics"])  # (B, T, 4, 4)
+    albedo = torch.where(foreground[..., None], as_tensor(batch["albedo"]) / 127.5 - 1.0, 1.0)  # (B, T, H, W, 3)
+    normals = as_tensor(batch["normals"])
+    pos = as_tensor(batch["world_position"])
+    depth = as_tensor(batch["depth"])
+    visibility = as_tensor(batch["light_visibility"])
+    light = as_tensor(batch["light"])  # (B, 10)
+    extr = as_tensor(batch["extrinsics"])  # (B, T, 4, 4)
     l_dir = light[:, None, None, None, :3]  # (B, 1, 1, 1, 3) towards the light
     cam_pos = -torch.einsum("btji,btj->bti", extr[..., :3, :3], extr[..., :3, 3])  # (B, T, 3) = -R^T t
     view = cam_pos[:, :, None, None, :] - pos
@@ -137,11 +146,11 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
     light_cam = torch.einsum("bij,bj->bi", extr[:, 0, :3, :3], light[:, :3])  # (B, 3) in the camera frame
     surfaces = environment = None
     if pbr and "pbr" in batch and "area_light" in batch and "environment" in batch:
-        environment = _t(batch["environment"])
-        materials = _t(batch["pbr"]) / 255.0
-        surface = torch.cat([materials, (_t(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
-        background, ambient = environment_maps(environment, _t(batch["intrinsics"]), extr, normals, fg)
-        glare = torch.log1p(_t(batch["area_specular"]).clamp_min(0))  # radiance spans 0 to ~100: compressed
+        environment = as_tensor(batch["environment"])
+        materials = as_tensor(batch["pbr"]) / 255.0
+        surface = torch.cat([materials, (as_tensor(batch["area_light"]) / 10.0).clamp(0, 4)], dim=-1) * fg[..., None]
+        background, ambient = environment_maps(environment, as_tensor(batch["intrinsics"]), extr, normals, fg)
+        glare = torch.log1p(as_tensor(batch["area_specular"]).clamp_min(0))  # radiance spans 0 to ~100: compressed
         parts = [surface, background, ambient, glare]
         if pbr_channels is None or pbr_channels > REFLECTION_START:
             reflected = reflection_maps(normals, view, materials, light, environment, visibility, fg, ambient)
@@ -150,7 +159,7 @@ def build_conditions(batch: dict[str, np.ndarray | torch.Tensor], pbr: bool = Tr
             parts += mirror_channels(batch)
         surfaces = torch.cat(parts, dim=-1).permute(0, 1, 4, 2, 3)
     return Conditions(
-        maps=maps, material=_t(batch["material"], torch.long),
+        maps=maps, material=as_tensor(batch["material"], torch.long),
         global_=torch.cat([light, light_cam], dim=-1), pbr=surfaces, environment=environment,
     )
 
@@ -161,7 +170,7 @@ def mirror_channels(batch: dict) -> list[torch.Tensor]:
     dielectric adds a few per cent of it, so the network scales it by what it knows of the surface),
     and 1 where it meets one. ``batch["mirror"]`` if it holds it (worked out on whole frames before a
     crop), else worked out from the batch."""
-    mirror = _t(batch["mirror"]) if "mirror" in batch else mirror_maps(batch)
+    mirror = as_tensor(batch["mirror"]) if "mirror" in batch else mirror_maps(batch)
     met = (mirror[..., :1] >= 0).float()  # never on an empty pixel: mirror_radiance gives it −1
     return [srgb_encode(mirror.clamp_min(0)) * met, met]
 
@@ -238,7 +247,7 @@ def boundary(seg: torch.Tensor) -> torch.Tensor:
 
 def context_to_model(frames: np.ndarray) -> torch.Tensor:
     """Context frames ``uint8 (B,H,W,3)`` (one) or ``(B,K,H,W,3)`` (K, oldest first) → ``(B,3K,H,W)`` in [-1, 1]."""
-    x = _t(frames)
+    x = as_tensor(frames)
     if x.dim() == 4:
         x = x[:, None]
     b, k, h, w, _ = x.shape
@@ -247,7 +256,7 @@ def context_to_model(frames: np.ndarray) -> torch.Tensor:
 
 def frames_to_model(rgb: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``uint8 (B,T,H,W,3)`` → ``float (B,T,3,H,W)`` in [-1, 1]."""
-    return (_t(rgb) / 127.5 - 1.0).permute(0, 1, 4, 2, 3).contiguous()
+    return (as_tensor(rgb) / 127.5 - 1.0).permute(0, 1, 4, 2, 3).contiguous()
 
 
 def model_to_frames(x: torch.Tensor) -> np.ndarray:
