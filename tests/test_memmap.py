@@ -117,6 +117,17 @@ def test_a_run_on_the_cache_takes_exactly_the_steps_of_a_run_in_ram(tiny_dataset
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_loading_shows_a_bar_over_the_shards_unless_told_not_to(tiny_dataset, tmp_path, capsys):
+    """Only DDP's rank 0 reports its loading; the other ranks map the same cache quietly."""
+    load_dataset(tiny_dataset, progress=False)
+    load_dataset(tiny_dataset, cache=tmp_path / "cache", progress=False)
+    assert capsys.readouterr().err == ""
+    load_dataset(tiny_dataset)
+    load_dataset(tiny_dataset, cache=tmp_path / "other")
+    err = capsys.readouterr().err
+    assert f"loading {tiny_dataset}" in err and "data cache" in err
+
+
 def test_a_cache_missing_an_array_file_is_rebuilt(tiny_dataset, tmp_path):
     load_dataset(tiny_dataset, cache=tmp_path / "cache")
     (tmp_path / "cache" / "depth.npy").unlink()

@@ -26,6 +26,7 @@ import numpy as np
 from worldsim.conditioning.arrays import KEYS, from_frames
 from worldsim.errors import ConfigError, DataError
 from worldsim.io import append_npz, load_npz, npz_shapes, save_npz, write_atomic
+from worldsim.progress import progress_bar
 
 SHARD_KEYS = ("rgb",) + KEYS
 # Arrays added after shards were first written: `generate` adds them to older shards (upgrade_shards).
@@ -207,8 +208,6 @@ def remap_shards(config: DatasetConfig, out: str | Path, progress: bool = True) 
     stale = [path for path in sorted(Path(out).glob("shard_*.npz")) if shard_map_pass(path) != config.map_pass]
     if not stale:
         return 0
-    from worldsim.progress import progress_bar
-
     bar = progress_bar(total=len(stale), unit="shard", desc=f"redraw old shards' maps with {config.map_pass}",
                        disable=not progress)
     for path in stale:
@@ -250,8 +249,6 @@ def upgrade_shards(config: DatasetConfig, out: str | Path, progress: bool = True
     stale = [path for path in sorted(Path(out).glob("shard_*.npz")) if "area_specular" not in npz_shapes(path)]
     if not stale:
         return 0
-    from worldsim.progress import progress_bar
-
     bar = progress_bar(total=len(stale), unit="shard", desc="add area_specular to old shards", disable=not progress)
     for path in stale:
         append_npz(path, area_specular=_area_specular(config, path))
@@ -348,7 +345,7 @@ def _check_fits(root: str | Path, size: int) -> None:
 
 
 def load_dataset(root: str | Path, max_shards: int | None = None,
-                 cache: str | Path | None = None) -> dict[str, np.ndarray]:
+                 cache: str | Path | None = None, progress: bool = True) -> dict[str, np.ndarray]:
     """All shards of a dataset (or of a pack, :mod:`worldsim.pack`) concatenated along the clip axis.
 
     The arrays are sized from the shards' headers first and filled one shard at a time, so loading
@@ -360,6 +357,7 @@ def load_dataset(root: str | Path, max_shards: int | None = None,
         max_shards: read only the first this many shards.
         cache: memory-map the arrays from uncompressed copies kept in this directory
             (:mod:`worldsim.memmap`) instead of holding them in RAM, for a dataset larger than RAM.
+        progress: show a bar over the shards read (or copied into ``cache``).
     """
     from worldsim.pack import is_pack, load_pack
 
@@ -372,15 +370,18 @@ def load_dataset(root: str | Path, max_shards: int | None = None,
     if cache is not None:
         from worldsim.memmap import load_cached
 
-        return load_cached(paths, headers, cache)
+        return load_cached(paths, headers, cache, progress=progress)
     first, clips = headers[0], [header["rgb"][0][0] for header in headers]
     _check_fits(root, sum(clips) * sum(int(np.prod(first[k][0][1:])) * np.dtype(first[k][1]).itemsize
                                       for k in SHARD_KEYS))
     out = {key: np.empty((sum(clips), *first[key][0][1:]), first[key][1]) for key in SHARD_KEYS}
     at = 0
+    bar = progress_bar(len(paths), unit="shard", desc=f"loading {root}", disable=not progress)
     for path, n in zip(paths, clips, strict=True):
         shard = read_shard(path)
         for key in SHARD_KEYS:
             out[key][at:at + n] = shard[key]
         at += n
+        bar.update()
+    bar.close()
     return out

@@ -219,7 +219,7 @@ class Trainer:
 
     def _load_data(self, cfg: TrainConfig) -> dict[str, np.ndarray]:
         """The dataset, in RAM or memory-mapped."""
-        return self._cache_first(lambda progress: load_dataset(cfg.data, cache=cfg.data_cache))
+        return self._cache_first(lambda progress: load_dataset(cfg.data, cache=cfg.data_cache, progress=progress))
 
     def _mirror(self, arrays: dict[str, np.ndarray], cfg: TrainConfig) -> np.ndarray:
         """What each pixel mirrors (:mod:`worldsim.derived`), worked out on whole frames before any crop."""
