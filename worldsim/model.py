@@ -105,7 +105,7 @@ class DiTConfig:
     # 2.5 dB to stage 21 (benchmarks/error_split.py). The maps are zero-initialised, so a model
     # widened with them (``train --init``) starts as exactly its source. Off in every shipped model:
     # added to stage 21 and fine-tuned 2,500 steps on 128² crops, it matched the same run without
-    # (−0.004 dB at 256², README change 19); a run from scratch on whole frames may say otherwise.
+    # (−0.004 dB at 256², docs/cycles_look.md, change 19); a run from scratch on whole frames may say otherwise.
     frame_summary: bool = False
 
     def __post_init__(self) -> None:

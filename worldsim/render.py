@@ -84,7 +84,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     On this project's CPU (AMD EPYC, AVX512-BF16) bf16 autocast renders a 256² frame 1.34× faster at 1
     step and scores the same on eval (24.96 against 24.97 dB for stage 15), and a training step of
     the ``small`` preset is 1.75× faster on one thread, 1.51× on two (``benchmarks/train_speed.py``),
-    with the same eval after 1,800 steps (README, change 12).
+    with the same eval after 1,800 steps (docs/cycles_look.md, change 12).
     """
     check_precision(precision)
     if precision != "auto":
