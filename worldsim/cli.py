@@ -443,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="scene assets: unseen scenes of training assets (train), or of assets kept out of training (heldout)")
     ev.add_argument("--fresh-references", action="store_true",
                     help="path-trace the Cycles references again instead of reading them from the cache "
-                         "(~/.cache/worldsim/references; a changed scene, physics or teacher misses it anyway)")
+                         "($WORLDSIM_CACHE/references, by default ~/.cache/worldsim/references; a changed scene, "
+                         "physics or teacher misses it anyway)")
     ev.add_argument("--teacher-forcing", action="store_true",
                     help="also render each clip conditioned on the reference's earlier frames; "
                          "feedback_slope_per_100_frames is then the drift the model's own frames cause")
