@@ -279,3 +279,13 @@ def test_new_lr_needs_init_and_something_new(tiny_dataset, tmp_path):
     with pytest.raises(ConfigError, match="supplies every parameter"):
         train(_cfg(tiny_dataset, tmp_path / "same", 1, new_lr=1e-2, init=str(tmp_path / "old" / "checkpoint.safetensors")),
               progress=False)
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_only_rank_0_shows_the_loading_bars_when_each_rank_loads_for_itself(world):
+    """Without a data cache every DDP rank loads the dataset and works out the mirror itself: one bar, not one a rank."""
+    from types import SimpleNamespace
+
+    shown = [Trainer._cache_first(SimpleNamespace(cfg=SimpleNamespace(data_cache=None), world=world, rank=rank),
+                                  lambda progress: progress) for rank in range(world)]
+    assert shown == [True] + [False] * (world - 1)

@@ -226,10 +226,10 @@ class Trainer:
         return self._cache_first(lambda progress: mirror_array(arrays, cfg.data_cache, progress=progress))
 
     def _cache_first(self, load):
-        """``load(progress)``; under DDP with a data cache, rank 0 brings the cache up to date before the
-        other ranks map it, so no two processes write its files."""
+        """``load(progress)``, the bar shown by rank 0 alone; under DDP with a data cache, rank 0 brings
+        the cache up to date before the other ranks map it, so no two processes write its files."""
         if self.cfg.data_cache is None or self.world == 1:
-            return load(True)
+            return load(self.rank == 0)  # without a cache every rank loads for itself, one bar is enough
         import torch.distributed as dist
 
         value = load(True) if self.rank == 0 else None
