@@ -36,6 +36,10 @@ def load_eval(path: str | Path) -> dict:
     for key in ("overall", "per_clip"):
         if key not in report:
             raise CompareError(f"{path}: no {key!r}: not a `worldsim eval` metrics.json")
+    missing = [k for k in HEADLINE if k not in report["overall"]]
+    if missing or any("psnr" not in clip.get("summary", {}) for clip in report["per_clip"]):
+        raise CompareError(f"{path}: overall lacks {missing or 'nothing'} or a clip lacks summary.psnr: "
+                           "an eval from before ꟻLIP and object regions? run `worldsim eval` again")
     return report
 
 
@@ -83,12 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pairs", nargs="+", metavar="BASE CANDIDATE", help="eval JSONs, default then candidate")
     args = parser.parse_args(argv)
-    if len(args.pairs) % 2:
-        print(f"compare_evals: error: {len(args.pairs)} files: give them in pairs, BASE then CANDIDATE",
-              file=sys.stderr)
-        return 2
     passed = True
     try:
+        if len(args.pairs) % 2:
+            raise CompareError(f"{len(args.pairs)} files: give them in pairs, BASE then CANDIDATE")
         for base_path, candidate_path in zip(args.pairs[::2], args.pairs[1::2], strict=True):
             result = compare(load_eval(base_path), load_eval(candidate_path), (base_path, candidate_path))
             print(f"{candidate_path} against {base_path}:\n{describe(result)}")

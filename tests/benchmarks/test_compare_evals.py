@@ -56,4 +56,8 @@ def test_evals_of_different_clips_or_not_an_eval_are_refused_naming_the_file(tmp
     junk.write_text("{}")
     assert main([base, str(junk)]) == 2
     assert "junk.json" in capsys.readouterr().err
+    old_eval = _report([26.5, 27.5], 25.0)
+    del old_eval["overall"]["flip"]
+    assert main([base, _write(tmp_path, "before_flip", old_eval)]) == 2
+    assert "before_flip.json" in capsys.readouterr().err
     assert main([base]) == 2
