@@ -121,7 +121,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from worldsim.train import TrainConfig, train
 
     cfg = TrainConfig(data=str(args.data), out=str(args.out), preset=args.preset, steps=args.steps, batch=args.batch,
-                      lr=args.lr, seed=args.seed, device=args.device, physics=not args.pure_video,
+                      lr=args.lr, warmup=args.warmup, ema=args.ema, seed=args.seed, device=args.device,
+                      physics=not args.pure_video,
                       checkpoint_every=args.checkpoint_every,
                       # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
                       context_frames=4 if args.pure_video else 1, context_prob=_context_prob(args),
@@ -143,10 +144,12 @@ def cmd_pack(args: argparse.Namespace) -> None:
     """Compress a dataset for a GPU window."""
     from worldsim.pack import pack
 
-    index = pack(args.data, args.out, args.max_mib)
-    frames = sum(s["arrays"]["rgb"]["shape"][0] * s["arrays"]["rgb"]["shape"][1] for s in index["shards"])
-    print(f"packed {len(index['shards'])} shards ({frames} frames): {index['bytes'] / 2**20:.1f} MiB "
-          f"from {index['source_bytes'] / 2**20:.1f} MiB -> {args.out}")
+    indexes = pack(args.data, args.out, args.max_mib, parts=args.parts)
+    for i, index in enumerate(indexes):
+        frames = sum(s["arrays"]["rgb"]["shape"][0] * s["arrays"]["rgb"]["shape"][1] for s in index["shards"])
+        where = args.out if args.parts == 1 else args.out / f"part{i}"
+        print(f"packed {len(index['shards'])} shards ({frames} frames): {index['bytes'] / 2**20:.1f} MiB "
+              f"from {index['source_bytes'] / 2**20:.1f} MiB -> {where}")
 
 
 def cmd_average(args: argparse.Namespace) -> None:
@@ -333,11 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=_positive(int), default=1000, help="optimizer steps (default 1000)")
     tr.add_argument("--batch", type=_positive(int), default=8, help="clips per step, split over DDP ranks (default 8)")
     tr.add_argument("--lr", type=_positive(float), default=5e-4, help="peak learning rate (default 5e-4)")
+    tr.add_argument("--warmup", type=_checked(int, lambda v: v >= 0, ">= 0"), default=50,
+                    help="steps of linear warmup before the cosine decay (default 50)")
+    tr.add_argument("--ema", type=_checked(float, lambda v: 0 <= v < 1, "from 0 to below 1"), default=0.995,
+                    help="decay of the weights' moving average the checkpoint holds (default 0.995)")
+    tr.add_argument("--recipe", default=None, metavar="CHECKPOINT",
+                    help="take every option of how to train (preset, batch, rate, losses, augmentations, look, "
+                         "architecture) from this checkpoint's JSON (a path or a shipped name: cycles trains as the "
+                         "default was trained); options given here still win; data, steps, seed and --init are the run's")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--checkpoint-every", type=_positive(int), default=200, help="steps between checkpoints (default 200)")
     tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out")
-    tr.add_argument("--pure-video", action="store_true", help="train the pure-video baseline: no physics maps, 4 context frames")
+    tr.add_argument("--pure-video", action=argparse.BooleanOptionalAction, default=False,
+                    help="train the pure-video baseline: no physics maps, 4 context frames")
     tr.add_argument("--look", choices=["tiny", "cycles"], default="tiny",
                     help="cycles: also condition on surfaces and lighting (needs a `--teacher cycles` dataset)")
     tr.add_argument("--init", default=None, help="start from this checkpoint's weights (path or name), same preset and look")
@@ -374,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--mean-start", type=_fraction, default=0.0,
                     help="fraction of windows trained at flow time 0 from zero noise: exactly a 1-step, temperature-0 "
                          "render, the shipped sampling (default 0: only the flow's own draws)")
-    tr.add_argument("--clipped-loss", action="store_true",
+    tr.add_argument("--clipped-loss", action=argparse.BooleanOptionalAction, default=False,
                     help="a prediction beyond a target at the end of the code range (0 or 255, e.g. an over-exposed "
                          "surface) scores as the clamped frame shown: no exact 255 to hit there (clean weighting)")
     tr.add_argument("--ripple-weight", type=float, default=0.0,
@@ -396,12 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
                          "only what a renderer without feedback (sampling_feedback false) draws")
     _precision_option(tr)
-    tr.set_defaults(func=cmd_train)
+    tr.set_defaults(func=cmd_train, parser=tr)  # parser: main() gives it a --recipe's defaults
 
     pk = sub.add_parser("pack", help="compress a dataset to carry to a GPU machine (train reads it as a dataset)")
     pk.add_argument("data", type=Path, help="dataset directory")
     pk.add_argument("--out", type=Path, required=True, help="pack directory (resumes)")
-    pk.add_argument("--max-mib", type=_positive(float), default=None, help="stop before the pack passes this size")
+    pk.add_argument("--max-mib", type=_positive(float), default=None,
+                    help="stop before the pack (each part) passes this size; shards go in spread over the dataset")
+    pk.add_argument("--parts", type=_positive(int), default=1,
+                    help="write OUT/part0 … OUT/partN-1, each up to --max-mib, one to carry per GPU call; "
+                         "--data OUT reads the parts present (default 1: OUT itself)")
     pk.set_defaults(func=cmd_pack)
 
     avg = sub.add_parser("average", help="average two checkpoints of one architecture (a fine-tune and its start)")
@@ -479,8 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``worldsim`` script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
+        if getattr(args, "recipe", None) is not None:
+            from worldsim.recipe import recipe_defaults
+
+            # the subcommand's defaults, then the command line again: options given on it still win
+            args.parser.set_defaults(**recipe_defaults(args.recipe))
+            args = parser.parse_args(argv)
         args.func(args)
     except WorldsimError as exc:
         print(f"worldsim: error: {exc}", file=sys.stderr)

@@ -85,6 +85,17 @@ def pack_dir(tiny_dataset, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def parts_dir(tiny_dataset, pack_dir, tmp_path_factory):
+    """The tiny dataset packed in two parts of one shard each, as a GPU window carries them."""
+    from worldsim.pack import pack, read_index
+
+    largest = max((pack_dir / s["file"]).stat().st_size for s in read_index(pack_dir)["shards"])
+    out = tmp_path_factory.mktemp("parts")
+    pack(tiny_dataset, out, max_mib=largest * 1.01 / 2**20, parts=2, progress=False)
+    return out
+
+
 def test_bare_python_has_the_device_side_packages_and_nothing_else(tmp_path):
     """The rehearsal's guard can fail: a device side that imported yaml or pybullet would stop there."""
     code = ("import numpy, torch, einops, safetensors.torch\nfor name in ('yaml', 'pybullet', 'scipy', 'tqdm'):\n"
@@ -112,13 +123,19 @@ def test_bench_stage_writes_json_and_markdown_on_cpu(pack_dir, tmp_path):
     assert "## Agreement with the CPU" in (out / "gpu.md").read_text()
 
 
-def test_train_stage_returns_a_checkpoint_and_resumes_warm_and_cold(pack_dir, tmp_path):
-    from worldsim.checkpoint import load_model
+def test_train_stage_returns_a_checkpoint_and_resumes_warm_and_cold(parts_dir, tmp_path):
+    from worldsim.checkpoint import load_meta, load_model, resolve_checkpoint
 
-    common = dict(DATA=str(pack_dir), PRESET="tiny", BATCH="2", CROP="16", LR="1e-3")
+    common = dict(DATA=str(parts_dir), PRESET="tiny", BATCH="2", CROP="16", LR="1e-3")
     first = tmp_path / "first"
     _window(["train", "cycles", "5"], tmp_path, OUT=str(first), INIT="none", STEPS="3", **common)
-    assert json.loads((first / "cycles.json").read_text())["steps"] == 3
+    record = json.loads((first / "cycles.json").read_text())
+    assert record["steps"] == 3 and record["clips"] == 4  # both parts, two clips each
+    # the shipped default's recipe, with the window's own batch and rate
+    shipped = load_meta(resolve_checkpoint("cycles"))["train"]
+    for key in ("mean_start", "clipped_loss", "ripple_weight", "colour_permutation", "context_prob", "output"):
+        assert record["train"][key] == shipped[key], key
+    assert (record["train"]["batch"], record["train"]["lr"]) == (2, 1e-3)
     assert (first / "cycles_metrics.jsonl").is_file() and (first / "cycles_samples.png").is_file()
     # warm machine: the run directory is still there, so training continues its own state
     warm = tmp_path / "warm"
@@ -147,6 +164,57 @@ def test_pack_round_trips_the_dataset(tiny_dataset, pack_dir):
         assert packed[key].dtype == value.dtype and packed[key].shape == value.shape, key
         tol = {"normals": 0.005, "world_position": 0.01}.get(key, 0)
         assert np.abs(packed[key].astype(np.float64) - value.astype(np.float64)).max() <= tol, key
+
+
+def test_parts_split_the_dataset_and_read_back_whatever_is_present(tiny_dataset, parts_dir, tmp_path):
+    import shutil
+
+    from worldsim.dataset import load_dataset
+    from worldsim.pack import read_index
+
+    assert sorted(d.name for d in parts_dir.iterdir()) == ["part0", "part1"]
+    assert [len(read_index(parts_dir / d)["shards"]) for d in ("part0", "part1")] == [1, 1]
+    packed, original = load_dataset(parts_dir), load_dataset(tiny_dataset)
+    assert np.array_equal(packed["rgb"], original["rgb"])  # the dataset's order, whatever part holds a shard
+    # a window whose second part has not gone up yet trains on the first alone
+    first = tmp_path / "first"
+    shutil.copytree(parts_dir / "part0", first / "part0")
+    assert load_dataset(first)["rgb"].shape[0] == 2
+
+
+def test_a_capped_pack_is_spread_over_the_dataset():
+    from worldsim.pack import spread_order
+
+    assert spread_order(8) == [0, 4, 2, 6, 1, 5, 3, 7]
+    order = spread_order(182)
+    assert sorted(order) == list(range(182))
+    for k in (4, 16, 60):  # every prefix leaves no gap much over its even share
+        picked = sorted(order[:k])
+        assert max(np.diff([*picked, 182 + picked[0]])) <= 2 * 182 / k, k
+
+
+def test_parts_without_a_size_or_packs_of_different_datasets_are_refused(tiny_dataset, pack_dir, tmp_path):
+    import shutil
+
+    from worldsim.dataset import load_dataset
+    from worldsim.errors import ConfigError, DataError
+    from worldsim.pack import load_pack, pack
+
+    with pytest.raises(ConfigError, match="--max-mib"):
+        pack(tiny_dataset, tmp_path / "p", parts=2, progress=False)
+    mixed = tmp_path / "mixed"
+    shutil.copytree(pack_dir, mixed / "part0")
+    shutil.copytree(pack_dir, mixed / "part1")
+    index = json.loads((mixed / "part1" / "pack.json").read_text())
+    for shard in index["shards"]:
+        shard["source"] = "other_" + shard["source"]
+        shard["arrays"]["rgb"]["shape"][2] = 16  # as if the frames were another size
+    (mixed / "part1" / "pack.json").write_text(json.dumps(index))
+    with pytest.raises(DataError, match=r"part\d/pack_00000.npz: its clips differ from .*part\d/pack_00000.npz's in rgb"):
+        load_dataset(mixed)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"empty: no pack\.json, and no part0"):
+        load_pack(tmp_path / "empty")
 
 
 def test_agreement_check_fails_frames_that_disagree():
