@@ -105,6 +105,24 @@ def test_render_cli_raster_look(tmp_path):
     assert np.load(tmp_path / "frames.npz")["model"].shape == (3, 64, 64, 3)
 
 
+def test_render_cli_without_a_reference_writes_the_learned_frames_alone(tmp_path):
+    """--reference none: the learned frames at the renderer's own speed, with the same frames as a
+    render beside a reference (the map pass, not the teacher, feeds the model)."""
+    common = [sys.executable, "-m", "worldsim.cli", "render", str(ROOT / "scenes" / "tower_topple.yaml"), "--seconds",
+              "0.2", "--resolution", "48x32"]
+    alone = subprocess.run([*common, "--out", str(tmp_path / "alone"), "--reference", "none"], capture_output=True,
+                           text=True)
+    assert alone.returncode == 0, alone.stderr
+    assert "reference: none" in alone.stdout and "PSNR" not in alone.stdout
+    assert sorted(p.name for p in (tmp_path / "alone").iterdir()) == ["frames.npz", "model.mp4"]
+    beside = subprocess.run([*common, "--out", str(tmp_path / "beside"), "--reference", "tiny"], capture_output=True,
+                            text=True)
+    assert beside.returncode == 0, beside.stderr
+    assert "reference: TinyRenderer" in beside.stdout and "PSNR" in beside.stdout
+    model = np.load(tmp_path / "alone" / "frames.npz")["model"]
+    assert model.shape == (5, 32, 48, 3) and np.array_equal(model, np.load(tmp_path / "beside" / "frames.npz")["model"])
+
+
 def _frames(spec, size, count=2):
     from worldsim.physics import PhysicsWorld
     from worldsim.teacher.tiny import render_frame

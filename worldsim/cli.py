@@ -161,12 +161,8 @@ def cmd_average(args: argparse.Namespace) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    """Render a scene with the learned renderer beside the reference."""
-    import numpy as np
-
-    from worldsim.evaluate import floor_bodies
+    """Render a scene with the learned renderer beside the reference (or alone, ``--reference none``)."""
     from worldsim.io import save_npz
-    from worldsim.metrics import clip_metrics
     from worldsim.recording import rollout
     from worldsim.render import Renderer
     from worldsim.scene import load_scene, sample
@@ -177,47 +173,69 @@ def cmd_render(args: argparse.Namespace) -> None:
         spec.camera(args.camera)
     renderer = Renderer(args.checkpoint or args.look, device=args.device, steps=args.steps, precision=args.precision,
                         temperature=args.temperature, feedback=args.feedback)
-    teacher = _reference_teacher(renderer)
+    teacher = _reference_teacher(renderer, args.reference)
     seconds = args.seconds if args.seconds is not None else spec.sim.duration
     frames = int(seconds * spec.sim.fps) + 1
     width, height = args.resolution or tuple(spec.camera(args.camera).resolution)
-    print(f"simulating {spec.name}: {frames} frames at {width}x{height}, {renderer.look} look "
-          f"(reference: {'Cycles' if teacher == 'cycles' else 'TinyRenderer'})")
+    named = {"cycles": "Cycles", "tiny": "TinyRenderer", "none": "none, the learned frames alone"}[teacher]
+    print(f"simulating {spec.name}: {frames} frames at {width}x{height}, {renderer.look} look (reference: {named})")
     rec = rollout(spec, seed=args.seed, frames=frames, camera=args.camera, resolution=(width, height), teacher=teacher,
                   progress=True, map_pass=renderer.map_pass)
     start = time.perf_counter()
     model = renderer.render(spec, rec.frames, seed=args.seed, progress=True)
     took = time.perf_counter() - start
-    maps = rec.map_arrays()
-    reference = maps["rgb"]
-    diff = np.clip(np.abs(model.astype(np.int16) - reference.astype(np.int16)) * 3, 0, 255).astype(np.uint8)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fps, upscale = spec.sim.fps, max(1, 256 // max(width, height))
     write_mp4(out / "model.mp4", model, fps, upscale=upscale)
-    write_mp4(out / "reference.mp4", reference, fps, upscale=upscale)
-    write_mp4(out / "side_by_side.mp4", np.concatenate([reference, model, diff], axis=2), fps, upscale=upscale)
+    speed = (f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {renderer.steps} steps, "
+             f"temperature {renderer.temperature:g}, {renderer.precision})")
+    if teacher == "none":
+        save_npz(out / "frames.npz", model=model)
+        print(f"{speed} -> {out}")
+    else:
+        print(f"{speed} | {_write_comparison(out, model, rec, spec, upscale)} -> {out}")
+
+
+def _write_comparison(out: Path, model, rec, spec, upscale: int) -> str:
+    """Write the reference, the side-by-side video and both clips' frames; returns the metrics line."""
+    import numpy as np
+
+    from worldsim.evaluate import floor_bodies
+    from worldsim.io import save_npz
+    from worldsim.metrics import clip_metrics
+    from worldsim.video import write_mp4
+
+    maps = rec.map_arrays()
+    reference = maps["rgb"]
+    diff = np.clip(np.abs(model.astype(np.int16) - reference.astype(np.int16)) * 3, 0, 255).astype(np.uint8)
+    write_mp4(out / "reference.mp4", reference, spec.sim.fps, upscale=upscale)
+    write_mp4(out / "side_by_side.mp4", np.concatenate([reference, model, diff], axis=2), spec.sim.fps, upscale=upscale)
     save_npz(out / "frames.npz", model=model, reference=reference)
     m = clip_metrics(model, reference, maps["albedo"], maps["segmentation"], floor_bodies(spec))["summary"]
-    print(f"{spec.name}: {frames} frames in {took:.1f}s ({frames / took:.1f} frames/s, {renderer.steps} steps, "
-          f"temperature {renderer.temperature:g}, {renderer.precision}) | "
-          f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, fg IoU {m['iou']:.3f} (reference {m['reference_iou']:.3f}), "
-          f"flicker {m['flicker']:.4f} (reference {m['reference_flicker']:.4f}), "
-          f"colour drift {m['colour_drift']:.1f} (reference {m['reference_colour_drift']:.1f}) -> {out}")
+    return (f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, fg IoU {m['iou']:.3f} (reference {m['reference_iou']:.3f}), "
+            f"flicker {m['flicker']:.4f} (reference {m['reference_flicker']:.4f}), "
+            f"colour drift {m['colour_drift']:.1f} (reference {m['reference_colour_drift']:.1f})")
 
 
-def _reference_teacher(renderer) -> str:
-    """The reference a learned look is compared with: Cycles for the Cycles look when bpy is installed."""
-    if renderer.teacher != "cycles":
-        return "tiny"
+def _reference_teacher(renderer, choice: str = "auto") -> str:
+    """The teacher of the reference a render is compared with: ``choice``, or for ``auto`` Cycles for
+    the Cycles look when bpy is installed, else TinyRenderer. ``none`` draws no reference."""
+    if choice in ("tiny", "none"):
+        return choice
     from worldsim.teacher.cycles import TeacherUnavailable, check_bpy
 
+    if choice == "cycles":
+        check_bpy()  # asked for by name: its absence is the user's error, said plainly
+        return "cycles"
+    if renderer.teacher != "cycles":
+        return "tiny"
     try:
         check_bpy()
         return "cycles"
     except TeacherUnavailable:
         print("note: bpy is not installed, so the reference (and the metrics) are TinyRenderer's, not Cycles' "
-              "(pip install 'worldsim[cycles]' for the path-traced reference)")
+              "(pip install 'worldsim[cycles]' for the path-traced reference; --reference none skips it)")
         return "tiny"
 
 
@@ -438,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="shipped renderer: cycles (the path-traced look, default) or raster (TinyRenderer's look)")
     ren.add_argument("--resolution", type=_resolution, default=None, help="WxH, any size (default: the camera's)")
     ren.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
+    ren.add_argument("--reference", choices=["auto", "cycles", "tiny", "none"], default="auto",
+                     help="what the learned frames are shown beside and scored against: auto (default: Cycles for "
+                          "the Cycles look when bpy is installed, else TinyRenderer), cycles, tiny, or none (no "
+                          "reference: model.mp4 and frames.npz only, at the learned renderer's own speed; a path-"
+                          "traced reference costs seconds a frame)")
     ren.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     _precision_option(ren)
     ren.set_defaults(func=cmd_render)
