@@ -208,6 +208,10 @@ def pack(source: str | Path, out: str | Path, max_mib: float | None = None, part
         raise DataError(f"{source}: no shard_*.npz files to pack")
     if parts > 1 and max_mib is None:
         raise ConfigError(f"--parts {parts} needs --max-mib: each part is filled up to it before the next")
+    layout = pack_dirs(out)
+    if layout and (layout == [out]) != (parts == 1):  # a reader would see one layout and miss the other's shards
+        raise ConfigError(f"{out}: already a pack {'in parts' if parts == 1 else 'of one part'}; "
+                          f"resume it with its own --parts, or pack into another --out")
     meta = json.loads((source / "dataset.json").read_text()) if (source / "dataset.json").is_file() else {}
     dirs = [out] if parts == 1 else [out / f"part{i}" for i in range(parts)]
     indexes = [read_index(d) if is_pack(d) else {"format": FORMAT, "source": str(source), "dataset": meta,

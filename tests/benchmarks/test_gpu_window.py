@@ -202,6 +202,8 @@ def test_parts_without_a_size_or_packs_of_different_datasets_are_refused(tiny_da
 
     with pytest.raises(ConfigError, match="--max-mib"):
         pack(tiny_dataset, tmp_path / "p", parts=2, progress=False)
+    with pytest.raises(ConfigError, match="already a pack of one part"):
+        pack(tiny_dataset, pack_dir, max_mib=1, parts=2, progress=False)
     mixed = tmp_path / "mixed"
     shutil.copytree(pack_dir, mixed / "part0")
     shutil.copytree(pack_dir, mixed / "part1")
