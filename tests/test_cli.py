@@ -84,10 +84,11 @@ def test_bad_arguments(tmp_path):
 
 
 def test_context_prob_defaults_by_model_kind():
-    from worldsim.cli import _context_prob, build_parser
+    from worldsim.cli import build_parser
+    from worldsim.cli_train import context_prob
 
     def prob(*extra: str) -> float:
-        return _context_prob(build_parser().parse_args(["train", "--data", "d", "--out", "o", *extra]))
+        return context_prob(build_parser().parse_args(["train", "--data", "d", "--out", "o", *extra]))
 
     assert prob() == 0.5 and prob("--pure-video") == 1.0 and prob("--context-prob", "0") == 0.0
 

@@ -3,64 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
+from worldsim.cli_options import fraction, positive, precision_option, resolution, sampling_options, shard_range
+from worldsim.cli_train import add_train_parser
 from worldsim.errors import WorldsimError
-
-
-def _resolution(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 128x128, got {text!r}") from None
-    if not (8 <= w <= 4096 and 8 <= h <= 4096):
-        raise argparse.ArgumentTypeError(f"resolution must be between 8 and 4096 per side, got {text!r}")
-    return w, h
-
-
-def _checked(kind, valid, requirement: str):
-    """An argparse type: ``kind(text)`` if ``valid`` holds for it, else an error saying ``requirement``."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not valid(value):
-            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}")
-        return value
-    return parse
-
-
-def _positive(kind):
-    return _checked(kind, lambda v: v > 0, "> 0")
-
-
-_fraction = _checked(float, lambda v: 0 <= v <= 1, "from 0 to 1")
-
-
-def _factors(text: str) -> tuple[int, ...]:
-    """``2,4`` -> (2, 4): downscale factors (:func:`worldsim.conditioning.downscale.check_factors`)."""
-    from worldsim.conditioning.downscale import check_factors
-
-    try:
-        return check_factors(tuple(int(part) for part in text.split(",")))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated even integers of 2 or more, such as 2,4; "
-                                         f"got {text!r} ({err})") from None
-
-
-def _shards(text: str) -> tuple[int, int | None]:
-    """``START:STOP`` or ``START:`` (to the end), shard indices as Python slices count them."""
-    start, sep, stop = text.partition(":")
-    if sep:
-        try:
-            return int(start), int(stop) if stop else None
-        except ValueError:
-            pass
-    raise argparse.ArgumentTypeError(f"expected START:STOP or START:, e.g. 192:256, got {text!r}")
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
@@ -95,7 +44,7 @@ def _cycles_options(args: argparse.Namespace):
 def _teacher_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", choices=["tiny", "cycles"], default="tiny",
                         help="reference renderer: PyBullet's TinyRenderer (default) or Blender Cycles (needs worldsim[cycles])")
-    parser.add_argument("--samples", type=_positive(int), default=32, help="Cycles samples per pixel (default 32)")
+    parser.add_argument("--samples", type=positive(int), default=32, help="Cycles samples per pixel (default 32)")
     parser.add_argument("--no-denoise", action="store_true", help="turn off Cycles' OpenImageDenoise pass")
 
 
@@ -109,45 +58,12 @@ def cmd_dataset(args: argparse.Namespace) -> None:
              shards=args.shards)
 
 
-def _context_prob(args: argparse.Namespace) -> float:
-    """``--context-prob``, else 1 for the pure-video model (it cannot start from nothing) and 0.5 for the hybrid."""
-    if args.context_prob is not None:
-        return args.context_prob
-    return 1.0 if args.pure_video else 0.5
-
-
-def cmd_train(args: argparse.Namespace) -> None:
-    """Train a renderer on a dataset."""
-    from worldsim.train import TrainConfig, train
-
-    cfg = TrainConfig(data=str(args.data), out=str(args.out), preset=args.preset, steps=args.steps, batch=args.batch,
-                      lr=args.lr, warmup=args.warmup, ema=args.ema, seed=args.seed, device=args.device,
-                      physics=not args.pure_video,
-                      checkpoint_every=args.checkpoint_every,
-                      # the DIAMOND/GameNGen recipe: several context frames, always given (noise-augmented)
-                      context_frames=4 if args.pure_video else 1, context_prob=_context_prob(args),
-                      pbr=args.look == "cycles", init=args.init, new_lr=args.new_lr, crop=args.crop, max_minutes=args.minutes,
-                      loss_weighting=args.loss_weighting, token_features=args.token_features,
-                      output=args.output, mean_start=args.mean_start, head_blend=args.head_blend, depth=args.depth,
-                      clipped_loss=args.clipped_loss, ripple_weight=args.ripple_weight, pbr_channels=args.pbr_channels,
-                      frame_summary=args.frame_summary,
-                      colour_permutation=args.colour_permutation, light_gain=args.light_gain,
-                      downscale=args.downscale, downscale_factors=args.downscale_factors,
-                      precision=args.precision, data_cache=None if args.data_cache is None else str(args.data_cache))
-    metrics = train(cfg, resume=args.resume)
-    if int(os.environ.get("RANK", 0)) == 0:
-        print(f"trained {args.steps} steps -> {args.out}/checkpoint.safetensors; " +
-              ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
-
-
 def cmd_pack(args: argparse.Namespace) -> None:
     """Compress a dataset for a GPU window."""
     from worldsim.pack import pack
 
-    indexes = pack(args.data, args.out, args.max_mib, parts=args.parts)
-    for i, index in enumerate(indexes):
+    for where, index in pack(args.data, args.out, args.max_mib, parts=args.parts):
         frames = sum(s["arrays"]["rgb"]["shape"][0] * s["arrays"]["rgb"]["shape"][1] for s in index["shards"])
-        where = args.out if args.parts == 1 else args.out / f"part{i}"
         print(f"packed {len(index['shards'])} shards ({frames} frames): {index['bytes'] / 2**20:.1f} MiB "
               f"from {index['source_bytes'] / 2**20:.1f} MiB -> {where}")
 
@@ -292,25 +208,6 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     print(f"-> {args.out}/drift.json, drift.md, drift.png, side_by_side.mp4")
 
 
-def _sampling_options(sub: argparse.ArgumentParser) -> None:
-    """``--steps`` and ``--temperature``, whose defaults are the checkpoint's own (see ``Renderer``)."""
-    sub.add_argument("--steps", type=_positive(int), default=None,
-                     help="sampling steps (default: the checkpoint's own, sampling_steps in its JSON, else 4)")
-    sub.add_argument("--temperature", type=float, default=None,
-                     help="starting-noise scale, 0 to 2 (default: the checkpoint's own, else 1; 0: the mean image)")
-    sub.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=None,
-                     help="condition each window on the model's own frames before it (default: the checkpoint's "
-                          "own, sampling_feedback in its JSON, else on)")
-
-
-def _precision_option(sub: argparse.ArgumentParser) -> None:
-    """``--precision``: the model's matrix products in fp32 or bf16 autocast, or auto."""
-    sub.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                     help="bf16: matrix products in bfloat16, fast on GPUs and on CPUs with native bf16 "
-                          "(AVX512-BF16, AMX); frames within a few 8-bit levels of fp32's. auto (default): "
-                          "bf16 where the device has it natively, else fp32")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="worldsim", description="Physics-conditioned world-model simulator.")
@@ -319,121 +216,38 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("scene", type=Path, help="scene YAML file")
     sim.add_argument("--out", type=Path, required=True, help="output directory")
     sim.add_argument("--seed", type=int, default=0, help="seed for randomized fields (default 0)")
-    sim.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
+    sim.add_argument("--seconds", type=positive(float), default=None, help="override the scene's duration")
     sim.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
-    sim.add_argument("--resolution", type=_resolution, default=None, help="WxH (default: the camera's)")
+    sim.add_argument("--resolution", type=resolution, default=None, help="WxH (default: the camera's)")
     _teacher_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
 
     data = sub.add_parser("dataset", help="generate paired training clips (resumes where it stopped)")
     data.add_argument("--out", type=Path, required=True, help="dataset directory")
-    data.add_argument("--frames", type=_positive(int), required=True, help="total frames to generate")
-    data.add_argument("--resolution", type=_positive(int), default=64, help="square resolution (default 64)")
-    data.add_argument("--workers", type=_positive(int), default=None, help="processes (default: all cores)")
+    data.add_argument("--frames", type=positive(int), required=True, help="total frames to generate")
+    data.add_argument("--resolution", type=positive(int), default=64, help="square resolution (default 64)")
+    data.add_argument("--workers", type=positive(int), default=None, help="processes (default: all cores)")
     data.add_argument("--ray-address", default=None,
                       help="fan shards out over Ray: auto (this node's cluster), local, or host:port (default: local processes)")
     data.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    data.add_argument("--frames-per-clip", type=_positive(int), default=24, help="frames per clip (default 24)")
-    data.add_argument("--clips-per-shard", type=_positive(int), default=8, help="clips per shard file (default 8)")
+    data.add_argument("--frames-per-clip", type=positive(int), default=24, help="frames per clip (default 24)")
+    data.add_argument("--clips-per-shard", type=positive(int), default=8, help="clips per shard file (default 8)")
     data.add_argument("--split", choices=["train", "heldout"], default="train",
                       help="scene assets: train, or heldout (meshes, URDFs, textures and hues train never uses)")
-    data.add_argument("--shards", type=_shards, default=None,
+    data.add_argument("--shards", type=shard_range, default=None,
                       help="make only shards START:STOP (or START: to the end) of the dataset --frames sizes; "
                            "a shard depends only on the seed and its index, so machines or sessions can split the work")
     _teacher_arguments(data)
     data.set_defaults(func=cmd_dataset)
 
-    tr = sub.add_parser("train", help="train a renderer (runs under torchrun for DDP)")
-    tr.add_argument("--data", type=Path, required=True, help="dataset directory")
-    tr.add_argument("--data-cache", type=Path, default=None,
-                    help="memory-map the dataset from uncompressed copies kept in this directory (made, or brought "
-                         "up to date with new shards, first) instead of loading it into RAM: for a dataset larger "
-                         "than memory; the same values, so the same training (default: load into RAM)")
-    tr.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, samples, metrics)")
-    tr.add_argument("--preset", default="small", help="model size: tiny, small, base, large (default small)")
-    tr.add_argument("--steps", type=_positive(int), default=1000, help="optimizer steps (default 1000)")
-    tr.add_argument("--batch", type=_positive(int), default=8, help="clips per step, split over DDP ranks (default 8)")
-    tr.add_argument("--lr", type=_positive(float), default=5e-4, help="peak learning rate (default 5e-4)")
-    tr.add_argument("--warmup", type=_checked(int, lambda v: v >= 0, ">= 0"), default=50,
-                    help="steps of linear warmup before the cosine decay (default 50)")
-    tr.add_argument("--ema", type=_checked(float, lambda v: 0 <= v < 1, "from 0 to below 1"), default=0.995,
-                    help="decay of the weights' moving average the checkpoint holds (default 0.995)")
-    tr.add_argument("--recipe", default=None, metavar="CHECKPOINT",
-                    help="take every option of how to train (preset, batch, rate, losses, augmentations, look, "
-                         "architecture) from this checkpoint's JSON (a path or a shipped name: cycles trains as the "
-                         "default was trained); options given here still win; data, steps, seed and --init are the run's")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--checkpoint-every", type=_positive(int), default=200, help="steps between checkpoints (default 200)")
-    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --out")
-    tr.add_argument("--pure-video", action=argparse.BooleanOptionalAction, default=False,
-                    help="train the pure-video baseline: no physics maps, 4 context frames")
-    tr.add_argument("--look", choices=["tiny", "cycles"], default="tiny",
-                    help="cycles: also condition on surfaces and lighting (needs a `--teacher cycles` dataset)")
-    tr.add_argument("--init", default=None, help="start from this checkpoint's weights (path or name), same preset and look")
-    tr.add_argument("--new-lr", type=_positive(float), default=None,
-                    help="peak learning rate of the parameters --init did not supply (new blocks from --depth, new "
-                         "output layers), on the same schedule (default: --lr); a fine-tune's rate barely opens new blocks")
-    tr.add_argument("--token-features", type=int, default=None,
-                    help="features each token hands the per-pixel head, bilinear between token centres (default: "
-                         "the preset's, 0; --init widens a checkpoint without them exactly)")
-    tr.add_argument("--output", choices=["rgb", "shading"], default=None,
-                    help="what the network predicts: rgb (the frame) or shading (a gain and offset per pixel on "
-                         "the albedo and the world's colour, in linear light); default: the resumed run's, else rgb")
-    tr.add_argument("--head-blend", choices=["patch", "tent"], default=None,
-                    help="how tokens' outputs become pixels: patch (each token its own p×p patch) or tent (2p×2p, "
-                         "blended linearly into the neighbours: no steps at patch borders); default: the resumed "
-                         "run's, else patch; --init turns a patch head into a tent head")
-    tr.add_argument("--depth", type=_positive(int), default=None,
-                    help="transformer blocks (default: the preset's, or the resumed run's); with --init, blocks "
-                         "beyond the checkpoint's start as identities, so the deeper model first renders as it did")
-    tr.add_argument("--pbr-channels", type=_positive(int), default=None,
-                    help="how many of the Cycles look's per-pixel inputs the model reads, in their order (default: "
-                         "all, or the resumed run's); fewer trains a control without the newest inputs")
-    tr.add_argument("--frame-summary", action=argparse.BooleanOptionalAction, default=None,
-                    help="give every block after the first the mean of the frame's tokens through adaLN, so a "
-                         "token knows the whole frame beyond its windows (default: off, or the resumed run's; "
-                         "--init adds it to a checkpoint without it exactly)")
-    tr.add_argument("--crop", type=_positive(int), default=None,
-                    help="train on random CROPxCROP windows of the frames (default: whole frames)")
-    tr.add_argument("--minutes", type=_positive(float), default=None,
-                    help="stop (with a checkpoint) after this many minutes, even before --steps (a GPU window)")
-    tr.add_argument("--loss-weighting", choices=["clean", "velocity"], default="clean",
-                    help="clean (default): the clean-frame error, every flow time weighing the same (what a 1-2 step "
-                         "sampler needs); velocity: the flow-matching loss (weights times near 1 up to 400x)")
-    tr.add_argument("--mean-start", type=_fraction, default=0.0,
-                    help="fraction of windows trained at flow time 0 from zero noise: exactly a 1-step, temperature-0 "
-                         "render, the shipped sampling (default 0: only the flow's own draws)")
-    tr.add_argument("--clipped-loss", action=argparse.BooleanOptionalAction, default=False,
-                    help="a prediction beyond a target at the end of the code range (0 or 255, e.g. an over-exposed "
-                         "surface) scores as the clamped frame shown: no exact 255 to hit there (clean weighting)")
-    tr.add_argument("--ripple-weight", type=float, default=0.0,
-                    help="extra weight on the error that repeats with the patch grid (the faint grid tents leave on "
-                         "plain surfaces; worldsim eval's patch_ripple): it counts 1 + this many times (default 0)")
-    tr.add_argument("--colour-permutation", type=_fraction, default=0.0,
-                    help="fraction of windows whose colour inputs and frames swap their R, G, B channels together, "
-                         "an exact symmetry of both teachers (default 0)")
-    tr.add_argument("--light-gain", type=_fraction, default=0.0,
-                    help="fraction of windows whose lights (sun, sky, area lights) take random per-channel gains, "
-                         "0.74x to 1.35x, the frames following as Cycles' would (--look cycles; default 0)")
-    tr.add_argument("--downscale", type=_fraction, default=0.0,
-                    help="fraction of batches shown at a coarser scale: crops --downscale-factors times wider, "
-                         "downscaled (maps sampled, frames filtered in linear light), so the model also learns the "
-                         "small bodies of 64-128 px renders from 256 px data (default 0)")
-    tr.add_argument("--downscale-factors", type=_factors, default=(2, 4),
-                    help="comma-separated even factors, one drawn per coarser batch (default 2,4)")
-    tr.add_argument("--context-prob", type=_fraction, default=None,
-                    help="fraction of windows shown the frame before them (default 0.5; 1 with --pure-video); 0 trains "
-                         "only what a renderer without feedback (sampling_feedback false) draws")
-    _precision_option(tr)
-    tr.set_defaults(func=cmd_train, parser=tr)  # parser: main() gives it a --recipe's defaults
+    add_train_parser(sub)
 
     pk = sub.add_parser("pack", help="compress a dataset to carry to a GPU machine (train reads it as a dataset)")
     pk.add_argument("data", type=Path, help="dataset directory")
     pk.add_argument("--out", type=Path, required=True, help="pack directory (resumes)")
-    pk.add_argument("--max-mib", type=_positive(float), default=None,
+    pk.add_argument("--max-mib", type=positive(float), default=None,
                     help="stop before the pack (each part) passes this size; shards go in spread over the dataset")
-    pk.add_argument("--parts", type=_positive(int), default=1,
+    pk.add_argument("--parts", type=positive(int), default=1,
                     help="write OUT/part0 … OUT/partN-1, each up to --max-mib, one to carry per GPU call; "
                          "--data OUT reads the parts present (default 1: OUT itself)")
     pk.set_defaults(func=cmd_pack)
@@ -441,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     avg = sub.add_parser("average", help="average two checkpoints of one architecture (a fine-tune and its start)")
     avg.add_argument("a", help="checkpoint path or shipped name (e.g. cycles)")
     avg.add_argument("b", help="checkpoint path or shipped name; its JSON is kept")
-    avg.add_argument("--weight", type=_fraction, required=True, help="B's share, 0 to 1: (1 - W) * A + W * B")
+    avg.add_argument("--weight", type=fraction, required=True, help="B's share, 0 to 1: (1 - W) * A + W * B")
     avg.add_argument("--out", type=Path, required=True, help="output .safetensors (its .json is written beside it)")
     avg.set_defaults(func=cmd_average)
 
@@ -449,12 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("scene", type=Path, help="scene YAML file")
     ren.add_argument("--out", type=Path, required=True, help="output directory")
     ren.add_argument("--seed", type=int, default=0)
-    _sampling_options(ren)
-    ren.add_argument("--seconds", type=_positive(float), default=None, help="override the scene's duration")
+    sampling_options(ren)
+    ren.add_argument("--seconds", type=positive(float), default=None, help="override the scene's duration")
     ren.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the one of --look)")
     ren.add_argument("--look", choices=["cycles", "raster"], default="cycles",
                      help="shipped renderer: cycles (the path-traced look, default) or raster (TinyRenderer's look)")
-    ren.add_argument("--resolution", type=_resolution, default=None, help="WxH, any size (default: the camera's)")
+    ren.add_argument("--resolution", type=resolution, default=None, help="WxH, any size (default: the camera's)")
     ren.add_argument("--camera", default=None, help="camera name (default: the scene's first)")
     ren.add_argument("--reference", choices=["auto", "cycles", "tiny", "none"], default="auto",
                      help="what the learned frames are shown beside and scored against: auto (default: Cycles for "
@@ -462,21 +276,21 @@ def build_parser() -> argparse.ArgumentParser:
                           "reference: model.mp4 and frames.npz only, at the learned renderer's own speed; a path-"
                           "traced reference costs seconds a frame)")
     ren.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    _precision_option(ren)
+    precision_option(ren)
     ren.set_defaults(func=cmd_render)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out random scenes")
     ev.add_argument("--checkpoint", default=None, help="checkpoint path or name (default: the shipped one)")
     ev.add_argument("--out", type=Path, required=True, help="output directory for metrics.json and metrics.png")
-    ev.add_argument("--clips", type=_positive(int), default=6)
-    ev.add_argument("--frames", type=_positive(int), default=48)
-    _sampling_options(ev)
+    ev.add_argument("--clips", type=positive(int), default=6)
+    ev.add_argument("--frames", type=positive(int), default=48)
+    sampling_options(ev)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    _precision_option(ev)
+    precision_option(ev)
     ev.add_argument("--teacher", choices=["tiny", "cycles"], default=None,
                     help="reference frames (default: the teacher the checkpoint learned from)")
-    ev.add_argument("--resolution", type=_positive(int), default=None,
+    ev.add_argument("--resolution", type=positive(int), default=None,
                     help="square size of the evaluated frames (default: the size the checkpoint trained on)")
     ev.add_argument("--split", choices=["train", "heldout"], default="train",
                     help="scene assets: unseen scenes of training assets (train), or of assets kept out of training (heldout)")
@@ -496,9 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="pure-video checkpoint (worldsim train --pure-video; default: the shipped pure_video)")
     ex.add_argument("--checkpoint", default=None,
                     help="hybrid checkpoint (default: the shipped raster one, trained on the baseline's data)")
-    ex.add_argument("--horizons", type=_positive(int), nargs="+", default=[16, 64, 256, 1024])
-    ex.add_argument("--clips", type=_positive(int), default=2, help="held-out scenes (default 2)")
-    ex.add_argument("--steps", type=_positive(int), default=2, help="sampling steps of both models (default 2)")
+    ex.add_argument("--horizons", type=positive(int), nargs="+", default=[16, 64, 256, 1024])
+    ex.add_argument("--clips", type=positive(int), default=2, help="held-out scenes (default 2)")
+    ex.add_argument("--steps", type=positive(int), default=2, help="sampling steps of both models (default 2)")
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     ex.set_defaults(func=cmd_experiment)
@@ -510,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--outcome", nargs="+", required=True, help="METRIC:BODY, e.g. travel:block toppled:b4")
     sw.add_argument("--out", type=Path, required=True, help="output directory")
     sw.add_argument("--seed", type=int, default=0)
-    sw.add_argument("--seconds", type=_positive(float), default=None, help="simulated time (default: the scene's)")
+    sw.add_argument("--seconds", type=positive(float), default=None, help="simulated time (default: the scene's)")
     sw.add_argument("--render", choices=["reference", "learned", "none"], default="reference")
     sw.set_defaults(func=cmd_sweep)
     return parser
@@ -521,11 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "recipe", None) is not None:
-            from worldsim.recipe import recipe_defaults
-
-            # the subcommand's defaults, then the command line again: options given on it still win
-            args.parser.set_defaults(**recipe_defaults(args.recipe))
+        defaults = args.defaults_from(args) if hasattr(args, "defaults_from") else {}
+        if defaults:  # a subcommand's defaults read from a file (train's --recipe): the command line still wins
+            args.parser.set_defaults(**defaults)
             args = parser.parse_args(argv)
         args.func(args)
     except WorldsimError as exc:

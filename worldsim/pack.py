@@ -191,10 +191,10 @@ def spread_order(n: int) -> list[int]:
 
 
 def pack(source: str | Path, out: str | Path, max_mib: float | None = None, parts: int = 1,
-         progress: bool = True) -> list[dict]:
+         progress: bool = True) -> list[tuple[Path, dict]]:
     """Pack the shards of dataset ``source`` into ``out`` (or its ``parts`` parts), in
     :func:`spread_order`, each pack stopping before it would pass ``max_mib``; returns each pack's
-    index. Resumes: shards already packed (in any part) are kept.
+    directory and index. Resumes: shards already packed (in any part) are kept.
 
     Raises:
         DataError: no shards in ``source``.
@@ -232,7 +232,7 @@ def pack(source: str | Path, out: str | Path, max_mib: float | None = None, part
                   f"(from {sum(i['source_bytes'] for i in indexes) / 2**20:.1f} MiB), "
                   f"{time.perf_counter() - start:.0f}s", flush=True)
         done.add(path.name)
-    return indexes
+    return list(zip(dirs, indexes, strict=True))
 
 
 def _add_shard(out: Path, index: dict, path: Path, encoded: dict[str, np.ndarray], infos: dict) -> None:

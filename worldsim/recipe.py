@@ -29,8 +29,6 @@ RECIPE_FIELDS = ("preset", "batch", "lr", "warmup", "ema", "context_prob", "crop
 
 def _fits(value: Any, kind: Any) -> bool:
     """Whether a JSON value can stand for a field of type ``kind`` (``int | None``, ``tuple[int, ...]``, …)."""
-    if kind is Any:
-        return True
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin in (typing.Union, types.UnionType):
         return any(_fits(value, k) for k in args)
